@@ -1,0 +1,172 @@
+//! Man pages and shell completions, generated from each tool's clap definition.
+//!
+//! Every tool answers the hidden `--generate <man|bash|zsh|fish>` by printing the
+//! file; `completions/` and `man/` hold the committed copies, and a test regenerates
+//! them from the binaries and fails when one is stale. Output is deterministic (no
+//! dates), so regenerating an unchanged tool changes nothing.
+
+use crate::{Error, Result, Status};
+use clap::Command;
+use clap_complete::Shell;
+use std::ffi::OsString;
+use std::io::Write;
+
+/// The file kinds `--generate` can produce.
+pub const KINDS: [&str; 4] = ["man", "bash", "zsh", "fish"];
+
+/// Answers `--generate KIND` for `cmd` on stdout.
+pub fn run(cmd: Command, kind: Option<&OsString>) -> Result<Status> {
+    let kind = kind.and_then(|k| k.to_str()).unwrap_or("");
+    let bytes = render(cmd, kind)?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&bytes)?;
+    stdout.flush()?;
+    Ok(Status::Success)
+}
+
+/// Renders `kind` (one of [`KINDS`]) for `cmd`.
+pub fn render(mut cmd: Command, kind: &str) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let name = cmd.get_name().to_owned();
+    let shell = match kind {
+        "man" => return man_page(cmd),
+        "bash" => Shell::Bash,
+        "zsh" => Shell::Zsh,
+        "fish" => Shell::Fish,
+        other => {
+            return Err(Error::usage(format!(
+                "--generate takes one of {}, not '{other}'",
+                KINDS.join(", ")
+            )));
+        }
+    };
+    clap_complete::generate(shell, &mut cmd, name, &mut buf);
+    Ok(buf)
+}
+
+/// The tool's man page: the usual sections, then one subsection per subcommand
+/// (synopsis, description, options), the examples, and the exit statuses.
+fn man_page(mut cmd: Command) -> Result<Vec<u8>> {
+    cmd.build();
+    let man = clap_mangen::Man::new(cmd.clone());
+    let mut out = Vec::new();
+    man.render_title(&mut out)?;
+    man.render_name_section(&mut out)?;
+    man.render_synopsis_section(&mut out)?;
+    man.render_description_section(&mut out)?;
+    if cmd.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut out)?;
+    }
+    let subcommands: Vec<&Command> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        .collect();
+    if !subcommands.is_empty() {
+        man.render_subcommands_section(&mut out)?;
+    }
+    for sub in subcommands {
+        subcommand_section(&mut out, cmd.get_name(), sub)?;
+    }
+    if let Some(examples) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) {
+        writeln!(out, ".SH EXAMPLES")?;
+        literal_block(&mut out, &examples.to_string())?;
+    }
+    out.extend_from_slice(EXIT_STATUS.as_bytes());
+    man.render_version_section(&mut out)?;
+    Ok(out)
+}
+
+fn subcommand_section(out: &mut Vec<u8>, tool: &str, sub: &Command) -> Result<()> {
+    let full = format!("{tool} {}", sub.get_name());
+    let sub = sub.clone().bin_name(&full);
+    let man = clap_mangen::Man::new(sub.clone());
+    let mut body = Vec::new();
+    man.render_synopsis_section(&mut body)?;
+    man.render_description_section(&mut body)?;
+    if sub.get_arguments().any(|a| !a.is_hide_set()) {
+        man.render_options_section(&mut body)?;
+    }
+    writeln!(out, ".SH \"COMMAND: {full}\"")?;
+    // The sub-page's own sections become subsections of this one.
+    for line in String::from_utf8_lossy(&body).lines() {
+        match line.strip_prefix(".SH ") {
+            Some(title) => writeln!(out, ".SS {title}")?,
+            None => writeln!(out, "{line}")?,
+        }
+    }
+    if let Some(examples) = sub.get_after_long_help().or_else(|| sub.get_after_help()) {
+        writeln!(out, ".SS EXAMPLES")?;
+        literal_block(out, &examples.to_string())?;
+    }
+    Ok(())
+}
+
+/// Writes `text` as an unfilled block, so example commands keep their lines.
+fn literal_block(out: &mut Vec<u8>, text: &str) -> Result<()> {
+    writeln!(out, ".nf")?;
+    for line in text.lines() {
+        let escaped = line.replace('\\', "\\e").replace('-', "\\-");
+        if escaped.starts_with('.') || escaped.starts_with('\'') {
+            writeln!(out, "\\&{escaped}")?;
+        } else {
+            writeln!(out, "{escaped}")?;
+        }
+    }
+    writeln!(out, ".fi")?;
+    Ok(())
+}
+
+const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success. Also when stdout is closed early by the reader (a broken pipe), as \fBhead\fR expects.
+.TP
+\fB1\fR
+The operation failed: nothing found, verification failed, connection failed.
+.TP
+\fB2\fR
+Usage or input error: a bad option, or a malformed input line (reported on stderr with its line number).
+.TP
+\fB3\fR
+Timed out.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Arg;
+
+    fn demo() -> Command {
+        Command::new("p2p-demo")
+            .version("1.0")
+            .about("A demo tool")
+            .after_help("Examples:\n  p2p-demo go --fast\n")
+            .subcommand(
+                Command::new("go")
+                    .about("Go")
+                    .arg(Arg::new("fast").long("fast")),
+            )
+    }
+
+    #[test]
+    fn man_page_has_subcommands_examples_and_exit_status() {
+        let page = String::from_utf8(render(demo(), "man").unwrap()).unwrap();
+        assert!(page.contains(".SH \"COMMAND: p2p-demo go\""), "{page}");
+        assert!(page.contains(".SS SYNOPSIS"), "{page}");
+        assert!(page.contains("p2p\\-demo go \\-\\-fast"), "{page}");
+        assert!(page.contains("EXIT STATUS"), "{page}");
+    }
+
+    #[test]
+    fn output_is_deterministic() {
+        for kind in KINDS {
+            assert_eq!(render(demo(), kind).unwrap(), render(demo(), kind).unwrap());
+        }
+    }
+
+    #[test]
+    fn unknown_kind_is_a_usage_error() {
+        let err = render(demo(), "pdf").unwrap_err();
+        assert_eq!(err.status(), Status::Usage);
+    }
+}

@@ -1,0 +1,29 @@
+//! The library every p2p toolbox tool links.
+//!
+//! Each tool's `main` hands its clap arguments and a `run` function to [`entry::main`];
+//! everything the tools have in common lives here: exit statuses and errors
+//! ([`status`]), the NDJSON writer and reader ([`output`], [`input`], [`parallel`]),
+//! identities and peer ids ([`identity`], [`peer_id`]), URL-like addresses ([`addr`]),
+//! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
+//! sealed boxes ([`seal`]), human durations ([`duration`]), progress on stderr
+//! ([`progress`]) and generated man pages and completions ([`generate`]).
+
+pub mod addr;
+pub mod canonical;
+pub mod diag;
+pub mod duration;
+pub mod entry;
+pub mod generate;
+pub mod identity;
+pub mod input;
+pub mod output;
+pub mod parallel;
+pub mod peer;
+pub mod peer_id;
+pub mod progress;
+pub mod random;
+pub mod seal;
+pub mod signing;
+pub mod status;
+
+pub use status::{Context, Error, Result, Status};

@@ -1,0 +1,36 @@
+//! Progress on stderr: shown only when stderr is a terminal and `--quiet` was not given.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// A spinner with a message, hidden when `quiet` or when stderr is not a terminal.
+pub fn spinner(quiet: bool, message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, draw_target(quiet));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.into());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// A counter of work done (`{pos}` items, with a rate), hidden like [`spinner`].
+pub fn counter(quiet: bool, message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, draw_target(quiet));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}: {human_pos} ({per_sec}) [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.into());
+    bar
+}
+
+fn draw_target(quiet: bool) -> ProgressDrawTarget {
+    if quiet || !std::io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    }
+}

@@ -62,7 +62,11 @@ fn man_page(mut cmd: Command) -> Result<Vec<u8>> {
         .filter(|s| !s.is_hide_set() && s.get_name() != "help")
         .collect();
     if !subcommands.is_empty() {
-        man.render_subcommands_section(&mut out)?;
+        writeln!(out, ".SH COMMANDS")?;
+        for sub in &subcommands {
+            let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+            writeln!(out, ".TP\n\\fB{}\\fR\n{}", sub.get_name(), escape(&about))?;
+        }
     }
     for sub in subcommands {
         subcommand_section(&mut out, cmd.get_name(), sub)?;
@@ -101,16 +105,21 @@ fn subcommand_section(out: &mut Vec<u8>, tool: &str, sub: &Command) -> Result<()
     Ok(())
 }
 
+/// Escapes text for roff: backslashes and hyphens, and a leading control character.
+fn escape(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    if escaped.starts_with('.') || escaped.starts_with('\'') {
+        format!("\\&{escaped}")
+    } else {
+        escaped
+    }
+}
+
 /// Writes `text` as an unfilled block, so example commands keep their lines.
 fn literal_block(out: &mut Vec<u8>, text: &str) -> Result<()> {
     writeln!(out, ".nf")?;
     for line in text.lines() {
-        let escaped = line.replace('\\', "\\e").replace('-', "\\-");
-        if escaped.starts_with('.') || escaped.starts_with('\'') {
-            writeln!(out, "\\&{escaped}")?;
-        } else {
-            writeln!(out, "{escaped}")?;
-        }
+        writeln!(out, "{}", escape(line))?;
     }
     writeln!(out, ".fi")?;
     Ok(())

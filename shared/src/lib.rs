@@ -9,6 +9,7 @@
 //! ([`progress`]) and generated man pages and completions ([`generate`]).
 
 pub mod addr;
+pub mod bencode;
 pub mod canonical;
 pub mod diag;
 pub mod duration;
@@ -23,6 +24,7 @@ pub mod peer_id;
 pub mod progress;
 pub mod random;
 pub mod seal;
+pub mod shutdown;
 pub mod signing;
 pub mod status;
 

@@ -5,11 +5,11 @@
 //! original id and without the TSIG record (ARCOUNT one less), then the TSIG
 //! variables; hickory-proto encodes the variables, the HMAC is ours.
 
+use base64::Engine as _;
 use hickory_proto::op::{Header, Message, Query};
 use hickory_proto::rr::rdata::tsig::{TSIG, TsigAlgorithm, make_tsig_record, message_tbs};
 use hickory_proto::rr::{Name, RData, Record};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
-use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use p2p_shared::{Context, Error, Result};
 use sha2::Sha256;

@@ -164,3 +164,108 @@ fn finish(
         truncated,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::entry_of;
+    use crate::zone::Config;
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::Name;
+    use serde_json::json;
+    use std::time::Instant;
+
+    fn zone(peers: usize) -> Zone {
+        let entries: Vec<_> = (0..peers)
+            .map(|i| {
+                let value = json!({"type": "peer", "addrs": [format!("udp://10.1.{}.{}:7", i / 200, i % 200)], "topic": "t"});
+                let serde_json::Value::Object(map) = value else { unreachable!() };
+                entry_of(map, Instant::now()).unwrap()
+            })
+            .collect();
+        let refs: Vec<_> = entries.iter().collect();
+        let origin = Name::from_ascii("z.test.").unwrap();
+        let config = Config {
+            ns: Name::from_ascii("ns.z.test.").unwrap(),
+            origin,
+            ttl: 5,
+            answers: 4,
+        };
+        Zone::build(config, &refs, 1)
+    }
+
+    fn ask(zone: &Zone, name: &str, rtype: RecordType, transport: Transport) -> Message {
+        let mut request = Message::query();
+        request.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+        let reply = answer(zone, &request.to_vec().unwrap(), transport).unwrap();
+        Message::from_vec(&reply.bytes).unwrap()
+    }
+
+    #[test]
+    fn answers_a_window_and_negative_answers_carry_the_soa() {
+        let zone = zone(10);
+        let a = ask(&zone, "z.test.", RecordType::A, Transport::Udp);
+        assert_eq!(a.answers.len(), 4);
+        assert!(a.metadata.authoritative);
+        let nx = ask(&zone, "nope.z.test.", RecordType::A, Transport::Udp);
+        assert_eq!(nx.metadata.response_code, ResponseCode::NXDomain);
+        assert_eq!(nx.authorities[0].record_type(), RecordType::SOA);
+        let out = ask(&zone, "other.test.", RecordType::A, Transport::Udp);
+        assert_eq!(out.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn too_large_for_udp_is_truncated_and_whole_over_tcp() {
+        let mut big = zone(100);
+        big.config.answers = 0;
+        let udp = ask(&big, "t.z.test.", RecordType::A, Transport::Udp);
+        assert!(udp.metadata.truncation);
+        assert!(udp.answers.is_empty());
+        let tcp = ask(&big, "t.z.test.", RecordType::A, Transport::Tcp);
+        assert!(!tcp.metadata.truncation);
+        assert_eq!(tcp.answers.len(), 100);
+    }
+
+    /// A small fuzzer: random bytes and mutations of a valid query never panic, and
+    /// every reply decodes as a response with the request's id.
+    #[test]
+    fn arbitrary_bytes_never_panic_and_replies_are_well_formed() {
+        let zone = zone(20);
+        let mut request = Message::query();
+        request.add_query(Query::query(Name::from_ascii("t.z.test.").unwrap(), RecordType::SRV));
+        request.set_edns(Edns::new());
+        let valid = request.to_vec().unwrap();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..20_000 {
+            let mut packet = if round % 2 == 0 {
+                let len = usize::try_from(next() % 64).unwrap();
+                (0..len).map(|_| next().to_le_bytes()[0]).collect::<Vec<u8>>()
+            } else {
+                valid.clone()
+            };
+            for _ in 0..(next() % 4) {
+                if packet.is_empty() {
+                    break;
+                }
+                let at = usize::try_from(next()).unwrap() % packet.len();
+                packet[at] = next().to_le_bytes()[0];
+            }
+            for transport in [Transport::Udp, Transport::Tcp] {
+                if let Some(reply) = answer(&zone, &packet, transport) {
+                    assert!(!reply.bytes.is_empty());
+                    assert_eq!(reply.bytes[..2], packet[..2]);
+                    assert_eq!(reply.bytes[2] & 0x80, 0x80);
+                    if transport == Transport::Udp {
+                        assert!(reply.bytes.len() <= usize::from(MAX_UDP));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -232,7 +232,10 @@ mod tests {
     fn arbitrary_bytes_never_panic_and_replies_are_well_formed() {
         let zone = zone(20);
         let mut request = Message::query();
-        request.add_query(Query::query(Name::from_ascii("t.z.test.").unwrap(), RecordType::SRV));
+        request.add_query(Query::query(
+            Name::from_ascii("t.z.test.").unwrap(),
+            RecordType::SRV,
+        ));
         request.set_edns(Edns::new());
         let valid = request.to_vec().unwrap();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -245,7 +248,9 @@ mod tests {
         for round in 0..20_000 {
             let mut packet = if round % 2 == 0 {
                 let len = usize::try_from(next() % 64).unwrap();
-                (0..len).map(|_| next().to_le_bytes()[0]).collect::<Vec<u8>>()
+                (0..len)
+                    .map(|_| next().to_le_bytes()[0])
+                    .collect::<Vec<u8>>()
             } else {
                 valid.clone()
             };

@@ -15,6 +15,9 @@ use std::time::Duration;
 
 /// Most TCP connections served at once; more are closed at once.
 const MAX_TCP: usize = 128;
+/// Socket buffer size asked for each UDP socket, so a burst of queries waits in the
+/// kernel rather than being dropped (the kernel caps it at `net.core.rmem_max`).
+const UDP_BUFFER: usize = 4 << 20;
 /// A TCP connection idle this long is closed (RFC 7766 suggests seconds).
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -82,6 +85,9 @@ pub struct Sockets {
 fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;
+    // Best effort: a smaller buffer only means drops under bursts.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }

@@ -6,12 +6,14 @@
 //! identities and peer ids ([`identity`], [`peer_id`]), URL-like addresses ([`addr`]),
 //! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
 //! sealed boxes ([`seal`]), human durations ([`duration`]), progress on stderr
-//! ([`progress`]) and generated man pages and completions ([`generate`]).
+//! ([`progress`]), generated man pages and completions ([`generate`]) and DNS answers
+//! as peers ([`dns`]).
 
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
 pub mod diag;
+pub mod dns;
 pub mod duration;
 pub mod entry;
 pub mod generate;

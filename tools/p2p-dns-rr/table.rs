@@ -1,0 +1,332 @@
+//! The live table: peers announced on stdin (each expiring unless announced again)
+//! and peers from a `--peers` file (kept while they are in it).
+//!
+//! A peer is keyed by its id, or by its addresses when it has none. A signed record
+//! must verify, and a signed record older (lower `seq`) than the one held is ignored,
+//! so a replayed announcement cannot roll a peer back.
+
+use p2p_shared::Status;
+use p2p_shared::input::{self, LineError, LineReader};
+use p2p_shared::peer::PeerRecord;
+use p2p_shared::peer_id::PeerId;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+/// One live peer.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The record as parsed.
+    pub record: PeerRecord,
+    /// The record as received, re-encoded compactly (field order kept), for TXT.
+    pub json: String,
+    /// When it was first announced (used to pick the newest peers).
+    pub first_seen: Instant,
+    /// When it was last announced.
+    pub last_seen: Instant,
+}
+
+/// What a line did to the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A peer was added or its record changed.
+    Changed,
+    /// A known peer was announced again, unchanged (its expiry was pushed back).
+    Refreshed,
+    /// Nothing: a line of another type, an older signed record, an unknown peer gone.
+    Nothing,
+}
+
+/// The live peers.
+#[derive(Debug)]
+pub struct Table {
+    expire: Duration,
+    announced: HashMap<String, Entry>,
+    file: HashMap<String, Entry>,
+}
+
+impl Table {
+    /// An empty table whose announced peers expire after `expire`.
+    pub fn new(expire: Duration) -> Self {
+        Table {
+            expire,
+            announced: HashMap::new(),
+            file: HashMap::new(),
+        }
+    }
+
+    /// Applies one input object: a `peer` record adds or refreshes a peer,
+    /// `peer_gone` removes one, other types are ignored.
+    pub fn apply(&mut self, object: Map<String, Value>, now: Instant) -> Result<Change, String> {
+        match object.get("type").and_then(Value::as_str) {
+            Some("peer") => {
+                let entry = entry_of(object, now)?;
+                Ok(upsert(&mut self.announced, entry, now))
+            }
+            Some("peer_gone") => {
+                let key = gone_key(&object)?;
+                Ok(if self.announced.remove(&key).is_some() {
+                    Change::Changed
+                } else {
+                    Change::Nothing
+                })
+            }
+            Some(_) => Ok(Change::Nothing),
+            None => Err("no \"type\" field (expected a peer or peer_gone record)".to_owned()),
+        }
+    }
+
+    /// Forgets announced peers not seen for the expiry time; returns how many went.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let before = self.announced.len();
+        let expire = self.expire;
+        self.announced
+            .retain(|_, e| now.saturating_duration_since(e.last_seen) < expire);
+        before - self.announced.len()
+    }
+
+    /// The earliest moment an announced peer expires, if any.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        self.announced
+            .values()
+            .map(|e| e.last_seen + self.expire)
+            .min()
+    }
+
+    /// Replaces the file's peers with `entries`; returns true when anything changed.
+    pub fn set_file(&mut self, entries: Vec<Entry>, now: Instant) -> bool {
+        let mut next = HashMap::new();
+        for entry in entries {
+            let key = key_of(&entry.record);
+            let first_seen = self.file.get(&key).map_or(now, |e| e.first_seen);
+            next.insert(
+                key,
+                Entry {
+                    first_seen,
+                    ..entry
+                },
+            );
+        }
+        let changed = next.len() != self.file.len()
+            || next
+                .iter()
+                .any(|(k, e)| self.file.get(k).is_none_or(|old| old.json != e.json));
+        self.file = next;
+        changed
+    }
+
+    /// Every live peer, once (an announced record wins over the file's for one key),
+    /// in a stable order (by key).
+    pub fn live(&self) -> Vec<&Entry> {
+        let mut all: Vec<(&String, &Entry)> = self.announced.iter().collect();
+        all.extend(
+            self.file
+                .iter()
+                .filter(|(k, _)| !self.announced.contains_key(*k)),
+        );
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// How many peers are live.
+    pub fn len(&self) -> usize {
+        self.announced.len()
+            + self
+                .file
+                .keys()
+                .filter(|k| !self.announced.contains_key(*k))
+                .count()
+    }
+}
+
+fn upsert(map: &mut HashMap<String, Entry>, entry: Entry, now: Instant) -> Change {
+    let key = key_of(&entry.record);
+    match map.get_mut(&key) {
+        Some(old) if old.record.seq.is_some() && entry.record.seq < old.record.seq => {
+            Change::Nothing
+        }
+        Some(old) if old.json == entry.json => {
+            old.last_seen = now;
+            Change::Refreshed
+        }
+        Some(old) => {
+            let first_seen = old.first_seen;
+            *old = Entry {
+                first_seen,
+                ..entry
+            };
+            Change::Changed
+        }
+        None => {
+            map.insert(key, entry);
+            Change::Changed
+        }
+    }
+}
+
+/// The table key of a record: its id, or its sorted addresses.
+fn key_of(record: &PeerRecord) -> String {
+    match &record.id {
+        Some(id) => id.to_string(),
+        None => {
+            let mut addrs: Vec<String> = record.addrs.iter().map(ToString::to_string).collect();
+            addrs.sort();
+            format!("addrs:{}", addrs.join(","))
+        }
+    }
+}
+
+fn gone_key(object: &Map<String, Value>) -> Result<String, String> {
+    if let Some(id) = object.get("id") {
+        let id: PeerId = id
+            .as_str()
+            .ok_or("peer_gone: \"id\" is not a string")?
+            .parse()
+            .map_err(|e| format!("peer_gone: {e}"))?;
+        return Ok(id.to_string());
+    }
+    let mut as_peer = object.clone();
+    as_peer.insert("type".into(), Value::String("peer".into()));
+    let record = PeerRecord::from_object(as_peer).map_err(|e| format!("peer_gone: {e}"))?;
+    if record.addrs.is_empty() {
+        return Err("peer_gone names no peer (give \"id\" or \"addrs\")".to_owned());
+    }
+    Ok(key_of(&record))
+}
+
+/// Checks a `peer` object and makes a table entry of it.
+pub fn entry_of(object: Map<String, Value>, now: Instant) -> Result<Entry, String> {
+    let json = serde_json::to_string(&object).map_err(|e| e.to_string())?;
+    let record = PeerRecord::from_object(object)?;
+    if record.id.is_none() && record.addrs.is_empty() {
+        return Err("a peer record with neither \"id\" nor \"addrs\"".to_owned());
+    }
+    if record.is_signed() {
+        record
+            .verify()
+            .map_err(|e| format!("signed peer record does not verify: {e}"))?;
+    }
+    Ok(Entry {
+        record,
+        json,
+        first_seen: now,
+        last_seen: now,
+    })
+}
+
+/// Reads a file of peer records; bad lines come back as problems with their numbers.
+pub fn read_file(
+    reader: impl BufRead,
+    max_line: usize,
+    now: Instant,
+) -> std::io::Result<(Vec<Entry>, Vec<LineError>)> {
+    let mut lines = LineReader::new(reader, max_line);
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    while let Some(line) = lines.next_line()? {
+        if line.bytes.as_deref().is_some_and(input::is_blank) {
+            continue;
+        }
+        let parsed = input::parse_object(&line, max_line).and_then(|object| {
+            match object.get("type").and_then(Value::as_str) {
+                Some("peer") => entry_of(object, now).map(Some),
+                _ => Ok(None),
+            }
+            .map_err(|e| LineError::new(line.number, Status::Usage, e))
+        });
+        match parsed {
+            Ok(Some(entry)) => entries.push(entry),
+            Ok(None) => {}
+            Err(problem) => problems.push(problem),
+        }
+    }
+    Ok((entries, problems))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p2p_shared::identity::Identity;
+    use serde_json::json;
+
+    fn object(value: Value) -> Map<String, Value> {
+        let Value::Object(map) = value else { panic!() };
+        map
+    }
+
+    #[test]
+    fn peers_come_refresh_expire_and_go() {
+        let t0 = Instant::now();
+        let mut table = Table::new(Duration::from_secs(10));
+        let peer = json!({"type":"peer","addrs":["udp://192.0.2.1:1"]});
+        assert_eq!(table.apply(object(peer.clone()), t0), Ok(Change::Changed));
+        assert_eq!(
+            table.apply(object(peer.clone()), t0 + Duration::from_secs(8)),
+            Ok(Change::Refreshed)
+        );
+        assert_eq!(table.expire(t0 + Duration::from_secs(12)), 0);
+        assert_eq!(table.expire(t0 + Duration::from_secs(18)), 1);
+        table.apply(object(peer), t0).unwrap();
+        let gone = json!({"type":"peer_gone","addrs":["udp://192.0.2.1:1"]});
+        assert_eq!(table.apply(object(gone), t0), Ok(Change::Changed));
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn forged_and_older_signed_records_are_refused() {
+        let me = Identity::from_seed([3; 32]);
+        let now = Instant::now();
+        let mut table = Table::new(Duration::from_secs(10));
+        let mut record =
+            PeerRecord::signed(&me, vec!["udp://192.0.2.1:1".parse().unwrap()], None).unwrap();
+        record.seq = Some(100);
+        record.sign(&me).unwrap();
+        table.apply(record.to_object(), now).unwrap();
+        let mut older = record.clone();
+        older.seq = Some(99);
+        older.addrs = vec!["udp://192.0.2.2:1".parse().unwrap()];
+        older.sign(&me).unwrap();
+        assert_eq!(table.apply(older.to_object(), now), Ok(Change::Nothing));
+        let mut forged = record.clone();
+        forged.addrs = vec!["udp://203.0.113.1:1".parse().unwrap()];
+        assert!(
+            table
+                .apply(forged.to_object(), now)
+                .unwrap_err()
+                .contains("does not verify")
+        );
+        assert_eq!(
+            table.live()[0].record.addrs[0].to_string(),
+            "udp://192.0.2.1:1"
+        );
+    }
+
+    #[test]
+    fn other_types_are_ignored_and_nonsense_explained() {
+        let now = Instant::now();
+        let mut table = Table::new(Duration::from_secs(10));
+        assert_eq!(
+            table.apply(object(json!({"type":"stats"})), now),
+            Ok(Change::Nothing)
+        );
+        assert!(
+            table
+                .apply(object(json!({"addrs":[]})), now)
+                .unwrap_err()
+                .contains("type")
+        );
+        assert!(
+            table
+                .apply(object(json!({"type":"peer"})), now)
+                .unwrap_err()
+                .contains("neither")
+        );
+        assert!(
+            table
+                .apply(object(json!({"type":"peer","addrs":["x"]})), now)
+                .unwrap_err()
+                .contains("not an address")
+        );
+    }
+}

@@ -35,14 +35,20 @@ impl std::str::FromStr for Tracker {
     type Err = String;
 
     fn from_str(url: &str) -> Result<Tracker, String> {
-        let bad = |why: &str| format!("'{url}' is not a tracker URL ({why}); e.g. http://127.0.0.1:6969/announce or udp://127.0.0.1:6969");
+        let bad = |why: &str| {
+            format!(
+                "'{url}' is not a tracker URL ({why}); e.g. http://127.0.0.1:6969/announce or udp://127.0.0.1:6969"
+            )
+        };
         let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, port) = v6.split_once("]:").ok_or_else(|| bad("IPv6 needs [addr]:port"))?;
+            let (host, port) = v6
+                .split_once("]:")
+                .ok_or_else(|| bad("IPv6 needs [addr]:port"))?;
             (host.to_owned(), Some(port))
         } else {
             match authority.rsplit_once(':') {
@@ -60,9 +66,16 @@ impl std::str::FromStr for Tracker {
             "http" => Ok(Tracker::Http {
                 host,
                 port: port(80)?,
-                path: if path.is_empty() { "/announce".to_owned() } else { path.to_owned() },
+                path: if path.is_empty() {
+                    "/announce".to_owned()
+                } else {
+                    path.to_owned()
+                },
             }),
-            "udp" => Ok(Tracker::Udp { host, port: port(6969)? }),
+            "udp" => Ok(Tracker::Udp {
+                host,
+                port: port(6969)?,
+            }),
             "https" => Err(bad("https trackers are not supported; use http or udp")),
             _ => Err(bad("scheme must be http or udp")),
         }
@@ -71,16 +84,28 @@ impl std::str::FromStr for Tracker {
 
 impl std::fmt::Display for Tracker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let bracket = |h: &str| if h.contains(':') { format!("[{h}]") } else { h.to_owned() };
+        let bracket = |h: &str| {
+            if h.contains(':') {
+                format!("[{h}]")
+            } else {
+                h.to_owned()
+            }
+        };
         match self {
-            Tracker::Http { host, port, path } => write!(f, "http://{}:{port}{path}", bracket(host)),
+            Tracker::Http { host, port, path } => {
+                write!(f, "http://{}:{port}{path}", bracket(host))
+            }
             Tracker::Udp { host, port } => write!(f, "udp://{}:{port}", bracket(host)),
         }
     }
 }
 
 /// Sends `announce` to `tracker` and returns its reply, within `timeout`.
-pub async fn announce(tracker: &Tracker, announce: &Announce, timeout: Duration) -> Result<Reply, String> {
+pub async fn announce(
+    tracker: &Tracker,
+    announce: &Announce,
+    timeout: Duration,
+) -> Result<Reply, String> {
     let work = async {
         match tracker {
             Tracker::Http { host, port, path } => http(host, *port, path, announce).await,
@@ -104,7 +129,10 @@ async fn http(host: &str, port: u16, path: &str, announce: &Announce) -> Result<
         announce.to_query(),
         env!("CARGO_PKG_VERSION")
     );
-    stream.write_all(request.as_bytes()).await.map_err(|e| format!("sending: {e}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("sending: {e}"))?;
     let mut response = Vec::new();
     (&mut stream)
         .take(MAX_RESPONSE)
@@ -115,23 +143,38 @@ async fn http(host: &str, port: u16, path: &str, announce: &Announce) -> Result<
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or("response has no header end")?;
-    let status_line = String::from_utf8_lossy(response.split(|&b| b == b'\r').next().unwrap_or_default()).into_owned();
+    let status_line =
+        String::from_utf8_lossy(response.split(|&b| b == b'\r').next().unwrap_or_default())
+            .into_owned();
     let body = &response[split + 4..];
-    if !status_line.split(' ').nth(1).is_some_and(|code| code == "200") {
+    if status_line
+        .split(' ')
+        .nth(1)
+        .is_none_or(|code| code != "200")
+    {
         let reason = Reply::from_bencode(body).err().unwrap_or_default();
         return Err(format!("{status_line} {reason}").trim().to_owned());
     }
     Reply::from_bencode(body)
 }
 
-async fn udp(host: &str, port: u16, announce: &Announce, budget: Duration) -> Result<Reply, String> {
+async fn udp(
+    host: &str,
+    port: u16,
+    announce: &Announce,
+    budget: Duration,
+) -> Result<Reply, String> {
     let target = smol::net::resolve((host, port))
         .await
         .map_err(|e| format!("resolving {host}: {e}"))?
         .into_iter()
         .next()
         .ok_or_else(|| format!("{host} has no address"))?;
-    let local = if target.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+    let local = if target.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
     let socket = UdpSocket::bind(local).await.map_err(|e| e.to_string())?;
     socket.connect(target).await.map_err(|e| e.to_string())?;
     let v6 = target.is_ipv6();
@@ -153,11 +196,20 @@ async fn udp(host: &str, port: u16, announce: &Announce, budget: Duration) -> Re
 
 /// Sends `packet` and waits for the reply to `tx`, resending after 0.5 s, 1 s, 2 s, …
 /// until `end`.
-async fn exchange(socket: &UdpSocket, packet: &[u8], tx: u32, v6: bool, end: Instant) -> Result<UdpReply, String> {
+async fn exchange(
+    socket: &UdpSocket,
+    packet: &[u8],
+    tx: u32,
+    v6: bool,
+    end: Instant,
+) -> Result<UdpReply, String> {
     let mut wait = Duration::from_millis(500);
     let mut buf = [0u8; 4096];
     loop {
-        socket.send(packet).await.map_err(|e| format!("sending: {e}"))?;
+        socket
+            .send(packet)
+            .await
+            .map_err(|e| format!("sending: {e}"))?;
         let deadline = (Instant::now() + wait).min(end);
         loop {
             let received = async { Some(socket.recv(&mut buf).await) }
@@ -196,9 +248,20 @@ mod tests {
         let http: Tracker = "http://127.0.0.1:6969/announce".parse().unwrap();
         assert_eq!(http.to_string(), "http://127.0.0.1:6969/announce");
         let udp: Tracker = "udp://[::1]:7000".parse().unwrap();
-        assert_eq!(udp, Tracker::Udp { host: "::1".into(), port: 7000 });
+        assert_eq!(
+            udp,
+            Tracker::Udp {
+                host: "::1".into(),
+                port: 7000
+            }
+        );
         assert_eq!(udp.to_string(), "udp://[::1]:7000");
-        assert!("https://t.example/announce".parse::<Tracker>().unwrap_err().contains("https"));
+        assert!(
+            "https://t.example/announce"
+                .parse::<Tracker>()
+                .unwrap_err()
+                .contains("https")
+        );
         assert!("ftp://x".parse::<Tracker>().is_err());
     }
 }

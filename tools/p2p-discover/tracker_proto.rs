@@ -8,6 +8,7 @@
 
 use p2p_shared::bencode::{self, Value};
 use std::collections::BTreeMap;
+use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// The UDP tracker protocol's connect magic (BEP 15).
@@ -90,7 +91,7 @@ pub fn url_encode(bytes: &[u8]) -> String {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -168,7 +169,12 @@ impl Announce {
 
     /// Reads an HTTP announce's query pairs.
     pub fn from_query(pairs: &[(String, Vec<u8>)]) -> Result<Announce, String> {
-        let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_slice());
+        let get = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_slice())
+        };
         let id20 = |key: &str| -> Result<Id20, String> {
             get(key)
                 .ok_or_else(|| format!("missing {key}"))?
@@ -262,7 +268,10 @@ impl Reply {
     pub fn from_bencode(bytes: &[u8]) -> Result<Reply, String> {
         let value = bencode::decode(bytes).map_err(|e| format!("response is not bencode: {e}"))?;
         if let Some(reason) = value.get("failure reason").and_then(Value::as_bytes) {
-            return Err(format!("tracker refused: {}", String::from_utf8_lossy(reason)));
+            return Err(format!(
+                "tracker refused: {}",
+                String::from_utf8_lossy(reason)
+            ));
         }
         let count = |key: &str| {
             value
@@ -299,7 +308,10 @@ impl Reply {
 
 /// A peer in the non-compact form: `{ip: "…", port: N}`.
 fn dict_peer(value: &Value) -> Option<SocketAddr> {
-    let ip = std::str::from_utf8(value.get("ip")?.as_bytes()?).ok()?.parse().ok()?;
+    let ip = std::str::from_utf8(value.get("ip")?.as_bytes()?)
+        .ok()?
+        .parse()
+        .ok()?;
     let port = u16::try_from(value.get("port")?.as_int()?).ok()?;
     Some(SocketAddr::new(ip, port))
 }
@@ -484,7 +496,9 @@ pub fn parse_udp_reply(b: &[u8], tx: u32, v6: bool) -> Option<UdpReply> {
             peers: parse_compact(&b[20..], v6),
             records: Vec::new(),
         })),
-        3 => Some(UdpReply::Error(String::from_utf8_lossy(&b[8..]).into_owned())),
+        3 => Some(UdpReply::Error(
+            String::from_utf8_lossy(&b[8..]).into_owned(),
+        )),
         _ => None,
     }
 }
@@ -519,7 +533,10 @@ mod tests {
             interval: 60,
             complete: 2,
             incomplete: 1,
-            peers: vec!["192.0.2.1:6881".parse().unwrap(), "[2001:db8::1]:7000".parse().unwrap()],
+            peers: vec![
+                "192.0.2.1:6881".parse().unwrap(),
+                "[2001:db8::1]:7000".parse().unwrap(),
+            ],
             records: vec!["{}".to_owned()],
         };
         assert_eq!(Reply::from_bencode(&reply.to_bencode()), Ok(reply));
@@ -542,12 +559,26 @@ mod tests {
         assert_eq!(packet.len(), 98);
         assert_eq!(
             parse_udp_request(&packet),
-            Ok(UdpRequest::Announce { conn: 7, tx: 9, announce: expected })
+            Ok(UdpRequest::Announce {
+                conn: 7,
+                tx: 9,
+                announce: expected
+            })
         );
-        assert_eq!(parse_udp_request(&udp_connect(5)), Ok(UdpRequest::Connect { tx: 5 }));
+        assert_eq!(
+            parse_udp_request(&udp_connect(5)),
+            Ok(UdpRequest::Connect { tx: 5 })
+        );
         assert!(parse_udp_request(&[0; 10]).is_err());
-        let reply = Reply { interval: 10, peers: vec!["192.0.2.9:1".parse().unwrap()], ..Reply::default() };
-        assert_eq!(parse_udp_reply(&udp_announce_reply(4, &reply, false), 4, false), Some(UdpReply::Announced(reply)));
+        let reply = Reply {
+            interval: 10,
+            peers: vec!["192.0.2.9:1".parse().unwrap()],
+            ..Reply::default()
+        };
+        assert_eq!(
+            parse_udp_reply(&udp_announce_reply(4, &reply, false), 4, false),
+            Some(UdpReply::Announced(reply))
+        );
         assert_eq!(parse_udp_reply(&udp_connect_reply(4, 77), 5, false), None);
     }
 }

@@ -69,7 +69,12 @@ impl State {
         window.1 <= self.limits.rate
     }
 
-    fn announce(&mut self, from: SocketAddr, a: &Announce, now: Instant) -> Result<Reply, &'static str> {
+    fn announce(
+        &mut self,
+        from: SocketAddr,
+        a: &Announce,
+        now: Instant,
+    ) -> Result<Reply, &'static str> {
         if !self.allow(from.ip(), now) {
             return Err(RATE_LIMITED);
         }
@@ -98,9 +103,18 @@ impl State {
         let start = if others.is_empty() {
             0
         } else {
-            usize::try_from(self.keys.hash_one(now.duration_since(self.started)) % others.len() as u64).unwrap_or(0)
+            usize::try_from(
+                self.keys.hash_one(now.duration_since(self.started)) % others.len() as u64,
+            )
+            .unwrap_or(0)
         };
-        let chosen: Vec<&Entry> = others.iter().cycle().skip(start).take(want.min(others.len())).copied().collect();
+        let chosen: Vec<&Entry> = others
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(want.min(others.len()))
+            .copied()
+            .collect();
         let complete = swarm.values().filter(|e| e.left == 0).count();
         Ok(Reply {
             interval: u32::try_from(interval.as_secs()).unwrap_or(u32::MAX),
@@ -113,7 +127,9 @@ impl State {
 
     /// (seeders, completed, leechers) of a swarm.
     fn scrape(&mut self, hash: &Id20, now: Instant) -> (u32, u32, u32) {
-        let Some(swarm) = self.swarms.get_mut(hash) else { return (0, 0, 0) };
+        let Some(swarm) = self.swarms.get_mut(hash) else {
+            return (0, 0, 0);
+        };
         swarm.retain(|_, e| e.expires > now);
         let seeders = swarm.values().filter(|e| e.left == 0).count();
         let total = swarm.len();
@@ -155,7 +171,9 @@ pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
             "announce_http": format!("http://{local}/announce"),
             "announce_udp": format!("udp://{local}"),
         }))?;
-        ctx.note(format_args!("tracker on http://{local}/announce and udp://{local}"));
+        ctx.note(format_args!(
+            "tracker on http://{local}/announce and udp://{local}"
+        ));
         let state: Shared = Arc::new(Mutex::new(State::new(limits)));
         let udp_task = smol::spawn(serve_udp(udp, Arc::clone(&state)));
         let http = async {
@@ -189,7 +207,9 @@ pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
 async fn bind_both(bind: SocketAddr) -> Result<(TcpListener, UdpSocket)> {
     let mut last = None;
     for _ in 0..20 {
-        let tcp = TcpListener::bind(bind).await.with_context(|| format!("binding tcp {bind}"))?;
+        let tcp = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding tcp {bind}"))?;
         let port = tcp.local_addr()?.port();
         match UdpSocket::bind(SocketAddr::new(bind.ip(), port)).await {
             Ok(udp) => return Ok((tcp, udp)),
@@ -252,9 +272,14 @@ async fn handle_http(mut stream: TcpStream, from: SocketAddr, state: &Shared) ->
     }
     let line = request.split(|&b| b == b'\r').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
-    let target = line.strip_prefix("GET ").and_then(|rest| rest.split(' ').next());
+    let target = line
+        .strip_prefix("GET ")
+        .and_then(|rest| rest.split(' ').next());
     let (status, body) = match target {
-        None => ("405 Method Not Allowed", tracker_proto::failure("only GET is supported")),
+        None => (
+            "405 Method Not Allowed",
+            tracker_proto::failure("only GET is supported"),
+        ),
         Some(target) => {
             let (path, query) = target.split_once('?').unwrap_or((target, ""));
             match (path, parse_query(query)) {
@@ -267,7 +292,10 @@ async fn handle_http(mut stream: TcpStream, from: SocketAddr, state: &Shared) ->
                     Err(e) => ("200 OK", tracker_proto::failure(&e)),
                 },
                 ("/scrape", Ok(pairs)) => ("200 OK", scrape_body(state, &pairs)),
-                _ => ("404 Not Found", tracker_proto::failure("try /announce or /scrape")),
+                _ => (
+                    "404 Not Found",
+                    tracker_proto::failure("try /announce or /scrape"),
+                ),
             }
         }
     };
@@ -314,7 +342,11 @@ mod tests {
     use super::*;
 
     fn limits() -> Limits {
-        Limits { interval: Duration::from_secs(30), max_peers: 2, rate: 5 }
+        Limits {
+            interval: Duration::from_secs(30),
+            max_peers: 2,
+            rate: 5,
+        }
     }
 
     fn announce(peer: u8, port: u16) -> Announce {
@@ -335,9 +367,13 @@ mod tests {
         let now = Instant::now();
         for peer in 1..=4 {
             let from: SocketAddr = format!("192.0.2.{peer}:999").parse().unwrap();
-            state.announce(from, &announce(peer, 6000 + u16::from(peer)), now).unwrap();
+            state
+                .announce(from, &announce(peer, 6000 + u16::from(peer)), now)
+                .unwrap();
         }
-        let reply = state.announce("192.0.2.1:999".parse().unwrap(), &announce(1, 6001), now).unwrap();
+        let reply = state
+            .announce("192.0.2.1:999".parse().unwrap(), &announce(1, 6001), now)
+            .unwrap();
         assert_eq!(reply.peers.len(), 2);
         assert!(!reply.peers.contains(&"192.0.2.1:6001".parse().unwrap()));
         assert_eq!((reply.complete, reply.incomplete), (4, 0));
@@ -347,18 +383,32 @@ mod tests {
     fn expiry_stopped_and_port_zero() {
         let mut state = State::new(limits());
         let now = Instant::now();
-        state.announce("192.0.2.1:1".parse().unwrap(), &announce(1, 7000), now).unwrap();
+        state
+            .announce("192.0.2.1:1".parse().unwrap(), &announce(1, 7000), now)
+            .unwrap();
         let query = announce(2, 0);
-        let seen = state.announce("192.0.2.2:1".parse().unwrap(), &query, now).unwrap();
+        let seen = state
+            .announce("192.0.2.2:1".parse().unwrap(), &query, now)
+            .unwrap();
         assert_eq!(seen.peers, vec!["192.0.2.1:7000".parse().unwrap()]);
-        assert_eq!(state.scrape(&[1; 20], now), (1, 0, 0), "port 0 must not join");
+        assert_eq!(
+            state.scrape(&[1; 20], now),
+            (1, 0, 0),
+            "port 0 must not join"
+        );
         let later = now + Duration::from_secs(61);
-        let gone = state.announce("192.0.2.3:1".parse().unwrap(), &query, later).unwrap();
+        let gone = state
+            .announce("192.0.2.3:1".parse().unwrap(), &query, later)
+            .unwrap();
         assert!(gone.peers.is_empty(), "expired peer still served");
-        state.announce("192.0.2.1:1".parse().unwrap(), &announce(1, 7000), later).unwrap();
+        state
+            .announce("192.0.2.1:1".parse().unwrap(), &announce(1, 7000), later)
+            .unwrap();
         let mut stop = announce(1, 7000);
         stop.event = Event::Stopped;
-        state.announce("192.0.2.1:1".parse().unwrap(), &stop, later).unwrap();
+        state
+            .announce("192.0.2.1:1".parse().unwrap(), &stop, later)
+            .unwrap();
         assert_eq!(state.scrape(&[1; 20], later), (0, 0, 0));
     }
 
@@ -370,8 +420,15 @@ mod tests {
         for _ in 0..5 {
             state.announce(from, &announce(1, 1), now).unwrap();
         }
-        assert_eq!(state.announce(from, &announce(1, 1), now), Err(RATE_LIMITED));
-        assert!(state.announce(from, &announce(1, 1), now + Duration::from_secs(61)).is_ok());
+        assert_eq!(
+            state.announce(from, &announce(1, 1), now),
+            Err(RATE_LIMITED)
+        );
+        assert!(
+            state
+                .announce(from, &announce(1, 1), now + Duration::from_secs(61))
+                .is_ok()
+        );
     }
 
     #[test]

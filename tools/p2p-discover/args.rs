@@ -1,0 +1,132 @@
+//! The command line of `p2p-discover`.
+
+use crate::dns_mechanism::Target;
+use crate::tracker_client::Tracker;
+use clap::{Parser, Subcommand};
+use p2p_shared::addr::Addr;
+use p2p_shared::identity::IdentityArgs;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  p2p-discover chat --mdns --interface eth0 --announce 4000 --watch
+  p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1
+  p2p-discover chat --bootstrap peers.json --bootstrap more.ndjson
+  p2p-discover chat --dns peers.example.org:4000 --dns-server 127.0.0.1:5353
+  p2p-discover tracker --bind 127.0.0.1:6969
+  p2p-discover chat --tracker udp://127.0.0.1:6969 | p2p-keygen verify";
+
+/// Given a topic, find (and announce to) interested peers: mDNS, the mainline DHT,
+/// BitTorrent trackers, bootstrap lists, DNS.
+///
+/// Prints `peer` records as soon as each is found, de-duplicated by (id, address)
+/// across mechanisms; signed records are verified and forged ones dropped. With no
+/// mechanism flag: mDNS and the DHT. The topic's DHT and tracker infohash is the
+/// SHA-1 of its UTF-8 bytes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "p2p-discover",
+    version,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Args {
+    /// Run a tracker instead of discovering
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub find: FindArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a BitTorrent tracker (HTTP and UDP on one port) for small swarms, CI and LANs
+    Tracker(TrackerArgs),
+}
+
+/// Discovering peers of a topic.
+#[derive(Debug, clap::Args)]
+pub struct FindArgs {
+    /// The topic
+    #[arg(required = true)]
+    pub topic: Option<String>,
+    /// Use mDNS on the local link
+    #[arg(long)]
+    pub mdns: bool,
+    /// Restrict mDNS to this interface (repeatable)
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+    /// Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce or udp://HOST:PORT
+    #[arg(long = "tracker", value_name = "URL")]
+    pub trackers: Vec<Tracker>,
+    /// Read peers from a bootstrap file: a JSON map {id: addr}, NDJSON peer records,
+    /// or address lines (repeatable)
+    #[arg(long = "bootstrap", value_name = "FILE")]
+    pub bootstrap: Vec<PathBuf>,
+    /// Turn a DNS name's TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records
+    /// into peers (repeatable)
+    #[arg(long = "dns", value_name = "NAME[:PORT]")]
+    pub dns: Vec<Target>,
+    /// The DNS server to ask [default: the first nameserver in /etc/resolv.conf]
+    #[arg(long, value_name = "ADDR")]
+    pub dns_server: Option<SocketAddr>,
+    /// Announce this peer on PORT on every selected mechanism, and keep re-announcing
+    #[arg(long, value_name = "PORT")]
+    pub announce: Option<u16>,
+    /// An address to put in this peer's signed record (repeatable) [default: this
+    /// host's addresses with the announced port]
+    #[arg(long = "addr", value_name = "ADDR", requires = "announce")]
+    pub addrs: Vec<Addr>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Announce without a signed record even when an identity exists
+    #[arg(long)]
+    pub anonymous: bool,
+    /// Exit 0 after N peers
+    #[arg(long, value_name = "N")]
+    pub count: Option<usize>,
+    /// Give up after D and exit 1 if no peer was found [default: 5s, none with --watch
+    /// or --announce]
+    #[arg(long, value_name = "D", value_parser = p2p_shared::duration::parse)]
+    pub timeout: Option<Duration>,
+    /// Keep running: report new peers, and `peer_gone` when one leaves
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// `p2p-discover tracker`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "An announce with port=0 asks for peers without joining the swarm.\n\n\
+Example:\n  p2p-discover tracker --bind 127.0.0.1:6969 --interval 30s"
+)]
+pub struct TrackerArgs {
+    /// Address to listen on (TCP for HTTP and UDP, same port)
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6969")]
+    pub bind: SocketAddr,
+    /// How often peers should re-announce; they expire after two intervals
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = p2p_shared::duration::parse)]
+    pub interval: Duration,
+    /// Most peers in one response
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub max_peers: usize,
+    /// Most announces per source address per minute
+    #[arg(long, value_name = "N", default_value_t = 120)]
+    pub rate: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_is_well_formed() {
+        p2p_shared::entry::command::<Args>().debug_assert();
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,291 @@
+//! The main loop of a discovery run: start the selected mechanisms, then report
+//! what they find: verify signed records (dropping and counting forged ones),
+//! de-duplicate by (id, address) across mechanisms, stop at `--count`, the timeout,
+//! or a signal, and say goodbye where this peer announced itself.
+
+use crate::args::FindArgs;
+use crate::found::Found;
+use crate::mdns::{self, Mdns};
+use crate::tracker_mechanism::{self, Plan};
+use crate::{bootstrap, dns_mechanism};
+use futures_lite::FutureExt;
+use p2p_shared::addr::Addr;
+use p2p_shared::entry::Ctx;
+use p2p_shared::identity::Identity;
+use p2p_shared::peer::PeerRecord;
+use p2p_shared::peer_id::PeerId;
+use p2p_shared::{Error, Result, Status, diag, shutdown};
+use serde_json::json;
+use sha1::{Digest, Sha1};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// How long a run without `--watch` or `--announce` looks by default.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The DHT and tracker infohash of a topic: SHA-1 of its UTF-8 bytes.
+pub fn topic_hash(topic: &str) -> [u8; 20] {
+    Sha1::digest(topic.as_bytes()).into()
+}
+
+/// Why the main loop stopped.
+enum End {
+    Count,
+    Timeout,
+    Signal,
+    Exhausted,
+}
+
+/// Runs a discovery.
+pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
+    let topic = args
+        .topic
+        .clone()
+        .ok_or_else(|| Error::usage("a topic is required"))?;
+    let identity = announcing_identity(args)?;
+    let use_mdns =
+        args.mdns || (args.trackers.is_empty() && args.bootstrap.is_empty() && args.dns.is_empty());
+    let repeat = args.watch || args.announce.is_some();
+    let timeout = args.timeout.or((!repeat).then_some(DEFAULT_TIMEOUT));
+    smol::block_on(async {
+        let (tx, rx) = smol::channel::unbounded();
+        let mut tasks = Vec::new();
+        let own_addrs = |port| {
+            if args.addrs.is_empty() {
+                mdns::local_addrs(&args.interfaces, port)
+            } else {
+                args.addrs.clone()
+            }
+        };
+        let mut mdns = None;
+        if use_mdns {
+            let mut responder = Mdns::start(&args.interfaces)?;
+            if let Some(port) = args.announce {
+                responder.announce(&topic, port, identity.as_ref(), &own_addrs(port))?;
+            }
+            tasks.push(responder.browse(topic.clone(), tx.clone())?);
+            mdns = Some(responder);
+        }
+        let plan = Plan {
+            info_hash: topic_hash(&topic),
+            topic: topic.clone(),
+            peer_id: tracker_mechanism::new_peer_id(),
+            port: args.announce.unwrap_or(0),
+            record: match (&identity, args.announce) {
+                (Some(identity), Some(port)) => {
+                    let record =
+                        PeerRecord::signed(identity, own_addrs(port), Some(topic.clone()))?;
+                    Some(
+                        serde_json::to_string(&record)
+                            .map_err(|e| Error::failure(e.to_string()))?,
+                    )
+                }
+                _ => None,
+            },
+            repeat,
+        };
+        for tracker in &args.trackers {
+            tasks.push(smol::spawn(tracker_mechanism::run(
+                tracker.clone(),
+                plan.clone(),
+                tx.clone(),
+            )));
+        }
+        if !args.bootstrap.is_empty() {
+            tasks.push(smol::spawn(bootstrap::run(
+                args.bootstrap.clone(),
+                topic.clone(),
+                tx.clone(),
+            )));
+        }
+        if !args.dns.is_empty() {
+            let server = args
+                .dns_server
+                .or_else(dns_mechanism::system_resolver)
+                .ok_or_else(|| Error::usage("no DNS server: pass --dns-server ADDR"))?;
+            for target in &args.dns {
+                tasks.push(smol::spawn(dns_mechanism::run(
+                    target.clone(),
+                    server,
+                    topic.clone(),
+                    repeat,
+                    tx.clone(),
+                )));
+            }
+        }
+        drop(tx);
+
+        let mut report = Report::new(args.count, args.watch);
+        let listen = async {
+            while let Ok(found) = rx.recv().await {
+                if report.take(found, ctx)? {
+                    return Ok(End::Count);
+                }
+            }
+            Ok::<_, Error>(End::Exhausted)
+        };
+        let deadline = async {
+            match timeout {
+                Some(t) => smol::Timer::after(t).await,
+                None => std::future::pending().await,
+            };
+            Ok(End::Timeout)
+        };
+        let signal = async {
+            shutdown::signalled().await?;
+            Ok(End::Signal)
+        };
+        let end = listen.or(deadline).or(signal).await?;
+        drop(tasks);
+        if args.announce.is_some() {
+            for tracker in &args.trackers {
+                tracker_mechanism::leave(tracker, &plan).await;
+            }
+        }
+        if let Some(responder) = mdns {
+            smol::unblock(move || responder.stop()).await;
+        }
+        report.finish(&end, timeout)
+    })
+}
+
+/// The identity whose signed record is announced, if any.
+fn announcing_identity(args: &FindArgs) -> Result<Option<Identity>> {
+    if args.announce.is_none() || args.anonymous {
+        return Ok(None);
+    }
+    match args.identity.load() {
+        Ok(identity) => Ok(Some(identity)),
+        // Without -i or $P2P_IDENTITY a missing default identity means: anonymous.
+        Err(_)
+            if args.identity.identity.is_none()
+                && !args.identity.path().is_ok_and(|p| p.exists()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Counts, de-duplicates and prints.
+struct Report {
+    seen: HashSet<(Option<PeerId>, Option<Addr>)>,
+    emitted: usize,
+    forged: usize,
+    worst: Status,
+    count: Option<usize>,
+    watch: bool,
+}
+
+impl Report {
+    fn new(count: Option<usize>, watch: bool) -> Report {
+        Report {
+            seen: HashSet::new(),
+            emitted: 0,
+            forged: 0,
+            worst: Status::Success,
+            count,
+            watch,
+        }
+    }
+
+    fn keys(peer: &PeerRecord) -> Vec<(Option<PeerId>, Option<Addr>)> {
+        if peer.addrs.is_empty() {
+            return vec![(peer.id, None)];
+        }
+        peer.addrs
+            .iter()
+            .map(|a| (peer.id, Some(a.clone())))
+            .collect()
+    }
+
+    /// Handles one finding; true when `--count` is reached.
+    fn take(&mut self, found: Found, ctx: &Ctx) -> Result<bool> {
+        match found {
+            Found::Peer(peer) => {
+                if peer.is_signed()
+                    && let Err(why) = peer.verify()
+                {
+                    self.forged += 1;
+                    let via = peer.via.as_deref().unwrap_or("?");
+                    diag::warn(format_args!(
+                        "dropped a forged peer record from {via}: {why}"
+                    ));
+                    return Ok(false);
+                }
+                let mut new = false;
+                for key in Self::keys(&peer) {
+                    new |= self.seen.insert(key);
+                }
+                if !new {
+                    return Ok(false);
+                }
+                ctx.out.record(&peer)?;
+                self.emitted += 1;
+                Ok(self.count.is_some_and(|n| self.emitted >= n))
+            }
+            Found::Gone(peer) => {
+                for key in Self::keys(&peer) {
+                    self.seen.remove(&key);
+                }
+                if self.watch {
+                    ctx.out.record(&json!({
+                        "type": "peer_gone",
+                        "id": peer.id,
+                        "addrs": peer.addrs,
+                        "topic": peer.topic,
+                        "via": peer.via,
+                    }))?;
+                }
+                Ok(false)
+            }
+            Found::Problem {
+                via,
+                message,
+                input,
+            } => {
+                diag::warn(format_args!("{via}: {message}"));
+                if input {
+                    self.worst = self.worst.worst(Status::Usage);
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn finish(&self, end: &End, timeout: Option<Duration>) -> Result<Status> {
+        if self.forged > 0 {
+            diag::warn(format_args!(
+                "dropped {} forged peer record(s)",
+                self.forged
+            ));
+        }
+        if self.emitted == 0 && !matches!(end, End::Signal) {
+            let why = match (end, timeout) {
+                (End::Timeout, Some(t)) => {
+                    format!("no peer found within {}", p2p_shared::duration::format(t))
+                }
+                _ => "no peer found".to_owned(),
+            };
+            return Err(Error::failure(why));
+        }
+        Ok(if matches!(end, End::Count) {
+            Status::Success
+        } else {
+            self.worst
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_hash_is_sha1_of_the_topic() {
+        assert_eq!(
+            hex::encode(topic_hash("abc")),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+    }
+}

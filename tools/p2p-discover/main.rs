@@ -1,0 +1,39 @@
+//! `p2p-discover`: given a topic, find (and announce to) interested peers over mDNS,
+//! the mainline DHT, BitTorrent trackers, bootstrap lists and DNS; and run a
+//! tracker for small swarms.
+
+mod args;
+mod bootstrap;
+mod dns_mechanism;
+mod finder;
+mod found;
+mod mdns;
+mod poll;
+mod tracker_client;
+mod tracker_mechanism;
+mod tracker_proto;
+mod tracker_server;
+
+use args::{Args, Command};
+use p2p_shared::entry::Ctx;
+use p2p_shared::{Result, Status};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    p2p_shared::entry::main::<Args>(run)
+}
+
+fn run(args: Args, ctx: &Ctx) -> Result<Status> {
+    match args.command {
+        Some(Command::Tracker(t)) => tracker_server::run(
+            t.bind,
+            tracker_server::Limits {
+                interval: t.interval,
+                max_peers: t.max_peers,
+                rate: t.rate,
+            },
+            ctx,
+        ),
+        None => finder::run(&args.find, ctx),
+    }
+}

@@ -5,11 +5,12 @@
 //! ([`status`]), the NDJSON writer and reader ([`output`], [`input`], [`parallel`]),
 //! identities and peer ids ([`identity`], [`peer_id`]), URL-like addresses ([`addr`]),
 //! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
-//! sealed boxes ([`seal`]), human durations ([`duration`]), progress on stderr
+//! sealed boxes ([`seal`]), the mainline DHT setup ([`dht`]), human durations ([`duration`]), progress on stderr
 //! ([`progress`]) and generated man pages and completions ([`generate`]).
 
 pub mod addr;
 pub mod canonical;
+pub mod dht;
 pub mod diag;
 pub mod duration;
 pub mod entry;

@@ -31,10 +31,10 @@ mod tests {
     #[test]
     fn parses_units_and_bare_seconds() {
         assert_eq!(parse("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse("2m"), Ok(Duration::from_mins(2)));
         assert_eq!(parse("250ms"), Ok(Duration::from_millis(250)));
         assert_eq!(parse("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse("1h 30m"), Ok(Duration::from_mins(90)));
     }
 
     #[test]

@@ -32,9 +32,18 @@ impl Ctx {
 /// The id of the toolbox-wide quiet flag.
 const QUIET: &str = "quiet";
 
+/// The exit statuses, appended to every tool's `--help`.
+const EXIT_STATUSES: &str =
+    "Exit status: 0 ok, 1 failed or nothing found, 2 usage or input error, 3 timed out.";
+
 /// The tool's full clap command: its own definition plus the toolbox-wide flags.
 pub fn command<A: CommandFactory>() -> Command {
-    A::command().arg(
+    let cmd = A::command();
+    let long_help = match cmd.get_after_help() {
+        Some(examples) => format!("{examples}\n\n{EXIT_STATUSES}"),
+        None => EXIT_STATUSES.to_owned(),
+    };
+    cmd.after_long_help(long_help).arg(
         Arg::new(QUIET)
             .short('q')
             .long("quiet")

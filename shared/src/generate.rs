@@ -71,7 +71,7 @@ fn man_page(mut cmd: Command) -> Result<Vec<u8>> {
     for sub in subcommands {
         subcommand_section(&mut out, cmd.get_name(), sub)?;
     }
-    if let Some(examples) = cmd.get_after_long_help().or_else(|| cmd.get_after_help()) {
+    if let Some(examples) = cmd.get_after_help() {
         writeln!(out, ".SH EXAMPLES")?;
         literal_block(&mut out, &examples.to_string())?;
     }

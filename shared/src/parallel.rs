@@ -122,7 +122,7 @@ mod tests {
 
     #[test]
     fn keeps_input_order_across_threads() {
-        let text: String = (0..20_000).map(|i| format!("{i}\n")).collect();
+        let text: String = (0..20_000).fold(String::new(), |t, i| t + &i.to_string() + "\n");
         let got = run(text, 4);
         assert_eq!(got, (1..=20_000).collect::<Vec<u64>>());
     }
@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn an_emit_error_stops_the_run() {
-        let text: String = (0..10).map(|i| format!("{i}\n")).collect();
+        let text: String = (0..10).fold(String::new(), |t, i| t + &i.to_string() + "\n");
         let reader = LineReader::new(Cursor::new(text.into_bytes()), 1024);
         let err = map_lines(
             reader,

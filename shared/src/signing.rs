@@ -11,7 +11,6 @@ use crate::identity::Identity;
 use crate::peer_id::PeerId;
 use crate::{Error, Result};
 use ed25519_dalek::Signature;
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -20,38 +19,21 @@ pub const SIG: &str = "sig";
 /// The field that names the signer when the record's `id` does not.
 pub const SIGNER: &str = "signer";
 
-/// An object seen without the fields a signature does not cover.
-struct Covered<'a>(&'a Map<String, Value>);
-
-impl Covered<'_> {
-    fn skips(&self, key: &str) -> bool {
-        key == SIG || (key == "via" && self.0.get("type").and_then(Value::as_str) == Some("peer"))
-    }
-}
-
-impl Serialize for Covered<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (key, value) in self.0 {
-            if !self.skips(key) {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        map.end()
-    }
+/// True for a field the signature over `object` does not cover.
+fn uncovered(object: &Map<String, Value>, key: &str) -> bool {
+    key == SIG || (key == "via" && object.get("type").and_then(Value::as_str) == Some("peer"))
 }
 
 /// The bytes a signature over `object` covers.
-pub fn signed_bytes(object: &Map<String, Value>) -> Result<Vec<u8>> {
-    canonical::to_vec(&Covered(object))
+pub fn signed_bytes(object: &Map<String, Value>) -> Vec<u8> {
+    canonical::object_to_vec(object, |key| uncovered(object, key))
 }
 
 /// Signs `object` in place, setting `sig`. The signer must already be named by
 /// `signer` or (for peer records) `id`, or the signature will not verify.
 pub fn sign(object: &mut Map<String, Value>, identity: &Identity) -> Result<()> {
     object.remove(SIG);
-    let bytes = signed_bytes(object)?;
-    let sig = identity.sign(&bytes);
+    let sig = identity.sign(&signed_bytes(object));
     object.insert(SIG.to_owned(), Value::String(hex::encode(sig.to_bytes())));
     Ok(())
 }
@@ -82,8 +64,6 @@ pub enum VerifyError {
     },
     /// The signature does not match the object and the signer.
     Mismatch(PeerId),
-    /// The object could not be canonicalized.
-    Canonical(String),
 }
 
 impl fmt::Display for VerifyError {
@@ -100,7 +80,6 @@ impl fmt::Display for VerifyError {
                 f,
                 "signature does not match (altered after signing, or not signed by {signer})"
             ),
-            VerifyError::Canonical(why) => f.write_str(why),
         }
     }
 }
@@ -130,7 +109,7 @@ pub fn verify(object: &Map<String, Value>) -> Result<PeerId, VerifyError> {
     let signer = claimed_signer(object)?;
     let mut sig = [0u8; 64];
     hex::decode_to_slice(sig_text, &mut sig).map_err(|_| VerifyError::BadEncoding)?;
-    let bytes = signed_bytes(object).map_err(|e| VerifyError::Canonical(e.to_string()))?;
+    let bytes = signed_bytes(object);
     signer
         .key()
         .verify_strict(&bytes, &Signature::from_bytes(&sig))

@@ -4,7 +4,7 @@ use crate::args::{SignArgs, VerifyArgs};
 use p2p_shared::entry::Ctx;
 use p2p_shared::input::{self, InputOptions, LineError, LineReader, Problems, RawLine};
 use p2p_shared::output::encode_line;
-use p2p_shared::{Result, Status, parallel, signing};
+use p2p_shared::{Result, Status, parallel, progress, signing};
 
 /// What became of one input line.
 enum Outcome {
@@ -77,7 +77,9 @@ where
     let jobs = jobs.unwrap_or_else(parallel::default_jobs);
     let mut problems = Problems::new(options.strict);
     let mut buf = Vec::new();
+    let counter = progress::counter(ctx.quiet, "lines");
     parallel::map_lines(reader, jobs, work, |batch| {
+        counter.inc(batch.len() as u64);
         for outcome in batch {
             match outcome {
                 Outcome::Write(bytes) => buf.extend_from_slice(&bytes),
@@ -93,5 +95,6 @@ where
         buf.clear();
         Ok(())
     })?;
+    counter.finish_and_clear();
     Ok(problems.status())
 }

@@ -99,7 +99,7 @@ impl DhtOptions {
 pub fn parse_node_addr(text: &str) -> Result<SocketAddrV4, String> {
     let bare = text.trim();
     let bare = bare.strip_prefix("udp://").unwrap_or(bare);
-    let addrs = bare
+    let mut addrs = bare
         .to_socket_addrs()
         .map_err(|e| format!("'{text}' is not a DHT node address such as udp://192.0.2.1:6881 ({e})"))?;
     addrs

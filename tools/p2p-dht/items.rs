@@ -148,7 +148,7 @@ pub fn put(args: &PutArgs, ctx: &Ctx) -> Result<Status> {
 pub async fn put_mutable(dht: &AsyncDht, item: MutableItem, cas: Option<i64>) -> Result<u32> {
     let seq = item.seq();
     match dht.put_mutable(item, cas).await {
-        Ok(outcome) => Ok(u32::from(outcome.stored_at)),
+        Ok(outcome) => Ok(outcome.stored_at),
         Err(PutMutableError::Concurrency(ConcurrencyError::CasFailed)) => {
             Err(Error::failure(format!(
                 "CAS conflict: the stored item's seq is not {} (read it with `p2p-dht get` and retry)",

@@ -86,7 +86,8 @@ pub fn decode_answer(datagram: &[u8], tid: &[u8]) -> Option<Answer> {
 pub fn ping(addr: SocketAddrV4, bind: SocketAddrV4, timeout: Duration) -> Result<Option<(Answer, Duration)>> {
     let socket = UdpSocket::bind(bind)
         .map_err(|e| Error::failure(format!("binding {bind}: {e}")))?;
-    let tid = random::bytes::<2>()?;
+    // Four bytes: mainline 8 ignores queries whose transaction id has another length.
+    let tid = random::bytes::<4>()?;
     let own_id = random::bytes::<20>()?;
     let started = Instant::now();
     socket

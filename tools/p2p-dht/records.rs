@@ -22,13 +22,13 @@ pub fn publish(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
     let identity = args.identity.load()?;
     // Checked once before any traffic; every republish has the same size.
     let first = PeerRecord::signed(&identity, args.addrs.clone(), args.topic.clone())?;
-    check_limits(&canonical::to_vec(&first)?, Some(PEER_RECORD_SALT))
+    check_limits(&record_bytes(&first), Some(PEER_RECORD_SALT))
         .map_err(|e| e.context("the peer record is too large (fewer --addr?)"))?;
     let dht = client(&args.node)?;
     smol::block_on(async {
         let mut record = first;
         loop {
-            let value = canonical::to_vec(&record)?;
+            let value = record_bytes(&record);
             let seq = i64::try_from(record.seq.unwrap_or_default()).unwrap_or(i64::MAX);
             let item =
                 MutableItem::new(identity.signing_key().clone(), &value, seq, Some(PEER_RECORD_SALT));
@@ -49,6 +49,11 @@ pub fn publish(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
             record = PeerRecord::signed(&identity, args.addrs.clone(), args.topic.clone())?;
         }
     })
+}
+
+/// A peer record as stored: its RFC 8785 canonical JSON.
+fn record_bytes(record: &PeerRecord) -> Vec<u8> {
+    canonical::to_vec(&Value::Object(record.to_object()))
 }
 
 /// `p2p-dht resolve`.
@@ -114,7 +119,7 @@ mod tests {
     use p2p_shared::identity::Identity;
 
     fn item_of(signer: &Identity, record: &PeerRecord) -> MutableItem {
-        let value = canonical::to_vec(record).unwrap();
+        let value = record_bytes(record);
         MutableItem::new(signer.signing_key().clone(), &value, 1, Some(PEER_RECORD_SALT))
     }
 

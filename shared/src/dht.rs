@@ -99,9 +99,9 @@ impl DhtOptions {
 pub fn parse_node_addr(text: &str) -> Result<SocketAddrV4, String> {
     let bare = text.trim();
     let bare = bare.strip_prefix("udp://").unwrap_or(bare);
-    let mut addrs = bare
-        .to_socket_addrs()
-        .map_err(|e| format!("'{text}' is not a DHT node address such as udp://192.0.2.1:6881 ({e})"))?;
+    let mut addrs = bare.to_socket_addrs().map_err(|e| {
+        format!("'{text}' is not a DHT node address such as udp://192.0.2.1:6881 ({e})")
+    })?;
     addrs
         .find_map(|a| match a {
             SocketAddr::V4(v4) => Some(v4),
@@ -227,9 +227,8 @@ fn start_ring(count: usize, ip: Ipv4Addr) -> std::io::Result<LocalTestnet> {
         .map(|(i, addr)| {
             // A single node bootstraps from itself: never from nothing (see the module
             // documentation).
-            let bootstrap: Vec<SocketAddrV4> = (1..=neighbours)
-                .map(|k| addrs[(i + k) % count])
-                .collect();
+            let bootstrap: Vec<SocketAddrV4> =
+                (1..=neighbours).map(|k| addrs[(i + k) % count]).collect();
             mainline::Dht::builder()
                 .server_mode()
                 .bind_address(*addr.ip())
@@ -260,7 +259,11 @@ mod tests {
         let want: SocketAddrV4 = "127.0.0.1:6881".parse().unwrap();
         assert_eq!(parse_node_addr("udp://127.0.0.1:6881"), Ok(want));
         assert_eq!(parse_node_addr("127.0.0.1:6881"), Ok(want));
-        assert!(parse_node_addr("127.0.0.1").unwrap_err().contains("'127.0.0.1'"));
+        assert!(
+            parse_node_addr("127.0.0.1")
+                .unwrap_err()
+                .contains("'127.0.0.1'")
+        );
         assert!(parse_node_addr("[::1]:6881").unwrap_err().contains("IPv4"));
     }
 

@@ -155,11 +155,9 @@ pub async fn put_mutable(dht: &AsyncDht, item: MutableItem, cas: Option<i64>) ->
                 cas.unwrap_or_default()
             )))
         }
-        Err(PutMutableError::Concurrency(ConcurrencyError::NotMostRecent)) => {
-            Err(Error::failure(format!(
-                "stale seq: the DHT holds an item with a higher seq than {seq}"
-            )))
-        }
+        Err(PutMutableError::Concurrency(ConcurrencyError::NotMostRecent)) => Err(Error::failure(
+            format!("stale seq: the DHT holds an item with a higher seq than {seq}"),
+        )),
         Err(PutMutableError::Concurrency(ConcurrencyError::ConflictRisk)) => Err(Error::failure(
             "another put of this item is in flight; pass --cas with its seq to replace it",
         )),

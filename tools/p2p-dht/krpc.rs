@@ -12,7 +12,7 @@ use p2p_shared::{Error, Result, Status, random};
 use serde_bencode::value::Value as Bencode;
 use serde_json::json;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// A node's answer to a ping.
@@ -60,13 +60,15 @@ pub fn decode_answer(datagram: &[u8], tid: &[u8]) -> Option<Answer> {
         _ => None,
     };
     match (field(b"y"), field(b"r"), field(b"e")) {
-        (Some(Bencode::Bytes(y)), Some(Bencode::Dict(r)), _) if y == b"r" => match r.get(&b"id"[..]) {
-            Some(Bencode::Bytes(id)) if id.len() == 20 => Some(Answer::Pong {
-                id: id.clone(),
-                version,
-            }),
-            _ => Some(Answer::Error(0, "a response without a valid id".to_owned())),
-        },
+        (Some(Bencode::Bytes(y)), Some(Bencode::Dict(r)), _) if y == b"r" => {
+            match r.get(&b"id"[..]) {
+                Some(Bencode::Bytes(id)) if id.len() == 20 => Some(Answer::Pong {
+                    id: id.clone(),
+                    version,
+                }),
+                _ => Some(Answer::Error(0, "a response without a valid id".to_owned())),
+            }
+        }
         (Some(Bencode::Bytes(y)), _, Some(Bencode::List(e))) if y == b"e" => {
             let code = match e.first() {
                 Some(Bencode::Int(code)) => *code,
@@ -83,15 +85,21 @@ pub fn decode_answer(datagram: &[u8], tid: &[u8]) -> Option<Answer> {
 }
 
 /// Pings `addr` from `bind`; `None` when nothing answered within `timeout`.
-pub fn ping(addr: SocketAddrV4, bind: SocketAddrV4, timeout: Duration) -> Result<Option<(Answer, Duration)>> {
-    let socket = UdpSocket::bind(bind)
-        .map_err(|e| Error::failure(format!("binding {bind}: {e}")))?;
+pub fn ping(
+    addr: SocketAddrV4,
+    bind: SocketAddrV4,
+    timeout: Duration,
+) -> Result<Option<(Answer, Duration)>> {
+    let socket =
+        UdpSocket::bind(bind).map_err(|e| Error::failure(format!("binding {bind}: {e}")))?;
     // Four bytes: mainline 8 ignores queries whose transaction id has another length.
     let tid = random::bytes::<4>()?;
     let own_id = random::bytes::<20>()?;
     let started = Instant::now();
+    // Connected, so only `addr` is heard and a closed port is reported at once.
     socket
-        .send_to(&encode_ping(&tid, &own_id), addr)
+        .connect(addr)
+        .and_then(|()| socket.send(&encode_ping(&tid, &own_id)))
         .map_err(|e| Error::failure(format!("sending to {addr}: {e}")))?;
     let mut buf = [0_u8; 2048];
     loop {
@@ -100,19 +108,18 @@ pub fn ping(addr: SocketAddrV4, bind: SocketAddrV4, timeout: Duration) -> Result
             return Ok(None);
         }
         socket.set_read_timeout(Some(left))?;
-        match socket.recv_from(&mut buf) {
-            Ok((n, SocketAddr::V4(from))) if from == addr => {
+        match socket.recv(&mut buf) {
+            Ok(n) => {
                 if let Some(answer) = decode_answer(&buf[..n], &tid) {
                     return Ok(Some((answer, started.elapsed())));
                 }
             }
-            Ok(_) => {}
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) => {}
-            // An ICMP "port unreachable" surfaces here on Linux.
+            // An ICMP "port unreachable" surfaces here.
             Err(e) => return Err(Error::failure(format!("pinging {addr}: {e}"))),
         }
     }
@@ -173,10 +180,16 @@ mod tests {
     #[test]
     fn answers_are_matched_by_transaction_id() {
         let pong = b"d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re";
-        assert!(matches!(decode_answer(pong, b"aa"), Some(Answer::Pong { .. })));
+        assert!(matches!(
+            decode_answer(pong, b"aa"),
+            Some(Answer::Pong { .. })
+        ));
         assert!(decode_answer(pong, b"bb").is_none());
         let error = b"d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee";
-        assert!(matches!(decode_answer(error, b"aa"), Some(Answer::Error(201, _))));
+        assert!(matches!(
+            decode_answer(error, b"aa"),
+            Some(Answer::Error(201, _))
+        ));
         assert!(decode_answer(b"not bencode", b"aa").is_none());
     }
 }

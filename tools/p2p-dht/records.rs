@@ -30,11 +30,18 @@ pub fn publish(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
         loop {
             let value = record_bytes(&record);
             let seq = i64::try_from(record.seq.unwrap_or_default()).unwrap_or(i64::MAX);
-            let item =
-                MutableItem::new(identity.signing_key().clone(), &value, seq, Some(PEER_RECORD_SALT));
-            let stored_at =
-                within(args.node.timeout, "publishing the peer record", put_mutable(&dht, item, None))
-                    .await?;
+            let item = MutableItem::new(
+                identity.signing_key().clone(),
+                &value,
+                seq,
+                Some(PEER_RECORD_SALT),
+            );
+            let stored_at = within(
+                args.node.timeout,
+                "publishing the peer record",
+                put_mutable(&dht, item, None),
+            )
+            .await?;
             ctx.out.record(&json!({
                 "type": "published",
                 "id": identity.id(),
@@ -120,7 +127,12 @@ mod tests {
 
     fn item_of(signer: &Identity, record: &PeerRecord) -> MutableItem {
         let value = record_bytes(record);
-        MutableItem::new(signer.signing_key().clone(), &value, 1, Some(PEER_RECORD_SALT))
+        MutableItem::new(
+            signer.signing_key().clone(),
+            &value,
+            1,
+            Some(PEER_RECORD_SALT),
+        )
     }
 
     #[test]

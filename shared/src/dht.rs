@@ -23,6 +23,8 @@ use mainline::async_dht::AsyncDht;
 use serde_json::Value;
 use sha1::{Digest, Sha1};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The environment variable holding bootstrap nodes, comma-separated.
@@ -72,6 +74,21 @@ impl DhtOptions {
         SocketAddrV4::new(ip, 0)
     }
 
+    /// Starts a client node for a short-lived command, with a [`Nudger`] that keeps
+    /// its answers prompt; keep the nudger as long as the node works.
+    pub fn start_client(&self, bind: Option<SocketAddrV4>) -> Result<(AsyncDht, Nudger)> {
+        let mut bind = bind.unwrap_or_else(|| self.default_bind());
+        if bind.port() == 0 {
+            // The nudger needs the port before the node binds it.
+            let probe = UdpSocket::bind(bind)
+                .and_then(|s| s.local_addr())
+                .map_err(|e| Error::failure(format!("binding {bind}: {e}")))?;
+            bind.set_port(probe.port());
+        }
+        let dht = self.start(Some(bind), false)?;
+        Ok((dht, Nudger::start(bind)?))
+    }
+
     /// Starts a DHT node bound to `bind` (or [`Self::default_bind`]); `server` makes it
     /// answer other nodes' requests from the start.
     pub fn start(&self, bind: Option<SocketAddrV4>, server: bool) -> Result<AsyncDht> {
@@ -91,6 +108,52 @@ impl DhtOptions {
             .build()
             .map(mainline::Dht::as_async)
             .map_err(|e| Error::failure(format!("starting a DHT node on {bind}: {e}")))
+    }
+}
+
+/// Keeps a mainline node's actor loop turning while a short-lived command runs.
+///
+/// mainline 8's actor thread looks at its command channel only between socket reads,
+/// and a read waits up to 50 ms when no datagram comes; it also reports a finished
+/// query only after the next read. On a quiet network each command and each
+/// finished query therefore waits up to 50 ms. A tiny datagram to the node's own
+/// socket every [`NUDGE_INTERVAL`] ends those waits (mainline drops it as not
+/// bencode). Stops when dropped.
+pub struct Nudger {
+    stop: Arc<AtomicBool>,
+}
+
+/// How often a [`Nudger`] wakes its node.
+pub const NUDGE_INTERVAL: Duration = Duration::from_millis(2);
+
+impl Nudger {
+    /// Starts waking the node listening at `node` (on loopback when bound to all
+    /// interfaces).
+    pub fn start(node: SocketAddrV4) -> Result<Nudger> {
+        let ip = if node.ip().is_unspecified() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            *node.ip()
+        };
+        let target = SocketAddrV4::new(ip, node.port());
+        let socket = UdpSocket::bind((ip, 0))
+            .and_then(|s| s.connect(target).map(|()| s))
+            .map_err(|e| Error::failure(format!("waking the DHT node at {target}: {e}")))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                let _ = socket.send(b"\0");
+                std::thread::sleep(NUDGE_INTERVAL);
+            }
+        });
+        Ok(Nudger { stop })
+    }
+}
+
+impl Drop for Nudger {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 

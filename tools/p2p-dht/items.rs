@@ -96,7 +96,7 @@ pub fn put(args: &PutArgs, ctx: &Ctx) -> Result<Status> {
         "storing an immutable item"
     };
     if !mutable {
-        let dht = client(&args.node)?;
+        let (dht, _nudger) = client(&args.node, false)?;
         let target = smol::block_on(within(args.node.timeout, what, async {
             dht.put_immutable(&value).await.map_err(query_error)
         }))?;
@@ -121,7 +121,7 @@ pub fn put(args: &PutArgs, ctx: &Ctx) -> Result<Status> {
         None => i64::try_from(now_millis()).unwrap_or(i64::MAX),
     };
     let item = MutableItem::new(identity.signing_key().clone(), &value, seq, salt);
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, false)?;
     let stored_at = smol::block_on(within(
         args.node.timeout,
         what,
@@ -222,7 +222,7 @@ pub fn get(args: &GetArgs, ctx: &Ctx) -> Result<Status> {
         .as_deref()
         .map(|t| ItemTarget::parse(t, args.salt.clone()).map_err(Error::usage))
         .transpose()?;
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, false)?;
     let timeout = args.node.timeout;
     let salt = args.salt.clone();
     runner::run(

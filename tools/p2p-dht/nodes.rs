@@ -22,7 +22,7 @@ pub fn find_node(args: &FindNodeArgs, ctx: &Ctx) -> Result<Status> {
         .as_deref()
         .map(|id| parse_id(id).map_err(Error::usage))
         .transpose()?;
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, false)?;
     let (timeout, quiet) = (args.node.timeout, ctx.quiet);
     runner::run(
         single,
@@ -64,7 +64,7 @@ async fn closest(dht: AsyncDht, target: Id, job: Job, quiet: bool) -> Result<Sta
 
 /// `p2p-dht info`.
 pub fn info(args: &InfoArgs, ctx: &Ctx) -> Result<Status> {
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, false)?;
     let bootstrapped = smol::block_on(within(args.node.timeout, "bootstrapping", async {
         Ok(dht.bootstrapped().await)
     }))?;

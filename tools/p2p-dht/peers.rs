@@ -4,7 +4,7 @@ use crate::args::{AnnounceArgs, GetPeersArgs, NodeArgs, TargetArgs};
 use crate::runner::{self, Input, Job, within};
 use mainline::Id;
 use mainline::async_dht::AsyncDht;
-use p2p_shared::dht::{found_peer, id_hex, parse_id, topic_infohash};
+use p2p_shared::dht::{Nudger, found_peer, id_hex, parse_id, topic_infohash};
 use p2p_shared::entry::Ctx;
 use p2p_shared::{Error, Result, Status, progress};
 use serde_json::json;
@@ -76,15 +76,20 @@ impl Target {
     }
 }
 
-/// Starts the client node a command works through.
-pub fn client(node: &NodeArgs) -> Result<AsyncDht> {
-    node.dht.start(node.bind, false)
+/// Starts the client node a command works through. A short-lived command's node is
+/// kept prompt by a [`Nudger`] (see there); a long-lived one (`--every`) goes without.
+pub fn client(node: &NodeArgs, long_lived: bool) -> Result<(AsyncDht, Option<Nudger>)> {
+    if long_lived {
+        return Ok((node.dht.start(node.bind, false)?, None));
+    }
+    let (dht, nudger) = node.dht.start_client(node.bind)?;
+    Ok((dht, Some(nudger)))
 }
 
 /// `p2p-dht get-peers`.
 pub fn get_peers(args: &GetPeersArgs, ctx: &Ctx) -> Result<Status> {
     let single = Target::from_args(&args.target)?;
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, false)?;
     let topic_lines = args.target.topic_lines;
     let (count, timeout, quiet) = (args.count, args.node.timeout, ctx.quiet);
     runner::run(
@@ -144,7 +149,7 @@ async fn lookup(
 /// `p2p-dht announce`.
 pub fn announce(args: &AnnounceArgs, ctx: &Ctx) -> Result<Status> {
     let single = Target::from_args(&args.target)?;
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, args.every.is_some())?;
     let topic_lines = args.target.topic_lines;
     let (port, every, timeout) = (args.port, args.every, args.node.timeout);
     runner::run(

@@ -24,7 +24,7 @@ pub fn publish(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
     let first = PeerRecord::signed(&identity, args.addrs.clone(), args.topic.clone())?;
     check_limits(&record_bytes(&first), Some(PEER_RECORD_SALT))
         .map_err(|e| e.context("the peer record is too large (fewer --addr?)"))?;
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, args.every.is_some())?;
     smol::block_on(async {
         let mut record = first;
         loop {
@@ -70,7 +70,7 @@ pub fn resolve(args: &ResolveArgs, ctx: &Ctx) -> Result<Status> {
         .as_deref()
         .map(|id| id.parse::<PeerId>().map_err(Error::usage))
         .transpose()?;
-    let dht = client(&args.node)?;
+    let (dht, _nudger) = client(&args.node, false)?;
     let timeout = args.node.timeout;
     runner::run(
         single,

@@ -75,7 +75,9 @@ fn main() {
         drop(testnet);
 
         println!("\n2. mainline::Testnet::builder(50) ({SLOW_TARGETS} targets)");
-        let slow = mainline::Testnet::builder(50).build().expect("mainline testnet");
+        let slow = mainline::Testnet::builder(50)
+            .build()
+            .expect("mainline testnet");
         let slow_bootstrap: Vec<SocketAddrV4> = slow
             .bootstrap
             .iter()
@@ -95,11 +97,7 @@ fn main() {
             let short = bench.tool_get_peers(&topic, &["--request-timeout", "250ms"]);
             table.add("get-peers: first peer", direct.first, tool.first);
             table.add("get-peers: finished", direct.done, tool.done);
-            table.add(
-                "finished, --request-timeout 250ms",
-                direct.done,
-                short.done,
-            );
+            table.add("finished, --request-timeout 250ms", direct.done, short.done);
             table.found(direct.found, tool.found.min(short.found));
         }
         table.print();

@@ -12,6 +12,7 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
     vec![
         ("p2p-keygen", bin!("p2p-keygen")),
         ("p2p-dns-rr", bin!("p2p-dns-rr")),
+        ("p2p-dht", bin!("p2p-dht")),
     ]
 }
 

@@ -5,13 +5,14 @@
 //! ([`status`]), the NDJSON writer and reader ([`output`], [`input`], [`parallel`]),
 //! identities and peer ids ([`identity`], [`peer_id`]), URL-like addresses ([`addr`]),
 //! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
-//! sealed boxes ([`seal`]), human durations ([`duration`]), progress on stderr
-//! ([`progress`]), generated man pages and completions ([`generate`]) and DNS answers
-//! as peers ([`dns`]).
+//! sealed boxes ([`seal`]), the mainline DHT setup ([`dht`]), human durations
+//! ([`duration`]), progress on stderr ([`progress`]), generated man pages and
+//! completions ([`generate`]) and DNS answers as peers ([`dns`]).
 
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
+pub mod dht;
 pub mod diag;
 pub mod dns;
 pub mod duration;

@@ -1,0 +1,480 @@
+//! `p2p-dht` end to end: a `p2p-dht testnet` process on loopback, used by separate
+//! `p2p-dht` processes through `--bootstrap`. Nothing here reaches the internet: every
+//! command gets the testnet's addresses and `$P2P_DHT_BOOTSTRAP` is cleared.
+
+mod common;
+
+use common::{DEADLINE, Finished, Running};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A running `p2p-dht testnet`.
+struct Testnet {
+    _process: Running,
+    /// Ids of its nodes (hex).
+    ids: Vec<String>,
+    /// Addresses of its nodes (`udp://…`).
+    addrs: Vec<String>,
+    /// What to pass to `--bootstrap`.
+    bootstrap: String,
+    home: tempfile::TempDir,
+}
+
+impl Testnet {
+    fn start(nodes: usize) -> Testnet {
+        let home = common::tempdir();
+        let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+        cmd.args(["testnet", &nodes.to_string(), "--bind", "127.0.0.1"]);
+        let mut process = Running::start(cmd);
+        let (mut ids, mut addrs) = (Vec::new(), Vec::new());
+        let bootstrap = loop {
+            let record = process
+                .next_record(DEADLINE)
+                .unwrap_or_else(|| panic!("testnet printed nothing: {}", process.stderr()));
+            match record["type"].as_str() {
+                Some("node") => {
+                    ids.push(record["id"].as_str().unwrap().to_owned());
+                    addrs.push(record["addr"].as_str().unwrap().to_owned());
+                }
+                Some("bootstrap") => {
+                    let env = record["env"].as_str().unwrap();
+                    break env.strip_prefix("P2P_DHT_BOOTSTRAP=").unwrap().to_owned();
+                }
+                _ => panic!("unexpected record {record}"),
+            }
+        };
+        assert_eq!(ids.len(), nodes);
+        Testnet {
+            _process: process,
+            ids,
+            addrs,
+            bootstrap,
+            home,
+        }
+    }
+
+    fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// A `p2p-dht` command bootstrapping from this testnet only.
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = common::command(&bin!("p2p-dht"), self.home());
+        cmd.args(args)
+            .args(["--bootstrap", &self.bootstrap, "--timeout", "20s"])
+            .current_dir(self.home());
+        cmd
+    }
+
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Finished {
+        common::run(self.command(args), stdin, DEADLINE)
+    }
+
+    /// Runs a command that must succeed; returns its records.
+    fn ok(&self, args: &[&str]) -> Vec<Value> {
+        let out = self.run(args, b"");
+        assert_eq!(out.code(), 0, "{args:?}: {}", out.stderr);
+        out.records()
+    }
+
+    /// Pings a node (`ping` talks to one node and takes no bootstrap).
+    fn ping(&self, addr: &str) -> Value {
+        let mut cmd = common::command(&bin!("p2p-dht"), self.home());
+        cmd.args(["ping", addr]);
+        let out = common::run(cmd, b"", DEADLINE);
+        assert_eq!(out.code(), 0, "ping {addr}: {}", out.stderr);
+        out.records().remove(0)
+    }
+
+    /// Makes an identity file and returns its peer id.
+    fn key(&self, name: &str) -> String {
+        let mut cmd = common::command(&bin!("p2p-keygen"), self.home());
+        cmd.args(["new", "-o", name]).current_dir(self.home());
+        let out = common::run(cmd, b"", DEADLINE);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+        out.records()[0]["id"].as_str().unwrap().to_owned()
+    }
+}
+
+fn sha1_hex(topic: &str) -> String {
+    use sha1::Digest;
+    hex::encode(sha1::Sha1::digest(topic.as_bytes()))
+}
+
+#[test]
+fn announced_peers_are_found_by_topic_and_by_infohash() {
+    let net = Testnet::start(12);
+    let announced = net.ok(&["announce", "--topic", "chat", "--port", "4000"]);
+    assert_eq!(announced[0]["type"], "announced");
+    assert_eq!(announced[0]["infohash"], sha1_hex("chat"));
+    net.ok(&["announce", "--topic", "chat", "--port", "4001"]);
+
+    let peers = net.ok(&["get-peers", "--topic", "chat"]);
+    let mut addrs: Vec<_> = peers
+        .iter()
+        .map(|p| {
+            assert_eq!(p["type"], "peer");
+            assert_eq!(p["via"], "dht");
+            assert_eq!(p["topic"], "chat");
+            p["addrs"][0].as_str().unwrap().to_owned()
+        })
+        .collect();
+    addrs.sort();
+    // Each node answers with the peers it holds: repeats are removed.
+    assert_eq!(addrs, ["udp://127.0.0.1:4000", "udp://127.0.0.1:4001"]);
+
+    let by_hash = net.ok(&["get-peers", &sha1_hex("chat"), "--count", "1"]);
+    assert_eq!(by_hash.len(), 1, "--count 1 stops after one peer");
+    assert_eq!(by_hash[0]["infohash"], sha1_hex("chat"));
+}
+
+#[test]
+fn a_lookup_with_no_peers_finishes_quickly_and_exits_1() {
+    let net = Testnet::start(12);
+    let started = Instant::now();
+    let out = net.run(&["get-peers", "--topic", "nobody-here"], b"");
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("no peers found"), "{}", out.stderr);
+    // Every node of a healthy local DHT answers, so the lookup ends without waiting
+    // for a 2 s request timeout.
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn announce_every_repeats_until_stopped() {
+    let net = Testnet::start(8);
+    let mut process =
+        Running::start(net.command(&["announce", "--topic", "again", "--every", "100ms"]));
+    for _ in 0..2 {
+        let record = process.wait_for(DEADLINE, |r| r["type"] == "announced");
+        assert_eq!(record["implied_port"], true);
+    }
+}
+
+#[test]
+fn immutable_items_round_trip_as_json_and_raw() {
+    let net = Testnet::start(10);
+    let stored = net.ok(&["put", r#"{"hello": [1, 2]}"#]);
+    assert_eq!(stored[0]["kind"], "immutable");
+    let target = stored[0]["target"].as_str().unwrap();
+    // BEP 44: the target is SHA-1 of the bencoded value (a byte string).
+    let compact = r#"{"hello":[1,2]}"#;
+    assert_eq!(target, sha1_hex(&format!("{}:{compact}", compact.len())));
+    let got = net.ok(&["get", target]);
+    assert_eq!(got[0]["value"], json!({"hello": [1, 2]}));
+
+    let out = net.run(&["put", "--raw"], b"\x00\xffbytes");
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let target = out.records()[0]["target"].as_str().unwrap().to_owned();
+    let raw = net.run(&["get", &target, "--raw"], b"");
+    assert_eq!(raw.stdout, b"\x00\xffbytes");
+    let as_json = net.ok(&["get", &target]);
+    assert_eq!(as_json[0]["value_b64"], "AP9ieXRlcw==");
+
+    let missing = net.run(&["get", &"ab".repeat(20)], b"");
+    assert_eq!(missing.code(), 1, "{}", missing.stderr);
+}
+
+#[test]
+fn mutable_items_keep_the_highest_seq_and_report_conflicts() {
+    let net = Testnet::start(10);
+    let id = net.key("key.json");
+    let put = |seq: &str, extra: &[&str], value: &str| {
+        let mut args = vec!["put", "-i", "key.json", "--salt", "status", "--seq", seq];
+        args.extend_from_slice(extra);
+        args.push(value);
+        net.run(&args, b"")
+    };
+    let first = put("5", &[], r#""away""#);
+    assert_eq!(first.code(), 0, "{}", first.stderr);
+    assert_eq!(first.records()[0]["key"], id.as_str());
+
+    let cas = put("6", &["--cas", "4"], r#""busy""#);
+    assert_eq!(cas.code(), 1);
+    assert!(cas.stderr.contains("CAS conflict"), "{}", cas.stderr);
+
+    let stale = put("3", &[], r#""old""#);
+    assert_eq!(stale.code(), 1);
+    assert!(stale.stderr.contains("stale seq"), "{}", stale.stderr);
+
+    let next = put("6", &["--cas", "5"], r#""here""#);
+    assert_eq!(next.code(), 0, "{}", next.stderr);
+
+    let got = net.ok(&["get", &id, "--salt", "status"]);
+    assert_eq!(got[0]["seq"], 6);
+    assert_eq!(got[0]["value"], "here");
+    let unsalted = net.run(&["get", &id], b"");
+    assert_eq!(unsalted.code(), 1, "the salt is part of the item's address");
+}
+
+#[test]
+fn oversize_values_and_salts_are_refused_before_any_traffic() {
+    let home = common::tempdir();
+    let big = format!("\"{}\"", "x".repeat(1000));
+    let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+    // Nothing listens at this bootstrap: a refusal must come before any lookup.
+    cmd.args([
+        "put",
+        &big,
+        "--bootstrap",
+        "127.0.0.1:9",
+        "--timeout",
+        "20s",
+    ]);
+    let started = Instant::now();
+    let out = common::run(cmd, b"", DEADLINE);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("1002 bytes"), "{}", out.stderr);
+    assert!(out.stderr.contains("at most 1000"), "{}", out.stderr);
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    let net = Testnet::start(4);
+    net.key("key.json");
+    let salt = "s".repeat(65);
+    let out = net.run(&["put", "-i", "key.json", "--salt", &salt, "1"], b"");
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("salt is 65 bytes"), "{}", out.stderr);
+    let out = net.run(&["put", "not json"], b"");
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("not JSON"), "{}", out.stderr);
+}
+
+#[test]
+fn published_peer_records_resolve_verified() {
+    let net = Testnet::start(10);
+    let id = net.key("key.json");
+    let published = net.ok(&[
+        "publish",
+        "-i",
+        "key.json",
+        "--addr",
+        "udp://192.0.2.7:4000",
+        "--topic",
+        "chat",
+    ]);
+    assert_eq!(published[0]["id"], id.as_str());
+    let resolved = net.ok(&["resolve", &id]);
+    assert_eq!(resolved[0]["type"], "peer");
+    assert_eq!(resolved[0]["id"], id.as_str());
+    assert_eq!(resolved[0]["addrs"], json!(["udp://192.0.2.7:4000"]));
+    assert_eq!(resolved[0]["via"], "dht");
+    // The record verifies with p2p-keygen, independently of p2p-dht.
+    let mut verify = common::command(&bin!("p2p-keygen"), net.home());
+    verify.arg("verify");
+    let line = format!("{}\n", resolved[0]);
+    let checked = common::run(verify, line.as_bytes(), DEADLINE);
+    assert_eq!(checked.code(), 0, "{}", checked.stderr);
+
+    let other = net.key("other.json");
+    let missing = net.run(&["resolve", &other], b"");
+    assert_eq!(missing.code(), 1);
+    assert!(
+        missing.stderr.contains("no peer record"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn resolve_refuses_forged_records() {
+    let net = Testnet::start(10);
+    let mallory = net.key("mallory.json");
+    net.key("alice.json");
+    let mut peer = common::command(&bin!("p2p-keygen"), net.home());
+    peer.args(["peer", "-i", "alice.json", "--addr", "udp://192.0.2.1:1"])
+        .current_dir(net.home());
+    let alices = common::run(peer, b"", DEADLINE).records().remove(0);
+
+    // Alice's genuine record, replayed under Mallory's key.
+    let replay = net.run(
+        &[
+            "put",
+            "-i",
+            "mallory.json",
+            "--salt",
+            "p2p/peer",
+            &alices.to_string(),
+        ],
+        b"",
+    );
+    assert_eq!(replay.code(), 0, "{}", replay.stderr);
+    let out = net.run(&["resolve", &mallory], b"");
+    assert_eq!(out.code(), 1);
+    assert!(out.stderr.contains("names another peer"), "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+
+    // Mallory's own record with an address changed after signing.
+    let mut forged = alices.clone();
+    forged["id"] = json!(mallory);
+    forged["addrs"] = json!(["udp://203.0.113.66:1"]);
+    let put = net.run(
+        &[
+            "put",
+            "-i",
+            "mallory.json",
+            "--salt",
+            "p2p/peer",
+            "--seq",
+            "99999999999999",
+            &forged.to_string(),
+        ],
+        b"",
+    );
+    assert_eq!(put.code(), 0, "{}", put.stderr);
+    let out = net.run(&["resolve", &mallory], b"");
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr.contains("signature does not verify"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn batch_answers_every_good_line_and_names_the_bad_one() {
+    let net = Testnet::start(10);
+    net.ok(&["announce", "--topic", "chat", "--port", "4000"]);
+    net.ok(&["announce", "--topic", "news", "--port", "5000"]);
+    let input = format!(
+        "{{\"topic\":\"chat\"}}\n{{not json\n{}\n\nzzz\n",
+        sha1_hex("news")
+    );
+    let out = net.run(&["get-peers"], input.as_bytes());
+    assert_eq!(out.code(), 2, "a bad line makes the status 2");
+    assert!(
+        out.stderr.contains("line 2: not valid JSON"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("line 5: 'zzz' is not an infohash"),
+        "{}",
+        out.stderr
+    );
+    let records = out.records();
+    let chat = records
+        .iter()
+        .find(|r| r["input"] == json!({"topic": "chat"}))
+        .unwrap_or_else(|| panic!("no answer for line 1: {records:?}"));
+    assert_eq!(chat["addrs"], json!(["udp://127.0.0.1:4000"]));
+    let news = records
+        .iter()
+        .find(|r| r["input"] == json!(sha1_hex("news")))
+        .unwrap_or_else(|| panic!("no answer for line 3: {records:?}"));
+    assert_eq!(news["addrs"], json!(["udp://127.0.0.1:5000"]));
+    assert_eq!(records.len(), 2);
+
+    let topics = net.run(&["get-peers", "--topic-lines"], b"chat\nnobody\n");
+    assert_eq!(topics.code(), 1, "one topic found nothing");
+    assert!(
+        topics.stderr.contains("line 2: no peers found"),
+        "{}",
+        topics.stderr
+    );
+    assert_eq!(topics.records()[0]["input"], "chat");
+}
+
+#[test]
+fn ping_find_node_and_info_see_the_testnet() {
+    let net = Testnet::start(10);
+    let pong = net.ping(&net.addrs[3]);
+    assert_eq!(pong["type"], "pong");
+    assert_eq!(pong["id"], net.ids[3].as_str());
+
+    let target = &net.ids[5];
+    let nodes = net.ok(&["find-node", target]);
+    assert!(!nodes.is_empty());
+    assert_eq!(
+        nodes[0]["id"],
+        target.as_str(),
+        "closest first: the node itself"
+    );
+    for node in &nodes {
+        assert!(net.ids.contains(&node["id"].as_str().unwrap().to_owned()));
+    }
+
+    let info = net.ok(&["info"]);
+    assert_eq!(info[0]["type"], "info");
+    assert!(
+        info[0]["addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("udp://127.0.0.1:")
+    );
+    assert!(info[0]["routing_table_size"].as_u64().unwrap() > 0);
+    assert_eq!(info[0]["server_mode"], false);
+}
+
+#[test]
+fn ping_reports_a_closed_port_and_silence() {
+    let home = common::tempdir();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = format!("udp://{}", silent.local_addr().unwrap());
+    let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+    cmd.args(["ping", &addr, "--timeout", "200ms"]);
+    let out = common::run(cmd, b"", DEADLINE);
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+    drop(silent);
+    let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+    cmd.args(["ping", &addr, "--timeout", "5s"]);
+    let out = common::run(cmd, b"", DEADLINE);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("refused"), "{}", out.stderr);
+}
+
+#[test]
+fn serve_joins_the_testnet_and_prints_stats() {
+    let net = Testnet::start(8);
+    let mut cmd = common::command(&bin!("p2p-dht"), net.home());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--stats-every",
+        "200ms",
+        "--bootstrap",
+        &net.bootstrap,
+    ]);
+    let mut server = Running::start(cmd);
+    let listening = server.wait_for(DEADLINE, |r| r["type"] == "listening");
+    let addr = listening["addr"].as_str().unwrap();
+    let pong = net.ping(addr);
+    assert_eq!(pong["id"], listening["id"]);
+    let stats = server.wait_for(DEADLINE, |r| {
+        r["type"] == "stats" && r["routing_table_size"].as_u64() > Some(0)
+    });
+    assert_eq!(stats["server_mode"], true);
+}
+
+#[test]
+fn bad_arguments_are_usage_errors_with_the_reason() {
+    let home = common::tempdir();
+    for (args, want) in [
+        (vec!["get-peers", "xyz"], "not an infohash"),
+        (vec!["get", "short"], "not a peer id"),
+        (vec!["resolve", "nope"], "not a peer id"),
+        (vec!["put", "--salt", "s", "1"], "add -i KEY"),
+        (
+            vec!["get-peers", "--bootstrap", "nowhere"],
+            "not a DHT node address",
+        ),
+    ] {
+        let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+        cmd.args(&args).args(["--bootstrap", "127.0.0.1:9"]);
+        let out = common::run(cmd, b"", DEADLINE);
+        assert_eq!(out.code(), 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+    }
+    let mut help = common::command(&bin!("p2p-dht"), home.path());
+    help.arg("--help");
+    let out = common::run(help, b"", DEADLINE);
+    assert_eq!(out.code(), 0);
+    assert!(out.text().contains("Exit status"), "{}", out.text());
+    assert!(out.text().contains("p2p-dht testnet"), "{}", out.text());
+}

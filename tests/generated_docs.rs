@@ -13,7 +13,23 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
         ("p2p-keygen", bin!("p2p-keygen")),
         ("p2p-dns-rr", bin!("p2p-dns-rr")),
         ("p2p-dht", bin!("p2p-dht")),
+        ("p2p-discover", bin!("p2p-discover")),
     ]
+}
+
+#[test]
+fn every_binary_in_the_manifest_is_covered() {
+    let manifest = std::fs::read_to_string(common::repo_root().join("Cargo.toml")).unwrap();
+    let mut bins: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|section| section.lines().find_map(|l| l.strip_prefix("name = ")))
+        .map(|name| name.trim_matches('"'))
+        .collect();
+    bins.sort_unstable();
+    let mut listed: Vec<&str> = tools().iter().map(|(name, _)| *name).collect();
+    listed.sort_unstable();
+    assert_eq!(bins, listed, "add the new tool to tools() above");
 }
 
 #[test]

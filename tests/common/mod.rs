@@ -230,6 +230,15 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Asks the tool to stop, as Ctrl-C would (SIGTERM), so it can say goodbye.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.guard.0.id()

@@ -6,12 +6,12 @@
 //! `{"y": "e", "e": [code, message]}`.
 
 use crate::args::PingArgs;
+use p2p_shared::bencode::{self, Value as Bencode};
 use p2p_shared::dht::udp_addr;
 use p2p_shared::entry::Ctx;
 use p2p_shared::{Error, Result, Status, random};
-use serde_bencode::value::Value as Bencode;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -35,20 +35,19 @@ fn bytes(text: &[u8]) -> Bencode {
 
 /// The bencoded ping query.
 pub fn encode_ping(tid: &[u8], own_id: &[u8; 20]) -> Vec<u8> {
-    let args = HashMap::from([(b"id".to_vec(), bytes(own_id))]);
-    let query = HashMap::from([
+    let args = BTreeMap::from([(b"id".to_vec(), bytes(own_id))]);
+    let query = BTreeMap::from([
         (b"t".to_vec(), bytes(tid)),
         (b"y".to_vec(), bytes(b"q")),
         (b"q".to_vec(), bytes(b"ping")),
         (b"a".to_vec(), Bencode::Dict(args)),
     ]);
-    // A map of byte strings always encodes.
-    serde_bencode::to_bytes(&Bencode::Dict(query)).unwrap_or_default()
+    Bencode::Dict(query).encode()
 }
 
 /// Decodes a datagram; `None` when it is not an answer to `tid`.
 pub fn decode_answer(datagram: &[u8], tid: &[u8]) -> Option<Answer> {
-    let Ok(Bencode::Dict(message)) = serde_bencode::from_bytes::<Bencode>(datagram) else {
+    let Ok(Bencode::Dict(message)) = bencode::decode(datagram) else {
         return None;
     };
     let field = |key: &[u8]| message.get(key);

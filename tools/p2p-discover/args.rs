@@ -12,6 +12,7 @@ use std::time::Duration;
 const EXAMPLES: &str = "\
 Examples:
   p2p-discover chat --mdns --interface eth0 --announce 4000 --watch
+  p2p-discover chat --dht --bootstrap-dht 127.0.0.1:6881 --announce 4000
   p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1
   p2p-discover chat --bootstrap peers.json --bootstrap more.ndjson
   p2p-discover chat --dns peers.example.org:4000 --dns-server 127.0.0.1:5353
@@ -57,6 +58,23 @@ pub struct FindArgs {
     /// Use mDNS on the local link
     #[arg(long)]
     pub mdns: bool,
+    /// Use the mainline DHT (get_peers, and announce_peer with --announce)
+    #[arg(long)]
+    pub dht: bool,
+    /// A DHT node to bootstrap from, e.g. a local `p2p-dht testnet` (repeatable;
+    /// $P2P_DHT_BOOTSTRAP holds a comma-separated list) [default: the public routers]
+    #[arg(
+        long = "bootstrap-dht",
+        value_name = "ADDR",
+        env = p2p_shared::dht::BOOTSTRAP_ENV,
+        value_delimiter = ',',
+        value_parser = p2p_shared::dht::parse_node_addr,
+        hide_env_values = true
+    )]
+    pub bootstrap_dht: Vec<std::net::SocketAddrV4>,
+    /// How long to wait for one DHT node's answer
+    #[arg(long, value_name = "D", default_value = "2s", value_parser = p2p_shared::duration::parse)]
+    pub dht_request_timeout: Duration,
     /// Restrict mDNS to this interface (repeatable)
     #[arg(long = "interface", value_name = "NAME")]
     pub interfaces: Vec<String>,

@@ -107,7 +107,7 @@ fn ask(target: &Target, server: SocketAddr) -> (Vec<PeerRecord>, Vec<String>, Du
                                 .iter()
                                 .any(|p| p.id == peer.id && p.addrs == peer.addrs) =>
                         {
-                            peers.push(peer)
+                            peers.push(peer);
                         }
                         Ok(_) => {}
                         Err(why) => problems.push(why),

@@ -4,29 +4,24 @@
 //! or a signal, and say goodbye where this peer announced itself.
 
 use crate::args::FindArgs;
-use crate::found::Found;
+use crate::found::{Found, Sender};
 use crate::mdns::{self, Mdns};
 use crate::tracker_mechanism::{self, Plan};
-use crate::{bootstrap, dns_mechanism};
+use crate::{bootstrap, dht_mechanism, dns_mechanism};
 use futures_lite::FutureExt;
 use p2p_shared::addr::Addr;
+use p2p_shared::dht::{DhtOptions, Nudger, topic_infohash};
 use p2p_shared::entry::Ctx;
 use p2p_shared::identity::Identity;
 use p2p_shared::peer::PeerRecord;
 use p2p_shared::peer_id::PeerId;
 use p2p_shared::{Error, Result, Status, diag, shutdown};
 use serde_json::json;
-use sha1::{Digest, Sha1};
 use std::collections::HashSet;
 use std::time::Duration;
 
 /// How long a run without `--watch` or `--announce` looks by default.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The DHT and tracker infohash of a topic: SHA-1 of its UTF-8 bytes.
-pub fn topic_hash(topic: &str) -> [u8; 20] {
-    Sha1::digest(topic.as_bytes()).into()
-}
 
 /// Why the main loop stopped.
 enum End {
@@ -43,76 +38,11 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
         .clone()
         .ok_or_else(|| Error::usage("a topic is required"))?;
     let identity = announcing_identity(args)?;
-    let use_mdns =
-        args.mdns || (args.trackers.is_empty() && args.bootstrap.is_empty() && args.dns.is_empty());
     let repeat = args.watch || args.announce.is_some();
     let timeout = args.timeout.or((!repeat).then_some(DEFAULT_TIMEOUT));
     smol::block_on(async {
         let (tx, rx) = smol::channel::unbounded();
-        let mut tasks = Vec::new();
-        let own_addrs = |port| {
-            if args.addrs.is_empty() {
-                mdns::local_addrs(&args.interfaces, port)
-            } else {
-                args.addrs.clone()
-            }
-        };
-        let mut mdns = None;
-        if use_mdns {
-            let mut responder = Mdns::start(&args.interfaces)?;
-            if let Some(port) = args.announce {
-                responder.announce(&topic, port, identity.as_ref(), &own_addrs(port))?;
-            }
-            tasks.push(responder.browse(topic.clone(), tx.clone())?);
-            mdns = Some(responder);
-        }
-        let plan = Plan {
-            info_hash: topic_hash(&topic),
-            topic: topic.clone(),
-            peer_id: tracker_mechanism::new_peer_id(),
-            port: args.announce.unwrap_or(0),
-            record: match (&identity, args.announce) {
-                (Some(identity), Some(port)) => {
-                    let record =
-                        PeerRecord::signed(identity, own_addrs(port), Some(topic.clone()))?;
-                    Some(
-                        serde_json::to_string(&record)
-                            .map_err(|e| Error::failure(e.to_string()))?,
-                    )
-                }
-                _ => None,
-            },
-            repeat,
-        };
-        for tracker in &args.trackers {
-            tasks.push(smol::spawn(tracker_mechanism::run(
-                tracker.clone(),
-                plan.clone(),
-                tx.clone(),
-            )));
-        }
-        if !args.bootstrap.is_empty() {
-            tasks.push(smol::spawn(bootstrap::run(
-                args.bootstrap.clone(),
-                topic.clone(),
-                tx.clone(),
-            )));
-        }
-        if !args.dns.is_empty() {
-            let server = args
-                .dns_server
-                .or_else(dns_mechanism::system_resolver)
-                .ok_or_else(|| Error::usage("no DNS server: pass --dns-server ADDR"))?;
-            for target in &args.dns {
-                tasks.push(smol::spawn(dns_mechanism::run(
-                    target.clone(),
-                    server,
-                    topic.clone(),
-                    repeat,
-                    tx.clone(),
-                )));
-            }
-        }
+        let started = start(args, &topic, identity.as_ref(), repeat, &tx)?;
         drop(tx);
 
         let mut report = Report::new(args.count, args.watch);
@@ -136,6 +66,12 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             Ok(End::Signal)
         };
         let end = listen.or(deadline).or(signal).await?;
+        let Started {
+            tasks,
+            mdns,
+            plan,
+            _nudger,
+        } = started;
         drop(tasks);
         if args.announce.is_some() {
             for tracker in &args.trackers {
@@ -146,6 +82,113 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             smol::unblock(move || responder.stop()).await;
         }
         report.finish(&end, timeout)
+    })
+}
+
+/// What a run started, to keep alive while it lasts and to stop at its end.
+struct Started {
+    tasks: Vec<smol::Task<()>>,
+    mdns: Option<Mdns>,
+    plan: Plan,
+    _nudger: Option<Nudger>,
+}
+
+/// Starts every selected mechanism, each reporting to `tx`.
+fn start(
+    args: &FindArgs,
+    topic: &str,
+    identity: Option<&Identity>,
+    repeat: bool,
+    tx: &Sender,
+) -> Result<Started> {
+    let topic = topic.to_owned();
+    let no_flag = !args.mdns
+        && !args.dht
+        && args.trackers.is_empty()
+        && args.bootstrap.is_empty()
+        && args.dns.is_empty();
+    let (use_mdns, use_dht) = (args.mdns || no_flag, args.dht || no_flag);
+    let mut tasks = Vec::new();
+    let own_addrs = |port| {
+        if args.addrs.is_empty() {
+            mdns::local_addrs(&args.interfaces, port)
+        } else {
+            args.addrs.clone()
+        }
+    };
+    let mut mdns = None;
+    if use_mdns {
+        let mut responder = Mdns::start(&args.interfaces)?;
+        if let Some(port) = args.announce {
+            responder.announce(&topic, port, identity, &own_addrs(port))?;
+        }
+        tasks.push(responder.browse(topic.clone(), tx.clone())?);
+        mdns = Some(responder);
+    }
+    let plan = Plan {
+        info_hash: *topic_infohash(&topic).as_bytes(),
+        topic: topic.clone(),
+        peer_id: tracker_mechanism::new_peer_id(),
+        port: args.announce.unwrap_or(0),
+        record: match (identity, args.announce) {
+            (Some(identity), Some(port)) => {
+                let record = PeerRecord::signed(identity, own_addrs(port), Some(topic.clone()))?;
+                Some(serde_json::to_string(&record).map_err(|e| Error::failure(e.to_string()))?)
+            }
+            _ => None,
+        },
+        repeat,
+    };
+    let mut nudger = None;
+    if use_dht {
+        let options = DhtOptions {
+            bootstrap: args.bootstrap_dht.clone(),
+            request_timeout: args.dht_request_timeout,
+        };
+        let (dht, node_nudger) = options.start_client(None)?;
+        nudger = Some(node_nudger);
+        tasks.push(smol::spawn(dht_mechanism::run(
+            dht,
+            topic.clone(),
+            args.announce,
+            repeat,
+            tx.clone(),
+        )));
+    }
+    for tracker in &args.trackers {
+        tasks.push(smol::spawn(tracker_mechanism::run(
+            tracker.clone(),
+            plan.clone(),
+            tx.clone(),
+        )));
+    }
+    if !args.bootstrap.is_empty() {
+        tasks.push(smol::spawn(bootstrap::run(
+            args.bootstrap.clone(),
+            topic.clone(),
+            tx.clone(),
+        )));
+    }
+    if !args.dns.is_empty() {
+        let server = args
+            .dns_server
+            .or_else(dns_mechanism::system_resolver)
+            .ok_or_else(|| Error::usage("no DNS server: pass --dns-server ADDR"))?;
+        for target in &args.dns {
+            tasks.push(smol::spawn(dns_mechanism::run(
+                target.clone(),
+                server,
+                topic.clone(),
+                repeat,
+                tx.clone(),
+            )));
+        }
+    }
+    Ok(Started {
+        tasks,
+        mdns,
+        plan,
+        _nudger: nudger,
     })
 }
 
@@ -274,18 +317,5 @@ impl Report {
         } else {
             self.worst
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topic_hash_is_sha1_of_the_topic() {
-        assert_eq!(
-            hex::encode(topic_hash("abc")),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod args;
 mod bootstrap;
+mod dht_mechanism;
 mod dns_mechanism;
 mod finder;
 mod found;

@@ -17,7 +17,7 @@ pub const VIA: &str = "tracker";
 /// How long one announce may take.
 const ANNOUNCE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The shortest re-announce interval honoured, and the retry delay after a failure.
-const MIN_INTERVAL: Duration = Duration::from_secs(5);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What to announce, shared by all trackers of one run.
 #[derive(Debug, Clone)]

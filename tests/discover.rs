@@ -1,0 +1,403 @@
+//! `p2p-discover` end to end: its own tracker over HTTP and UDP, bootstrap files, a
+//! local DHT testnet, `p2p-dns-rr` as the DNS server, and mDNS between two hosts in
+//! network namespaces. Nothing leaves loopback or the namespaces.
+
+mod common;
+
+use common::netns::Pair;
+use common::{DEADLINE, Finished, Running};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn discover(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = common::command(&bin!("p2p-discover"), home);
+    cmd.current_dir(home).args(args);
+    cmd
+}
+
+fn run(home: &Path, args: &[&str]) -> Finished {
+    common::run(discover(home, args), b"", DEADLINE)
+}
+
+fn make_key(home: &Path, name: &str) -> String {
+    let mut cmd = common::command(&bin!("p2p-keygen"), home);
+    cmd.current_dir(home).args(["new", "-o", name]);
+    let out = common::run(cmd, b"", DEADLINE);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    out.records()[0]["id"].as_str().unwrap().to_owned()
+}
+
+/// A running tracker and its two announce URLs.
+struct Tracker {
+    _process: Running,
+    http: String,
+    udp: String,
+}
+
+fn tracker(home: &Path, extra: &[&str]) -> Tracker {
+    let mut cmd = discover(home, &["tracker", "--bind", "127.0.0.1:0"]);
+    cmd.args(extra);
+    let mut process = Running::start(cmd);
+    let listening = process.wait_for(WAIT, |r| r["type"] == "listening");
+    Tracker {
+        http: listening["announce_http"].as_str().unwrap().to_owned(),
+        udp: listening["announce_udp"].as_str().unwrap().to_owned(),
+        _process: process,
+    }
+}
+
+#[test]
+fn a_tracker_hands_out_signed_records_over_http_and_plain_peers_over_udp() {
+    let home = common::tempdir();
+    let id = make_key(home.path(), "alice.json");
+    let t = tracker(home.path(), &[]);
+    let mut alice = Running::start(discover(
+        home.path(),
+        &[
+            "chat",
+            "--tracker",
+            &t.http,
+            "--announce",
+            "4000",
+            "--addr",
+            "udp://192.0.2.1:4000",
+            "-i",
+            "alice.json",
+        ],
+    ));
+    // Bob asks until Alice's announce has landed.
+    let found = (0..50)
+        .find_map(|_| {
+            let out = run(
+                home.path(),
+                &[
+                    "chat",
+                    "--tracker",
+                    &t.http,
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "2s",
+                ],
+            );
+            (out.code() == 0).then(|| out.records().remove(0))
+        })
+        .unwrap_or_else(|| panic!("bob never found alice; alice said: {}", alice.stderr()));
+    assert_eq!(found["id"], id.as_str());
+    assert_eq!(found["addrs"], json!(["udp://192.0.2.1:4000"]));
+    assert_eq!(found["via"], "tracker");
+    assert_eq!(found["sig"].as_str().unwrap().len(), 128);
+
+    let over_udp = run(home.path(), &["chat", "--tracker", &t.udp, "--count", "1"]);
+    assert_eq!(over_udp.code(), 0, "{}", over_udp.stderr);
+    assert_eq!(
+        over_udp.records()[0]["addrs"],
+        json!(["udp://127.0.0.1:4000"])
+    );
+
+    let other_topic = run(home.path(), &["lonely", "--tracker", &t.udp]);
+    assert_eq!(other_topic.code(), 1);
+    assert!(
+        other_topic.stderr.contains("no peer found"),
+        "{}",
+        other_topic.stderr
+    );
+    alice.terminate();
+    assert!(alice.wait(WAIT).is_some(), "alice did not stop on SIGTERM");
+}
+
+#[test]
+fn watching_a_tracker_reports_a_peer_that_leaves() {
+    let home = common::tempdir();
+    let t = tracker(home.path(), &["--interval", "1s"]);
+    let mut bob = Running::start(discover(
+        home.path(),
+        &["room", "--tracker", &t.http, "--watch"],
+    ));
+    let mut alice = Running::start(discover(
+        home.path(),
+        &[
+            "room",
+            "--tracker",
+            &t.udp,
+            "--announce",
+            "5000",
+            "--anonymous",
+        ],
+    ));
+    let found = bob.wait_for(WAIT, |r| r["type"] == "peer");
+    assert_eq!(found["addrs"], json!(["udp://127.0.0.1:5000"]));
+    alice.terminate();
+    assert!(alice.wait(WAIT).is_some());
+    let gone = bob.wait_for(WAIT, |r| r["type"] == "peer_gone");
+    assert_eq!(gone["addrs"], json!(["udp://127.0.0.1:5000"]));
+    assert_eq!(gone["via"], "tracker");
+}
+
+#[test]
+fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
+    let home = common::tempdir();
+    let a = make_key(home.path(), "a.json");
+    let b = make_key(home.path(), "b.json");
+    std::fs::write(
+        home.path().join("map.json"),
+        format!("{{\n  \"{a}\": \"tcp://192.0.2.10:4000\"\n}}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("peers.ndjson"),
+        format!(
+            "{}\n",
+            json!({"type": "peer", "id": b, "addrs": ["udp://192.0.2.11:4000"]})
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        home.path().join("plain.txt"),
+        "# a comment\n192.0.2.12:4000\nudp://[2001:db8::12]:4000\nnot-an-address\n",
+    )
+    .unwrap();
+    let out = run(
+        home.path(),
+        &[
+            "chat",
+            "--bootstrap",
+            "map.json",
+            "--bootstrap",
+            "peers.ndjson",
+            "--bootstrap",
+            "plain.txt",
+        ],
+    );
+    assert_eq!(
+        out.code(),
+        2,
+        "a bad line makes the exit status 2: {}",
+        out.stderr
+    );
+    let addrs: Vec<Value> = out
+        .records()
+        .iter()
+        .map(|r| r["addrs"][0].clone())
+        .collect();
+    assert_eq!(
+        addrs,
+        vec![
+            json!("tcp://192.0.2.10:4000"),
+            json!("udp://192.0.2.11:4000"),
+            json!("udp://192.0.2.12:4000"),
+            json!("udp://[2001:db8::12]:4000"),
+        ]
+    );
+    assert!(
+        out.records()
+            .iter()
+            .all(|r| r["via"] == "bootstrap" && r["topic"] == "chat")
+    );
+    assert!(out.stderr.contains("plain.txt: line 4:"), "{}", out.stderr);
+}
+
+#[test]
+fn a_forged_signed_record_is_dropped_and_counted() {
+    let home = common::tempdir();
+    make_key(home.path(), "key.json");
+    let mut keygen = common::command(&bin!("p2p-keygen"), home.path());
+    keygen.current_dir(home.path()).args([
+        "peer",
+        "-i",
+        "key.json",
+        "--addr",
+        "udp://192.0.2.20:4000",
+        "--topic",
+        "chat",
+    ]);
+    let good = common::run(keygen, b"", DEADLINE).records().remove(0);
+    let mut forged = good.clone();
+    forged["addrs"] = json!(["udp://203.0.113.66:4000"]);
+    std::fs::write(
+        home.path().join("peers.ndjson"),
+        format!("{forged}\n{good}\n"),
+    )
+    .unwrap();
+    let out = run(home.path(), &["chat", "--bootstrap", "peers.ndjson"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.records().len(), 1);
+    assert_eq!(out.records()[0]["addrs"], good["addrs"]);
+    assert!(
+        out.stderr.contains("dropped 1 forged peer record"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn count_and_timeout_decide_the_exit_status() {
+    let home = common::tempdir();
+    std::fs::write(home.path().join("two.txt"), "192.0.2.1:1\n192.0.2.2:2\n").unwrap();
+    let one = run(
+        home.path(),
+        &["t", "--bootstrap", "two.txt", "--count", "1", "--watch"],
+    );
+    assert_eq!(one.code(), 0, "{}", one.stderr);
+    assert_eq!(one.records().len(), 1);
+    let t = tracker(home.path(), &[]);
+    let started = std::time::Instant::now();
+    let none = run(
+        home.path(),
+        &["t", "--tracker", &t.http, "--watch", "--timeout", "1s"],
+    );
+    assert_eq!(none.code(), 1);
+    assert!(
+        none.stderr.contains("no peer found within 1s"),
+        "{}",
+        none.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let usage = run(home.path(), &["t", "--timeout", "soon"]);
+    assert_eq!(usage.code(), 2);
+}
+
+#[test]
+fn peers_announced_on_a_local_dht_testnet_are_found() {
+    let home = common::tempdir();
+    let mut testnet = Running::start({
+        let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+        cmd.args(["testnet", "10", "--bind", "127.0.0.1"]);
+        cmd
+    });
+    let bootstrap = testnet.wait_for(WAIT, |r| r["type"] == "bootstrap");
+    let env = bootstrap["env"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("P2P_DHT_BOOTSTRAP=")
+        .unwrap()
+        .to_owned();
+    let mut alice = Running::start({
+        let mut cmd = discover(
+            home.path(),
+            &["swarm", "--dht", "--announce", "4100", "--anonymous"],
+        );
+        cmd.env("P2P_DHT_BOOTSTRAP", &env);
+        cmd
+    });
+    let found = (0..50)
+        .find_map(|_| {
+            let out = run(
+                home.path(),
+                &[
+                    "swarm",
+                    "--dht",
+                    "--bootstrap-dht",
+                    &env,
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "3s",
+                ],
+            );
+            (out.code() == 0).then(|| out.records().remove(0))
+        })
+        .unwrap_or_else(|| panic!("never found on the DHT; alice said: {}", alice.stderr()));
+    assert_eq!(found["via"], "dht");
+    assert_eq!(found["addrs"], json!(["udp://127.0.0.1:4100"]));
+    assert_eq!(found["topic"], "swarm");
+    alice.terminate();
+    assert!(alice.wait(WAIT).is_some());
+}
+
+#[test]
+fn dns_answers_from_p2p_dns_rr_become_peers() {
+    let home = common::tempdir();
+    let mut server = Running::start({
+        let mut cmd = common::command(&bin!("p2p-dns-rr"), home.path());
+        cmd.args(["serve", "--zone", "peers.test", "--bind", "127.0.0.1:0"]);
+        cmd
+    });
+    let listening = server.wait_for(WAIT, |r| r["type"] == "listening");
+    let addr = listening["addr"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("udp://")
+        .to_owned();
+    make_key(home.path(), "key.json");
+    let mut keygen = common::command(&bin!("p2p-keygen"), home.path());
+    keygen.current_dir(home.path()).args([
+        "peer",
+        "-i",
+        "key.json",
+        "--addr",
+        "udp://192.0.2.30:4000",
+        "--topic",
+        "chat",
+    ]);
+    let record = common::run(keygen, b"", DEADLINE).records().remove(0);
+    server.send_line(&record.to_string());
+    let found = (0..50)
+        .find_map(|_| {
+            let out = run(
+                home.path(),
+                &[
+                    "chat",
+                    "--dns",
+                    "peers.test:4000",
+                    "--dns-server",
+                    &addr,
+                    "--count",
+                    "1",
+                ],
+            );
+            (out.code() == 0).then(|| out.records().remove(0))
+        })
+        .expect("no peer from DNS");
+    assert_eq!(found["via"], "dns");
+    assert_eq!(found["id"], record["id"]);
+    assert!(found["addrs"].to_string().contains("192.0.2.30"), "{found}");
+}
+
+#[test]
+fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
+    let Some(lab) = Pair::new("mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave")
+    else {
+        return;
+    };
+    let home = common::tempdir();
+    let ids = [
+        make_key(home.path(), "a.json"),
+        make_key(home.path(), "b.json"),
+    ];
+    let start = |i: usize| {
+        let mut cmd = lab.command(i, &bin!("p2p-discover"), home.path());
+        cmd.current_dir(home.path()).args([
+            "lan",
+            "--mdns",
+            "--interface",
+            &lab.iface[i],
+            "--announce",
+            "4000",
+            "-i",
+            if i == 0 { "a.json" } else { "b.json" },
+            "--watch",
+        ]);
+        Running::start(cmd)
+    };
+    let mut a = start(0);
+    let mut b = start(1);
+    let seen_by_a = a.wait_for(WAIT, |r| r["type"] == "peer");
+    let seen_by_b = b.wait_for(WAIT, |r| r["type"] == "peer");
+    assert_eq!(seen_by_a["id"], ids[1].as_str());
+    assert_eq!(seen_by_b["id"], ids[0].as_str());
+    assert_eq!(seen_by_b["addrs"], json!(["udp://192.0.2.1:4000"]));
+    assert_eq!(seen_by_a["via"], "mdns");
+    assert!(
+        seen_by_a["sig"].is_string(),
+        "the TXT record carries a signed record"
+    );
+    b.terminate();
+    assert!(b.wait(WAIT).is_some(), "b did not stop: {}", b.stderr());
+    let gone = a.wait_for(WAIT, |r| r["type"] == "peer_gone");
+    assert_eq!(gone["id"], ids[1].as_str());
+}

@@ -46,10 +46,16 @@ fn plan(
 }
 
 /// Prints the `punch` record for `outcome`; returns the status it calls for.
-fn report(ctx: &Ctx, peer: &PeerId, outcome: &Outcome) -> Result<Status> {
+fn report(ctx: &Ctx, peer: &PeerId, me: &Candidate, outcome: &Outcome) -> Result<Status> {
     let tried: Vec<&str> = outcome.tried.iter().map(|t| t.as_str()).collect();
     let record = match &outcome.punched {
         Some(p) => {
+            let local = match me.local.first() {
+                Some(mine) if p.local.ip().is_unspecified() => {
+                    SocketAddr::new(mine.ip(), p.local.port())
+                }
+                _ => p.local,
+            };
             ctx.note(format_args!(
                 "punched to {} by {} in {} ms",
                 p.remote,
@@ -58,7 +64,7 @@ fn report(ctx: &Ctx, peer: &PeerId, outcome: &Outcome) -> Result<Status> {
             ));
             json!({
                 "type": "punch", "ok": true, "peer": peer, "technique": p.technique.as_str(),
-                "local": udp(p.local), "remote": udp(p.remote), "attempts": outcome.attempts,
+                "local": udp(local), "remote": udp(p.remote), "attempts": outcome.attempts,
                 "elapsed_ms": millis(p.elapsed), "rtt_ms": millis(p.rtt), "tried": tried,
                 "dropped": outcome.dropped,
             })
@@ -119,7 +125,7 @@ pub fn listen(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
             &args.punch,
         );
         let outcome = engine::punch(socket, &identity, &plan)?;
-        status = status.worst(report(ctx, &peer, &outcome)?);
+        status = status.worst(report(ctx, &peer, &plan.me, &outcome)?);
         punched += 1;
         if args.count != 0 && punched >= args.count {
             return Ok(status);
@@ -176,7 +182,7 @@ fn via_rendezvous(args: &ConnectArgs, identity: &Identity, ctx: &Ctx) -> Result<
         &args.punch,
     );
     let outcome = engine::punch(socket, identity, &plan)?;
-    report(ctx, &peer, &outcome)
+    report(ctx, &peer, &plan.me, &outcome)
 }
 
 fn via_stdio(args: &ConnectArgs, identity: &Identity, ctx: &Ctx) -> Result<Status> {
@@ -211,7 +217,7 @@ fn via_stdio(args: &ConnectArgs, identity: &Identity, ctx: &Ctx) -> Result<Statu
     let peer = theirs.id;
     let plan = plan(session, candidate, theirs, Duration::ZERO, &args.punch);
     let outcome = engine::punch(socket, identity, &plan)?;
-    report(ctx, &peer, &outcome)
+    report(ctx, &peer, &plan.me, &outcome)
 }
 
 /// Reads stdin until a valid candidate record of the expected peer (not our own

@@ -214,6 +214,9 @@ impl Engine<'_> {
         let _ = self.sockets[socket].send_to(&bytes, to).await;
         if kind == Kind::Probe {
             self.attempts += 1;
+        }
+        // Acks are remembered too: a final ack echoing one proves the round trip.
+        if matches!(kind, Kind::Probe | Kind::Ack) {
             self.sent.insert(
                 nonce,
                 Sent {

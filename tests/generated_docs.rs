@@ -9,7 +9,10 @@ use std::path::PathBuf;
 
 /// Every tool binary, by name and path.
 fn tools() -> Vec<(&'static str, PathBuf)> {
-    vec![("p2p-keygen", bin!("p2p-keygen"))]
+    vec![
+        ("p2p-keygen", bin!("p2p-keygen")),
+        ("p2p-punch", bin!("p2p-punch")),
+    ]
 }
 
 #[test]

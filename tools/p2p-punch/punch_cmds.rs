@@ -7,7 +7,7 @@ use crate::stun_cmd::millis;
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::entry::Ctx;
 use p2p_shared::identity::{Identity, IdentityArgs};
-use p2p_shared::input::{self, LineReader, Problems};
+use p2p_shared::input::{self, LineError, LineReader, Problems};
 use p2p_shared::peer_id::PeerId;
 use p2p_shared::punch::candidate::{Candidate, session_from};
 use p2p_shared::punch::engine::{self, Outcome, Plan};
@@ -212,17 +212,21 @@ fn via_stdio(args: &ConnectArgs, identity: &Identity, ctx: &Ctx) -> Result<Statu
     ctx.note(format_args!(
         "this side's candidate is on stdout; waiting for the peer's on stdin"
     ));
-    let theirs = read_candidate(args.peer.as_ref(), &identity.id(), args.timeout)?;
+    let (theirs, input_status) = read_candidate(args.peer.as_ref(), &identity.id(), args.timeout)?;
     let session = session_from(&candidate, &theirs);
     let peer = theirs.id;
     let plan = plan(session, candidate, theirs, Duration::ZERO, &args.punch);
     let outcome = engine::punch(socket, identity, &plan)?;
-    report(ctx, &peer, &plan.me, &outcome)
+    Ok(report(ctx, &peer, &plan.me, &outcome)?.worst(input_status))
 }
 
 /// Reads stdin until a valid candidate record of the expected peer (not our own
 /// echo) arrives; other record types are ignored, bad lines reported.
-fn read_candidate(expected: Option<&PeerId>, me: &PeerId, timeout: Duration) -> Result<Candidate> {
+fn read_candidate(
+    expected: Option<&PeerId>,
+    me: &PeerId,
+    timeout: Duration,
+) -> Result<(Candidate, Status)> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let stdin = std::io::stdin();
@@ -265,12 +269,13 @@ fn read_candidate(expected: Option<&PeerId>, me: &PeerId, timeout: Duration) -> 
         }
         match Candidate::from_record(&object) {
             Ok(c) if c.id == *me => {}
-            Ok(c) if expected.is_some_and(|e| *e != c.id) => diag::warn(format_args!(
-                "line {}: a candidate of {}, not of the expected peer",
-                line.number, c.id
-            )),
-            Ok(c) => return Ok(c),
-            Err(e) => diag::warn(format_args!("line {}: {e}", line.number)),
+            Ok(c) if expected.is_some_and(|e| *e != c.id) => problems.report(&LineError::new(
+                line.number,
+                Status::Failure,
+                format!("a candidate of {}, not of the expected peer", c.id),
+            ))?,
+            Ok(c) => return Ok((c, problems.status())),
+            Err(e) => problems.report(&LineError::new(line.number, Status::Failure, e))?,
         }
     }
 }

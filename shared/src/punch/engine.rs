@@ -181,6 +181,22 @@ struct Engine<'a> {
 }
 
 impl Engine<'_> {
+    /// True for an address the peer's candidate named (or that was predicted from it).
+    fn advertised(&self, addr: SocketAddr) -> bool {
+        self.targets
+            .iter()
+            .any(|(_, a, t)| *a == addr && *t != Technique::Birthday && self.known_at_start(*a))
+    }
+
+    fn known_at_start(&self, addr: SocketAddr) -> bool {
+        self.plan.peer.local.contains(&addr)
+            || self.plan.peer.observed.is_some_and(|o| {
+                o == addr
+                    || o.ip() == addr.ip()
+                        && predicted_ports(&self.plan.peer.ports).contains(&addr.port())
+            })
+    }
+
     fn note_tried(&mut self, technique: Technique) {
         if !self.tried.contains(&technique) {
             self.tried.push(technique);
@@ -372,6 +388,16 @@ async fn run(
                 match (proven, done.is_some()) {
                     (Some((at, technique)), false) => {
                         let now = Instant::now();
+                        // Once the birthday technique runs, a path through one of its
+                        // sockets or to an address nobody advertised is its doing,
+                        // even when a plain probe happened to prove it first.
+                        let technique = if socket != 0
+                            || (escalated && (me_hard || !engine.advertised(from)))
+                        {
+                            Technique::Birthday
+                        } else {
+                            technique
+                        };
                         done = Some((socket, from, technique, now - at, now - start));
                         if probe.kind == Kind::FinalAck {
                             engine

@@ -227,7 +227,7 @@ fn punch_pair(type_a: &str, type_b: &str) -> Option<(Value, Value)> {
         .find(|r| r["type"] == "punch")
         .unwrap_or_else(|| panic!("no punch record: {}", out.stderr));
     let listened = listener.wait_for(WAIT, |r| r["type"] == "punch");
-    let expect = if connector["ok"] == true { 0 } else { 1 };
+    let expect = i32::from(connector["ok"] != true);
     assert_eq!(out.code(), expect, "{}", out.stderr);
     Some((listened, connector))
 }

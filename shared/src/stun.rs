@@ -326,13 +326,13 @@ impl Message {
                 put_attribute(buf, attr::RESPONSE_PORT, &[hi, lo, 0, 0]);
             }
             Attribute::Software(text) => {
-                put_attribute(buf, attr::SOFTWARE, truncate_utf8(text, 763).as_bytes());
+                put_attribute(buf, attr::SOFTWARE, text.as_bytes());
             }
             Attribute::ErrorCode { code, reason } => {
                 let mut value = vec![0, 0];
                 value.push(u8::try_from(code / 100).unwrap_or(0) & 0x07);
                 value.push(u8::try_from(code % 100).unwrap_or(0));
-                value.extend_from_slice(truncate_utf8(reason, 763).as_bytes());
+                value.extend_from_slice(reason.as_bytes());
                 put_attribute(buf, attr::ERROR_CODE, &value);
             }
             Attribute::UnknownAttributes(kinds) => {
@@ -345,23 +345,12 @@ impl Message {
     }
 }
 
-fn truncate_utf8(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
-}
-
 fn put_attribute(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
     let len = u16::try_from(value.len()).unwrap_or(u16::MAX);
     buf.extend_from_slice(&kind.to_be_bytes());
     buf.extend_from_slice(&len.to_be_bytes());
     buf.extend_from_slice(&value[..usize::from(len)]);
-    while buf.len() % 4 != 0 {
+    while !buf.len().is_multiple_of(4) {
         buf.push(0);
     }
 }
@@ -501,7 +490,8 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
             }
             attr::SOFTWARE => Attribute::Software(String::from_utf8_lossy(value).into_owned()),
             attr::ERROR_CODE => {
-                if value.len() < 4 {
+                // Class 3 to 6, number 0 to 99 (RFC 5389 section 15.6).
+                if value.len() < 4 || !(3..=6).contains(&(value[2] & 0x07)) || value[3] > 99 {
                     return Err(DecodeError::BadAttribute(akind));
                 }
                 let code = u16::from(value[2] & 0x07) * 100 + u16::from(value[3]);

@@ -38,9 +38,9 @@ pub enum Command {
     /// Run a STUN server (RFC 5389, RFC 5780 with --alt) and punching rendezvous
     Serve(ServeArgs),
     /// Register at a rendezvous and wait for a peer to punch through to this one
-    Listen(ListenArgs),
+    Listen(Box<ListenArgs>),
     /// Punch a UDP path to a peer (one `punch` record)
-    Connect(ConnectArgs),
+    Connect(Box<ConnectArgs>),
 }
 
 /// `p2p-punch stun`.

@@ -269,6 +269,8 @@ impl Server {
         self.out.record(record)
     }
 
+    // One arm per message of the protocol, read best side by side.
+    #[allow(clippy::too_many_lines)]
     fn rendezvous(&self, index: usize, message: Rv, from: SocketAddr) -> Result<()> {
         let reply = |m: &Rv| self.send(index, &m.encode(), from);
         let refuse = |reason: String| reply(&Rv::Error { reason });

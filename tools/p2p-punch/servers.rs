@@ -2,7 +2,7 @@
 //! (RFC 7064), `[IPv6]:PORT`; the default port is 3478.
 
 use p2p_shared::{Error, Result};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 /// The default STUN port.
 pub const DEFAULT_PORT: u16 = 3478;
@@ -29,6 +29,9 @@ pub fn resolve(text: &str) -> Result<SocketAddr> {
     }
     if let Ok(addr) = rest.parse::<SocketAddr>() {
         return Ok(addr);
+    }
+    if let Ok(ip) = rest.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
     }
     let with_port = if rest.starts_with('[')
         || rest

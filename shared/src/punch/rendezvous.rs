@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 /// The first four bytes of every rendezvous message.
 pub const MAGIC: &[u8; 4] = b"p2pR";
 /// How long a registration lasts; peers renew it at a third of this.
-pub const TTL: Duration = Duration::from_secs(60);
+pub const TTL: Duration = Duration::from_mins(1);
 /// How often a request is resent until answered.
 const RESEND: Duration = Duration::from_millis(200);
 const PROOF_LABEL: &[u8] = b"p2p-punch register v1\0";

@@ -25,10 +25,12 @@ pub mod parallel;
 pub mod peer;
 pub mod peer_id;
 pub mod progress;
+pub mod punch;
 pub mod random;
 pub mod seal;
 pub mod shutdown;
 pub mod signing;
 pub mod status;
+pub mod stun;
 
 pub use status::{Context, Error, Result, Status};

@@ -1,0 +1,383 @@
+//! `p2p-punch serve`: a STUN server (RFC 5389, and RFC 5780 with a second address)
+//! and the punching rendezvous, on the same sockets.
+//!
+//! With `--alt`, four sockets: every combination of the two IPs and two ports, so a
+//! CHANGE-REQUEST can be answered from the other IP, the other port, or both. Socket
+//! `i` is `(ip << 1) | port`, 0 meaning primary; the answer to a request received on
+//! `r` with change flags `(ip, port)` leaves from `r ^ (ip << 1 | port)`, and
+//! OTHER-ADDRESS is socket `r ^ 3`.
+
+use crate::args::ServeArgs;
+use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::entry::Ctx;
+use p2p_shared::output::Output;
+use p2p_shared::peer_id::PeerId;
+use p2p_shared::punch::binding::{SOFTWARE, timed_out, transient};
+use p2p_shared::punch::candidate::Candidate;
+use p2p_shared::punch::rendezvous::{self, Message as Rv, TTL};
+use p2p_shared::stun::{self, Attribute, Class, Message};
+use p2p_shared::{Context, Error, Result, Status, diag, random};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long a challenge stays valid (it is accepted in its own and the next period).
+const CHALLENGE_PERIOD_S: u64 = 30;
+/// Start time handed to both sides of an introduction.
+const START_IN_MS: u64 = 25;
+/// A repeated connect within this time gets the same session.
+const SESSION_REUSE: Duration = Duration::from_secs(5);
+
+struct Registration {
+    addr: SocketAddr,
+    socket: usize,
+    candidate: Map<String, Value>,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    registrations: HashMap<PeerId, Registration>,
+    sessions: HashMap<(PeerId, PeerId), ([u8; 16], Instant)>,
+}
+
+struct Server {
+    sockets: Vec<UdpSocket>,
+    secret: [u8; 32],
+    state: Mutex<State>,
+    out: Output,
+    stop: AtomicBool,
+    dropped: AtomicU64,
+}
+
+/// `p2p-punch serve`.
+pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
+    let sockets = bind_all(args.bind, args.alt)?;
+    let udp = |s: &UdpSocket| s.local_addr().map(|a| Addr::from_socket(Scheme::Udp, a));
+    let mut listening = json!({"type": "listening", "addr": udp(&sockets[0])?});
+    if sockets.len() == 4 {
+        listening["alt"] = json!(udp(&sockets[3])?);
+    }
+    ctx.out.record(&listening)?;
+    ctx.note(format_args!(
+        "serving STUN{} and the rendezvous",
+        if sockets.len() == 4 {
+            " (with RFC 5780)"
+        } else {
+            ""
+        }
+    ));
+    let server = Server {
+        sockets,
+        secret: random::bytes()?,
+        state: Mutex::new(State::default()),
+        out: ctx.out.clone(),
+        stop: AtomicBool::new(false),
+        dropped: AtomicU64::new(0),
+    };
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..server.sockets.len())
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    let result = server.serve(i);
+                    server.stop.store(true, Ordering::Relaxed);
+                    result
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::failure("a server thread panicked")))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    Ok(Status::Success)
+}
+
+/// Binds the primary socket and, with `alt`, the other three.
+fn bind_all(bind: SocketAddr, alt: Option<SocketAddr>) -> Result<Vec<UdpSocket>> {
+    let Some(alt) = alt else {
+        let socket = UdpSocket::bind(bind).with_context(|| format!("binding {bind}"))?;
+        return Ok(vec![socket]);
+    };
+    if bind.ip().is_unspecified() || alt.ip().is_unspecified() {
+        return Err(Error::usage(
+            "--alt needs specific IP addresses in --bind and --alt (not 0.0.0.0)",
+        ));
+    }
+    if bind.ip() == alt.ip() || bind.is_ipv4() != alt.is_ipv4() {
+        return Err(Error::usage(
+            "--alt must be another IP address of the same family as --bind",
+        ));
+    }
+    // Ports picked by the system (0) may collide on the other IP: try again.
+    let mut last = None;
+    for _ in 0..20 {
+        match try_bind_four(bind, alt) {
+            Ok(sockets) => return Ok(sockets),
+            Err(e) if bind.port() == 0 || alt.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::failure("cannot bind the four server sockets")))
+}
+
+fn try_bind_four(bind: SocketAddr, alt: SocketAddr) -> Result<Vec<UdpSocket>> {
+    let pp = UdpSocket::bind(bind).with_context(|| format!("binding {bind}"))?;
+    let p1 = pp.local_addr()?.port();
+    let aa = UdpSocket::bind(alt).with_context(|| format!("binding {alt}"))?;
+    let p2 = aa.local_addr()?.port();
+    if p1 == p2 {
+        return Err(Error::usage("--bind and --alt need different ports"));
+    }
+    let pa_addr = SocketAddr::new(bind.ip(), p2);
+    let ap_addr = SocketAddr::new(alt.ip(), p1);
+    let pa = UdpSocket::bind(pa_addr).with_context(|| format!("binding {pa_addr}"))?;
+    let ap = UdpSocket::bind(ap_addr).with_context(|| format!("binding {ap_addr}"))?;
+    Ok(vec![pp, pa, ap, aa])
+}
+
+fn unix_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Server {
+    fn serve(&self, index: usize) -> Result<()> {
+        let socket = &self.sockets[index];
+        socket.set_read_timeout(Some(Duration::from_millis(250)))?;
+        let mut buf = [0u8; 4096];
+        while !self.stop.load(Ordering::Relaxed) {
+            let (len, from) = match socket.recv_from(&mut buf) {
+                Ok(got) => got,
+                Err(e) if timed_out(&e) || transient(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let packet = &buf[..len];
+            if rendezvous::is_rendezvous(packet) {
+                match Rv::decode(packet) {
+                    Ok(message) => self.rendezvous(index, message, from)?,
+                    Err(_) => self.drop_packet(),
+                }
+            } else {
+                match stun::decode(packet) {
+                    Ok(message) => self.stun(index, &message, from),
+                    Err(_) => self.drop_packet(),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn drop_packet(&self) {
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            diag::warn(format_args!("dropped {n} malformed packets so far"));
+        }
+    }
+
+    fn send(&self, index: usize, bytes: &[u8], to: SocketAddr) {
+        // Sending can fail for a vanished client (ICMP); that is its problem.
+        let _ = self.sockets[index].send_to(bytes, to);
+    }
+
+    fn stun(&self, received_on: usize, request: &Message, from: SocketAddr) {
+        if request.class != Class::Request {
+            self.drop_packet();
+            return;
+        }
+        let has_alt = self.sockets.len() == 4;
+        let error = |code: u16, reason: &str, unknown: Vec<u16>| {
+            let mut response = Message::response_to(request, Class::Error);
+            response.attributes.push(Attribute::ErrorCode {
+                code,
+                reason: reason.to_owned(),
+            });
+            if !unknown.is_empty() {
+                response
+                    .attributes
+                    .push(Attribute::UnknownAttributes(unknown));
+            }
+            response
+                .attributes
+                .push(Attribute::Software(SOFTWARE.to_owned()));
+            response.attributes.push(Attribute::Fingerprint);
+            response.encode()
+        };
+        if request.method != stun::BINDING {
+            self.send(received_on, &error(400, "Bad Request", vec![]), from);
+            return;
+        }
+        let mut unknown: Vec<u16> = request
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                Attribute::Other { kind, .. } if a.is_unknown_required() => Some(*kind),
+                _ => None,
+            })
+            .collect();
+        let (change_ip, change_port) = request.change_request();
+        if (change_ip || change_port) && !has_alt {
+            unknown.push(stun::attr::CHANGE_REQUEST);
+        }
+        if !unknown.is_empty() {
+            self.send(received_on, &error(420, "Unknown Attribute", unknown), from);
+            return;
+        }
+        let send_on = received_on ^ ((usize::from(change_ip) << 1) | usize::from(change_port));
+        let Ok(origin) = self.sockets[send_on].local_addr() else {
+            return;
+        };
+        let mut response = Message::response_to(request, Class::Success);
+        response.attributes.push(Attribute::XorMappedAddress(from));
+        response.attributes.push(Attribute::MappedAddress(from));
+        response.attributes.push(Attribute::ResponseOrigin(origin));
+        if has_alt && let Ok(other) = self.sockets[received_on ^ 3].local_addr() {
+            response.attributes.push(Attribute::OtherAddress(other));
+        }
+        response
+            .attributes
+            .push(Attribute::Software(SOFTWARE.to_owned()));
+        response.attributes.push(Attribute::Fingerprint);
+        let to = request
+            .response_port()
+            .map_or(from, |port| SocketAddr::new(from.ip(), port));
+        self.send(send_on, &response.encode(), to);
+    }
+
+    fn challenge(&self, id: &PeerId, from: SocketAddr, period: u64) -> [u8; 16] {
+        let mut hash = Sha256::new();
+        hash.update(self.secret);
+        hash.update(id.to_bytes());
+        hash.update(from.to_string().as_bytes());
+        hash.update(period.to_be_bytes());
+        let mut challenge = [0u8; 16];
+        challenge.copy_from_slice(&hash.finalize()[..16]);
+        challenge
+    }
+
+    fn event(&self, record: &Value) -> Result<()> {
+        self.out.record(record)
+    }
+
+    // One arm per message of the protocol, read best side by side.
+    #[allow(clippy::too_many_lines)]
+    fn rendezvous(&self, index: usize, message: Rv, from: SocketAddr) -> Result<()> {
+        let reply = |m: &Rv| self.send(index, &m.encode(), from);
+        let refuse = |reason: String| reply(&Rv::Error { reason });
+        match message {
+            Rv::Hello { id } => {
+                let challenge = self.challenge(&id, from, unix_secs() / CHALLENGE_PERIOD_S);
+                reply(&Rv::Challenge {
+                    challenge: hex::encode(challenge),
+                });
+            }
+            Rv::Register {
+                candidate,
+                challenge,
+                proof,
+            } => {
+                let parsed = match Candidate::from_record(&candidate) {
+                    Ok(parsed) => parsed,
+                    Err(e) => {
+                        refuse(e);
+                        return Ok(());
+                    }
+                };
+                let id = parsed.id;
+                let now = unix_secs() / CHALLENGE_PERIOD_S;
+                let fresh = [now, now.saturating_sub(1)]
+                    .iter()
+                    .any(|p| hex::encode(self.challenge(&id, from, *p)) == challenge);
+                if !fresh {
+                    refuse("stale or foreign challenge: say hello again".to_owned());
+                    return Ok(());
+                }
+                let raw = hex::decode(&challenge).unwrap_or_default();
+                if !rendezvous::check_proof(&id, &raw, &proof) {
+                    refuse("the proof is not a signature by the registering key".to_owned());
+                    return Ok(());
+                }
+                self.lock().registrations.insert(
+                    id,
+                    Registration {
+                        addr: from,
+                        socket: index,
+                        candidate,
+                        expires: Instant::now() + TTL,
+                    },
+                );
+                reply(&Rv::Registered {
+                    observed: rendezvous::udp_addr(from),
+                    ttl_s: TTL.as_secs(),
+                });
+                self.event(&json!({"type": "event", "event": "registered", "id": id,
+                    "addr": rendezvous::udp_addr(from)}))?;
+            }
+            Rv::Connect { from: a, to: b } => {
+                let introduced = {
+                    let mut state = self.lock();
+                    let now = Instant::now();
+                    state.registrations.retain(|_, r| r.expires > now);
+                    state.sessions.retain(|_, s| now < s.1 + SESSION_REUSE);
+                    match (state.registrations.get(&a), state.registrations.get(&b)) {
+                        (Some(ra), _) if ra.addr != from => {
+                            Err(format!("{a} is registered from another address"))
+                        }
+                        (None, _) => Err(format!("{a} is not registered: register first")),
+                        (_, None) => Err(format!("peer {b} is not registered here")),
+                        (Some(ra), Some(rb)) => {
+                            let to_a = (ra.socket, ra.addr, rb.candidate.clone(), rb.addr);
+                            let to_b = (rb.socket, rb.addr, ra.candidate.clone(), ra.addr);
+                            let session = match state.sessions.get(&(a, b)) {
+                                Some((s, _)) => *s,
+                                None => {
+                                    let s = random::bytes()?;
+                                    state.sessions.insert((a, b), (s, now));
+                                    s
+                                }
+                            };
+                            Ok((session, to_a, to_b))
+                        }
+                    }
+                };
+                match introduced {
+                    Err(reason) => refuse(reason),
+                    Ok((session, to_a, to_b)) => {
+                        for (socket, addr, peer, observed) in [to_a, to_b] {
+                            let introduce = Rv::Introduce {
+                                session: hex::encode(session),
+                                peer,
+                                observed: rendezvous::udp_addr(observed),
+                                start_in_ms: START_IN_MS,
+                            };
+                            self.send(socket, &introduce.encode(), addr);
+                        }
+                        self.event(&json!({"type": "event", "event": "introduced",
+                            "from": a, "to": b, "session": hex::encode(session)}))?;
+                    }
+                }
+            }
+            Rv::Challenge { .. }
+            | Rv::Registered { .. }
+            | Rv::Introduce { .. }
+            | Rv::Error { .. } => {
+                self.drop_packet();
+            }
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -258,7 +258,12 @@ impl Report {
                 }
                 let mut new = false;
                 for key in Self::keys(&peer) {
-                    new |= self.seen.insert(key);
+                    // An address without an id adds nothing when a peer with an id
+                    // was already seen there (a DHT answer after a signed record).
+                    let known_with_id = key.0.is_none()
+                        && key.1.is_some()
+                        && self.seen.iter().any(|(id, addr)| id.is_some() && *addr == key.1);
+                    new |= !known_with_id && self.seen.insert(key);
                 }
                 if !new {
                     return Ok(false);

@@ -262,7 +262,10 @@ impl Report {
                     // was already seen there (a DHT answer after a signed record).
                     let known_with_id = key.0.is_none()
                         && key.1.is_some()
-                        && self.seen.iter().any(|(id, addr)| id.is_some() && *addr == key.1);
+                        && self
+                            .seen
+                            .iter()
+                            .any(|(id, addr)| id.is_some() && *addr == key.1);
                     new |= !known_with_id && self.seen.insert(key);
                 }
                 if !new {
@@ -322,5 +325,85 @@ impl Report {
         } else {
             self.worst
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p2p_shared::output::Output;
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn peer(id: Option<PeerId>, addr: &str, via: &str) -> Found {
+        let mut record = PeerRecord::new(id, vec![addr.parse().unwrap()]);
+        record.via = Some(via.to_owned());
+        Found::Peer(record)
+    }
+
+    #[test]
+    fn duplicates_across_mechanisms_are_reported_once() {
+        let lines = Lines::default();
+        let ctx = Ctx {
+            out: Output::to_writer(lines.clone()),
+            quiet: true,
+        };
+        let id = Some(Identity::from_seed([3; 32]).id());
+        let mut report = Report::new(Some(3), false);
+        assert!(
+            !report
+                .take(peer(id, "udp://192.0.2.1:1", "tracker"), &ctx)
+                .unwrap()
+        );
+        assert!(
+            !report
+                .take(peer(None, "udp://192.0.2.1:1", "dht"), &ctx)
+                .unwrap()
+        );
+        assert!(
+            !report
+                .take(peer(id, "udp://192.0.2.1:1", "mdns"), &ctx)
+                .unwrap()
+        );
+        assert!(
+            !report
+                .take(peer(None, "udp://192.0.2.2:1", "dht"), &ctx)
+                .unwrap()
+        );
+        assert!(
+            report
+                .take(peer(id, "udp://192.0.2.3:1", "mdns"), &ctx)
+                .unwrap(),
+            "--count 3 reached"
+        );
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    #[test]
+    fn forged_records_are_dropped_and_counted() {
+        let ctx = Ctx {
+            out: Output::to_writer(Lines::default()),
+            quiet: true,
+        };
+        let me = Identity::from_seed([4; 32]);
+        let mut record =
+            PeerRecord::signed(&me, vec!["udp://192.0.2.1:1".parse().unwrap()], None).unwrap();
+        record.addrs[0] = "udp://203.0.113.1:1".parse().unwrap();
+        let mut report = Report::new(None, false);
+        report.take(Found::Peer(record), &ctx).unwrap();
+        assert_eq!((report.forged, report.emitted), (1, 0));
     }
 }

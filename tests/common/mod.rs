@@ -145,8 +145,14 @@ pub struct Running {
 
 impl Running {
     /// Starts `cmd` with piped stdin, stdout and stderr.
-    pub fn start(mut cmd: Command) -> Running {
-        cmd.stdin(Stdio::piped())
+    pub fn start(cmd: Command) -> Running {
+        Self::start_reading(cmd, Stdio::piped())
+    }
+
+    /// Starts `cmd` reading `stdin` (e.g. another tool's stdout), with piped stdout
+    /// and stderr.
+    pub fn start_reading(mut cmd: Command, stdin: Stdio) -> Running {
+        cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("cannot start the binary");

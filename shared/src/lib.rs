@@ -7,13 +7,14 @@
 //! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
 //! sealed boxes ([`seal`]), human durations ([`duration`]), progress on stderr
 //! ([`progress`]), generated man pages and completions ([`generate`]) and DNS answers
-//! as peers ([`dns`]).
+//! as peers ([`dns`]) and the responder of `p2p-dns-rr serve` ([`dns_server`]).
 
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
 pub mod diag;
 pub mod dns;
+pub mod dns_server;
 pub mod duration;
 pub mod entry;
 pub mod generate;

@@ -7,7 +7,7 @@
 //! UDP size (512 bytes, or its EDNS size up to [`MAX_UDP`]) first lose their
 //! additional records and then come back empty with TC set, to be asked again over TCP.
 
-use crate::zone::{Lookup, Zone};
+use super::zone::{Lookup, Zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 
@@ -167,23 +167,22 @@ fn finish(
 
 #[cfg(test)]
 mod tests {
+    use super::super::zone::Config;
     use super::*;
-    use crate::table::entry_of;
-    use crate::zone::Config;
+    use crate::peer::PeerRecord;
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
-    use serde_json::json;
-    use std::time::Instant;
 
     fn zone(peers: usize) -> Zone {
-        let entries: Vec<_> = (0..peers)
+        let records: Vec<(PeerRecord, String)> = (0..peers)
             .map(|i| {
-                let value = json!({"type": "peer", "addrs": [format!("udp://10.1.{}.{}:7", i / 200, i % 200)], "topic": "t"});
-                let serde_json::Value::Object(map) = value else { unreachable!() };
-                entry_of(map, Instant::now()).unwrap()
+                let addr = format!("udp://10.1.{}.{}:7", i / 200, i % 200);
+                let mut record = PeerRecord::new(None, vec![addr.parse().unwrap()]);
+                record.topic = Some("t".into());
+                let json = serde_json::to_string(&record).unwrap();
+                (record, json)
             })
             .collect();
-        let refs: Vec<_> = entries.iter().collect();
         let origin = Name::from_ascii("z.test.").unwrap();
         let config = Config {
             ns: Name::from_ascii("ns.z.test.").unwrap(),
@@ -191,7 +190,7 @@ mod tests {
             ttl: 5,
             answers: 4,
         };
-        Zone::build(config, &refs, 1)
+        Zone::build(config, records.iter().map(|(r, j)| (r, j.as_str())), 1)
     }
 
     fn ask(zone: &Zone, name: &str, rtype: RecordType, transport: Transport) -> Message {

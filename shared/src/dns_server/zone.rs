@@ -6,11 +6,11 @@
 //! name). Record sets marked `rotate` are answered a `--answers`-sized window at a
 //! time, the window moving on with every query.
 
-use crate::table::Entry;
+use crate::addr::{Host, Scheme};
+use crate::dns::txt_chunks;
+use crate::peer::PeerRecord;
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use p2p_shared::addr::{Host, Scheme};
-use p2p_shared::dns::txt_chunks;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,9 +85,13 @@ pub enum Lookup<'z> {
 }
 
 impl Zone {
-    /// Builds the zone from the live peers. `serial` is the SOA serial (it should
-    /// grow with every change).
-    pub fn build(config: Config, peers: &[&Entry], serial: u32) -> Zone {
+    /// Builds the zone from the live peers: each record with its JSON as received
+    /// (served in TXT). `serial` is the SOA serial (it should grow with every change).
+    pub fn build<'p>(
+        config: Config,
+        peers: impl IntoIterator<Item = (&'p PeerRecord, &'p str)>,
+        serial: u32,
+    ) -> Zone {
         let mut b = Builder {
             config: &config,
             nodes: HashMap::new(),
@@ -121,8 +125,8 @@ impl Zone {
         for ent in ["_udp", "_tcp"] {
             b.node(ent);
         }
-        for &entry in peers {
-            b.add_peer(entry);
+        for (record, json) in peers {
+            b.add_peer(record, json);
         }
         Zone {
             nodes: b.nodes,
@@ -205,8 +209,7 @@ impl Builder<'_> {
         }
     }
 
-    fn add_peer(&mut self, entry: &Entry) {
-        let record = &entry.record;
+    fn add_peer(&mut self, record: &PeerRecord, json: &str) {
         let ttl = self.config.ttl;
         let origin = self.config.origin.clone();
         let ips: Vec<IpAddr> = record
@@ -236,7 +239,7 @@ impl Builder<'_> {
             for &ip in &ips {
                 self.add_address(key, owner, ip, false);
             }
-            let txt = TXT::from_bytes(txt_chunks(&entry.json));
+            let txt = TXT::from_bytes(txt_chunks(json));
             self.node(key)
                 .set(RecordType::TXT, false)
                 .records

@@ -92,7 +92,12 @@ impl Value {
 
 /// Builds a dictionary from `(key, value)` pairs.
 pub fn dict<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Dict(entries.into_iter().map(|(k, v)| (k.as_bytes().to_vec(), v)).collect())
+    Value::Dict(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v))
+            .collect(),
+    )
 }
 
 /// Decodes one complete bencoded value.
@@ -192,13 +197,26 @@ mod tests {
             ("list", Value::List(vec![Value::text("a"), Value::Int(-3)])),
         ]);
         let bytes = value.encode();
-        assert!(bytes.starts_with(b"d8:intervali1800e4:listl1:ai-3ee"), "{bytes:?}");
+        assert!(
+            bytes.starts_with(b"d8:intervali1800e4:listl1:ai-3ee"),
+            "{bytes:?}"
+        );
         assert_eq!(decode(&bytes), Ok(value));
     }
 
     #[test]
     fn refuses_malformed_input() {
-        for bad in [&b"i01e"[..], b"i-0e", b"ie", b"5:abc", b"d3:keyi1e", b"l", b"i1ei2e", b"x", b"-1:a"] {
+        for bad in [
+            &b"i01e"[..],
+            b"i-0e",
+            b"ie",
+            b"5:abc",
+            b"d3:keyi1e",
+            b"l",
+            b"i1ei2e",
+            b"x",
+            b"-1:a",
+        ] {
             assert!(decode(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         let deep = "l".repeat(100) + &"e".repeat(100);

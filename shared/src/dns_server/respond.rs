@@ -155,7 +155,12 @@ fn finish(
         response.answers.clear();
         response.authorities.clear();
         response.metadata.truncation = true;
-        response.to_vec().unwrap_or_default()
+        // The echoed questions alone can be too long (a request of many questions
+        // gets FORMERR): then the reply goes without them.
+        fits(&response).unwrap_or_else(|| {
+            response.queries.clear();
+            response.to_vec().unwrap_or_default()
+        })
     });
     Reply {
         bytes,
@@ -223,6 +228,33 @@ mod tests {
         let tcp = ask(&big, "t.z.test.", RecordType::A, Transport::Tcp);
         assert!(!tcp.metadata.truncation);
         assert_eq!(tcp.answers.len(), 100);
+    }
+
+    /// Found by the `dns_answer` fuzz target: a request of many long questions got
+    /// FORMERR with every question echoed, over 1232 bytes on UDP.
+    #[test]
+    fn many_questions_still_fit_a_udp_reply() {
+        let zone = zone(3);
+        let label = "a".repeat(60);
+        for edns in [false, true] {
+            let mut request = Message::query();
+            for i in 0..32 {
+                request.add_query(Query::query(
+                    Name::from_ascii(format!("q{i}{label}.{label}.z.test.")).unwrap(),
+                    RecordType::A,
+                ));
+            }
+            if edns {
+                request.set_edns(Edns::new());
+            }
+            let packet = request.to_vec().unwrap();
+            assert!(packet.len() > usize::from(MAX_UDP));
+            let reply = answer(&zone, &packet, Transport::Udp).unwrap();
+            assert!(reply.bytes.len() <= 512, "{} bytes", reply.bytes.len());
+            let decoded = Message::from_vec(&reply.bytes).unwrap();
+            assert_eq!(decoded.metadata.response_code, ResponseCode::FormErr);
+            assert!(decoded.metadata.truncation);
+        }
     }
 
     /// A small fuzzer: random bytes and mutations of a valid query never panic, and

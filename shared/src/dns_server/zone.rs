@@ -143,34 +143,52 @@ impl Zone {
             return Lookup::Outside;
         }
         let below = usize::from(name.num_labels()) - usize::from(origin.num_labels());
-        let mut key = String::new();
+        // The key, built on the stack: a name is at most 255 bytes long.
+        let mut key = [0u8; 255];
+        let mut len = 0;
         for (i, label) in name.iter().take(below).enumerate() {
-            if i > 0 {
-                key.push('.');
-            }
-            for &b in label {
-                key.push(char::from(b.to_ascii_lowercase()));
-            }
+            let dot = usize::from(i > 0);
+            let Some(room) = key.get_mut(len..len + dot + label.len()) else {
+                return Lookup::NxDomain;
+            };
+            room[..dot].fill(b'.');
+            room[dot..].copy_from_slice(label);
+            len += dot + label.len();
         }
-        self.nodes.get(&key).map_or(Lookup::NxDomain, Lookup::Found)
+        let key = &mut key[..len];
+        // Every name of the zone is ASCII, so any other name is not one of them.
+        if !key.is_ascii() {
+            return Lookup::NxDomain;
+        }
+        key.make_ascii_lowercase();
+        let Ok(key) = std::str::from_utf8(key) else {
+            return Lookup::NxDomain;
+        };
+        self.nodes.get(key).map_or(Lookup::NxDomain, Lookup::Found)
     }
 
     /// The records of `set` to answer now, with their additional records: a window
     /// of `answers` for rotating sets, moving on at every call.
-    pub fn pick<'z>(&self, set: &'z RrSet) -> Vec<(&'z Record, Option<&'z Vec<Record>>)> {
+    pub fn pick<'z>(
+        &self,
+        set: &'z RrSet,
+    ) -> impl Iterator<Item = (&'z Record, Option<&'z Vec<Record>>)> + use<'z> {
         let n = set.records.len();
-        let with_glue = |i: usize| (&set.records[i], set.glue.get(i));
-        if !set.rotate || n <= 1 {
-            return (0..n).map(with_glue).collect();
-        }
-        let take = if self.config.answers == 0 {
-            n
+        let (start, take) = if !set.rotate || n <= 1 {
+            (0, n)
         } else {
-            self.config.answers.min(n)
+            let take = if self.config.answers == 0 {
+                n
+            } else {
+                self.config.answers.min(n)
+            };
+            let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
+            (turn.wrapping_mul(take) % n, take)
         };
-        let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
-        let start = turn.wrapping_mul(take) % n;
-        (0..take).map(|i| with_glue((start + i) % n)).collect()
+        (0..take).map(move |i| {
+            let i = (start + i) % n;
+            (&set.records[i], set.glue.get(i))
+        })
     }
 }
 

@@ -7,7 +7,8 @@
 //! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
 //! sealed boxes ([`seal`]), the mainline DHT setup ([`dht`]), human durations
 //! ([`duration`]), progress on stderr ([`progress`]), generated man pages and
-//! completions ([`generate`]) and DNS answers as peers ([`dns`]).
+//! completions ([`generate`]), DNS answers as peers ([`dns`]) and the responder of
+//! `p2p-dns-rr serve` ([`dns_server`]).
 
 pub mod addr;
 pub mod bencode;
@@ -15,6 +16,7 @@ pub mod canonical;
 pub mod dht;
 pub mod diag;
 pub mod dns;
+pub mod dns_server;
 pub mod duration;
 pub mod entry;
 pub mod generate;

@@ -6,13 +6,11 @@ mod args;
 mod feed;
 mod publish;
 mod query;
-mod respond;
 mod serve;
 mod server;
 mod stats;
 mod table;
 mod tsig;
-mod zone;
 
 use args::{Args, Command};
 use p2p_shared::entry::Ctx;

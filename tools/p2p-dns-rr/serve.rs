@@ -8,8 +8,8 @@ use crate::feed::Feed;
 use crate::server::{self, Shared};
 use crate::stats::Counters;
 use crate::table::{self, Table};
-use crate::zone::{Config, Zone};
 use hickory_proto::rr::Name;
+use p2p_shared::dns_server::zone::{Config, Zone};
 use p2p_shared::entry::Ctx;
 use p2p_shared::input::Problems;
 use p2p_shared::{Context, Error, Result, Status, diag, parallel};
@@ -41,7 +41,7 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         file.load(&mut table, args.input.max_line, &mut problems)?;
     }
     let mut serial = Serial::default();
-    let shared = Shared::new(Zone::build(config.clone(), &table.live(), serial.next()));
+    let shared = Shared::new(build(&config, &table, serial.next()));
     let threads = args.threads.unwrap_or_else(parallel::default_jobs);
     let sockets =
         server::bind(args.bind, threads).with_context(|| format!("listening on {}", args.bind))?;
@@ -81,7 +81,7 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
             changed |= file.reload_if_changed(&mut table, args.input.max_line, &mut problems)?;
         }
         if changed {
-            shared.publish(Zone::build(config.clone(), &table.live(), serial.next()));
+            shared.publish(build(&config, &table, serial.next()));
         }
         if let (Some(at), Some(every)) = (next_stats, args.stats_every)
             && now >= at
@@ -90,6 +90,13 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
             next_stats = Some(at + every);
         }
     }
+}
+
+/// The zone snapshot of the table's live peers.
+fn build(config: &Config, table: &Table, serial: u32) -> Zone {
+    let live = table.live();
+    let peers = live.iter().map(|e| (&e.record, e.json.as_str()));
+    Zone::build(config.clone(), peers, serial)
 }
 
 /// SOA serials: the unix time in seconds, or one more than the last when several

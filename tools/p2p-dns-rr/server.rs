@@ -3,12 +3,17 @@
 //! thread per connection. Every thread answers from the current zone snapshot, which
 //! the control loop swaps in with [`Shared::publish`].
 
-use crate::respond::{self, Reply, Transport};
 use crate::stats::{Counters, Shard};
-use crate::zone::Zone;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
+use p2p_shared::dns_server::respond::{self, Reply, Transport};
+use p2p_shared::dns_server::zone::Zone;
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -18,6 +23,10 @@ const MAX_TCP: usize = 128;
 /// Socket buffer size asked for each UDP socket, so a burst of queries waits in the
 /// kernel rather than being dropped (the kernel caps it at `net.core.rmem_max`).
 const UDP_BUFFER: usize = 4 << 20;
+/// Datagrams received, and answers sent, per system call.
+const BATCH: usize = 32;
+/// Room for one UDP request (queries are far smaller; longer ones are dropped).
+const REQUEST_MAX: usize = 4096;
 /// A TCP connection idle this long is closed (RFC 7766 suggests seconds).
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -156,20 +165,84 @@ fn count(counters: &Shard, reply: Option<&Reply>, transport: Transport) {
     counters.record(reply.map(|r| (r.qtype, r.rcode, r.truncated)), transport);
 }
 
+/// Receives up to [`BATCH`] datagrams with one `recvmmsg` (waiting only for the
+/// first), answers them all, and sends the answers with one `sendmmsg`: two system
+/// calls per batch rather than two per query.
 fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
-    let mut buf = vec![0u8; 65535];
+    let fd = socket.as_raw_fd();
+    let mut bufs = vec![[0u8; REQUEST_MAX]; BATCH];
+    let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    // Per datagram of the batch: its length and sender, or None to drop it.
+    let mut got: Vec<Option<(usize, SockaddrStorage)>> = Vec::with_capacity(BATCH);
+    let mut replies: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    let mut to: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
     loop {
-        let (n, from) = match socket.recv_from(&mut buf) {
-            Ok(got) => got,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            // ICMP errors from earlier sends surface here on some systems; go on.
-            Err(_) => continue,
-        };
-        let reply = respond::answer(view.zone(), &buf[..n], Transport::Udp);
-        count(counters, reply.as_ref(), Transport::Udp);
-        if let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) {
-            // A client that went away is not the server's problem.
-            let _ = socket.send_to(&reply.bytes, from);
+        got.clear();
+        {
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+                bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            match recvmmsg(
+                fd,
+                &mut recv_headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(received) => got.extend(received.map(|m| {
+                    // A datagram longer than the buffer would be answered from
+                    // its first part only; no DNS query is that long.
+                    let whole = !m.flags.contains(MsgFlags::MSG_TRUNC);
+                    m.address.filter(|_| whole).map(|from| (m.bytes, from))
+                })),
+                // Interrupted, or an ICMP error from an earlier send: go on.
+                Err(_) => continue,
+            }
+        }
+        replies.clear();
+        to.clear();
+        let zone = view.zone();
+        for (buf, datagram) in bufs.iter().zip(&got) {
+            let Some((n, from)) = datagram else {
+                counters.record(None, Transport::Udp);
+                continue;
+            };
+            let reply = respond::answer(zone, &buf[..*n], Transport::Udp);
+            count(counters, reply.as_ref(), Transport::Udp);
+            if let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) {
+                replies.push(reply.bytes);
+                to.push(Some(*from));
+            }
+        }
+        send_all(fd, &mut send_headers, &replies, &to);
+    }
+}
+
+/// Sends each of `replies` to its address in `to`, as few `sendmmsg` calls as the
+/// kernel allows; a reply the kernel refuses is skipped (a client that went away is
+/// not the server's problem).
+fn send_all(
+    fd: RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    replies: &[Vec<u8>],
+    to: &[Option<SockaddrStorage>],
+) {
+    let iovs: Vec<[IoSlice<'_>; 1]> = replies.iter().map(|r| [IoSlice::new(r)]).collect();
+    let mut next = 0;
+    while next < iovs.len() {
+        let no_control: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(
+            fd,
+            headers,
+            &iovs[next..],
+            &to[next..],
+            no_control,
+            MsgFlags::empty(),
+        ) {
+            // At least one goes out unless the first fails, which is skipped.
+            Ok(sent) => next += sent.count().max(1),
+            Err(Errno::EINTR) => {}
+            Err(_) => next += 1,
         }
     }
 }

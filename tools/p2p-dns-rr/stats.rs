@@ -1,9 +1,9 @@
 //! Query counters for `--stats-every`: each server thread counts into its own shard
 //! (no cache line shared between threads on the fast path); a `stats` record sums them.
 
-use crate::respond::Transport;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
+use p2p_shared::dns_server::respond::Transport;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -6,11 +6,11 @@
 //! name). Record sets marked `rotate` are answered a `--answers`-sized window at a
 //! time, the window moving on with every query.
 
-use crate::table::Entry;
+use crate::addr::{Host, Scheme};
+use crate::dns::txt_chunks;
+use crate::peer::PeerRecord;
 use hickory_proto::rr::rdata::{A, AAAA, NS, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use p2p_shared::addr::{Host, Scheme};
-use p2p_shared::dns::txt_chunks;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,9 +85,13 @@ pub enum Lookup<'z> {
 }
 
 impl Zone {
-    /// Builds the zone from the live peers. `serial` is the SOA serial (it should
-    /// grow with every change).
-    pub fn build(config: Config, peers: &[&Entry], serial: u32) -> Zone {
+    /// Builds the zone from the live peers: each record with its JSON as received
+    /// (served in TXT). `serial` is the SOA serial (it should grow with every change).
+    pub fn build<'p>(
+        config: Config,
+        peers: impl IntoIterator<Item = (&'p PeerRecord, &'p str)>,
+        serial: u32,
+    ) -> Zone {
         let mut b = Builder {
             config: &config,
             nodes: HashMap::new(),
@@ -121,8 +125,8 @@ impl Zone {
         for ent in ["_udp", "_tcp"] {
             b.node(ent);
         }
-        for &entry in peers {
-            b.add_peer(entry);
+        for (record, json) in peers {
+            b.add_peer(record, json);
         }
         Zone {
             nodes: b.nodes,
@@ -139,34 +143,52 @@ impl Zone {
             return Lookup::Outside;
         }
         let below = usize::from(name.num_labels()) - usize::from(origin.num_labels());
-        let mut key = String::new();
+        // The key, built on the stack: a name is at most 255 bytes long.
+        let mut key = [0u8; 255];
+        let mut len = 0;
         for (i, label) in name.iter().take(below).enumerate() {
-            if i > 0 {
-                key.push('.');
-            }
-            for &b in label {
-                key.push(char::from(b.to_ascii_lowercase()));
-            }
+            let dot = usize::from(i > 0);
+            let Some(room) = key.get_mut(len..len + dot + label.len()) else {
+                return Lookup::NxDomain;
+            };
+            room[..dot].fill(b'.');
+            room[dot..].copy_from_slice(label);
+            len += dot + label.len();
         }
-        self.nodes.get(&key).map_or(Lookup::NxDomain, Lookup::Found)
+        let key = &mut key[..len];
+        // Every name of the zone is ASCII, so any other name is not one of them.
+        if !key.is_ascii() {
+            return Lookup::NxDomain;
+        }
+        key.make_ascii_lowercase();
+        let Ok(key) = std::str::from_utf8(key) else {
+            return Lookup::NxDomain;
+        };
+        self.nodes.get(key).map_or(Lookup::NxDomain, Lookup::Found)
     }
 
     /// The records of `set` to answer now, with their additional records: a window
     /// of `answers` for rotating sets, moving on at every call.
-    pub fn pick<'z>(&self, set: &'z RrSet) -> Vec<(&'z Record, Option<&'z Vec<Record>>)> {
+    pub fn pick<'z>(
+        &self,
+        set: &'z RrSet,
+    ) -> impl Iterator<Item = (&'z Record, Option<&'z Vec<Record>>)> + use<'z> {
         let n = set.records.len();
-        let with_glue = |i: usize| (&set.records[i], set.glue.get(i));
-        if !set.rotate || n <= 1 {
-            return (0..n).map(with_glue).collect();
-        }
-        let take = if self.config.answers == 0 {
-            n
+        let (start, take) = if !set.rotate || n <= 1 {
+            (0, n)
         } else {
-            self.config.answers.min(n)
+            let take = if self.config.answers == 0 {
+                n
+            } else {
+                self.config.answers.min(n)
+            };
+            let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
+            (turn.wrapping_mul(take) % n, take)
         };
-        let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
-        let start = turn.wrapping_mul(take) % n;
-        (0..take).map(|i| with_glue((start + i) % n)).collect()
+        (0..take).map(move |i| {
+            let i = (start + i) % n;
+            (&set.records[i], set.glue.get(i))
+        })
     }
 }
 
@@ -205,8 +227,7 @@ impl Builder<'_> {
         }
     }
 
-    fn add_peer(&mut self, entry: &Entry) {
-        let record = &entry.record;
+    fn add_peer(&mut self, record: &PeerRecord, json: &str) {
         let ttl = self.config.ttl;
         let origin = self.config.origin.clone();
         let ips: Vec<IpAddr> = record
@@ -236,7 +257,7 @@ impl Builder<'_> {
             for &ip in &ips {
                 self.add_address(key, owner, ip, false);
             }
-            let txt = TXT::from_bytes(txt_chunks(&entry.json));
+            let txt = TXT::from_bytes(txt_chunks(json));
             self.node(key)
                 .set(RecordType::TXT, false)
                 .records

@@ -7,7 +7,7 @@
 //! UDP size (512 bytes, or its EDNS size up to [`MAX_UDP`]) first lose their
 //! additional records and then come back empty with TC set, to be asked again over TCP.
 
-use crate::zone::{Lookup, Zone};
+use super::zone::{Lookup, Zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 
@@ -155,7 +155,12 @@ fn finish(
         response.answers.clear();
         response.authorities.clear();
         response.metadata.truncation = true;
-        response.to_vec().unwrap_or_default()
+        // The echoed questions alone can be too long (a request of many questions
+        // gets FORMERR): then the reply goes without them.
+        fits(&response).unwrap_or_else(|| {
+            response.queries.clear();
+            response.to_vec().unwrap_or_default()
+        })
     });
     Reply {
         bytes,
@@ -167,23 +172,22 @@ fn finish(
 
 #[cfg(test)]
 mod tests {
+    use super::super::zone::Config;
     use super::*;
-    use crate::table::entry_of;
-    use crate::zone::Config;
+    use crate::peer::PeerRecord;
     use hickory_proto::op::Query;
     use hickory_proto::rr::Name;
-    use serde_json::json;
-    use std::time::Instant;
 
     fn zone(peers: usize) -> Zone {
-        let entries: Vec<_> = (0..peers)
+        let records: Vec<(PeerRecord, String)> = (0..peers)
             .map(|i| {
-                let value = json!({"type": "peer", "addrs": [format!("udp://10.1.{}.{}:7", i / 200, i % 200)], "topic": "t"});
-                let serde_json::Value::Object(map) = value else { unreachable!() };
-                entry_of(map, Instant::now()).unwrap()
+                let addr = format!("udp://10.1.{}.{}:7", i / 200, i % 200);
+                let mut record = PeerRecord::new(None, vec![addr.parse().unwrap()]);
+                record.topic = Some("t".into());
+                let json = serde_json::to_string(&record).unwrap();
+                (record, json)
             })
             .collect();
-        let refs: Vec<_> = entries.iter().collect();
         let origin = Name::from_ascii("z.test.").unwrap();
         let config = Config {
             ns: Name::from_ascii("ns.z.test.").unwrap(),
@@ -191,7 +195,7 @@ mod tests {
             ttl: 5,
             answers: 4,
         };
-        Zone::build(config, &refs, 1)
+        Zone::build(config, records.iter().map(|(r, j)| (r, j.as_str())), 1)
     }
 
     fn ask(zone: &Zone, name: &str, rtype: RecordType, transport: Transport) -> Message {
@@ -224,6 +228,33 @@ mod tests {
         let tcp = ask(&big, "t.z.test.", RecordType::A, Transport::Tcp);
         assert!(!tcp.metadata.truncation);
         assert_eq!(tcp.answers.len(), 100);
+    }
+
+    /// Found by the `dns_answer` fuzz target: a request of many long questions got
+    /// FORMERR with every question echoed, over 1232 bytes on UDP.
+    #[test]
+    fn many_questions_still_fit_a_udp_reply() {
+        let zone = zone(3);
+        let label = "a".repeat(60);
+        for edns in [false, true] {
+            let mut request = Message::query();
+            for i in 0..32 {
+                request.add_query(Query::query(
+                    Name::from_ascii(format!("q{i}{label}.{label}.z.test.")).unwrap(),
+                    RecordType::A,
+                ));
+            }
+            if edns {
+                request.set_edns(Edns::new());
+            }
+            let packet = request.to_vec().unwrap();
+            assert!(packet.len() > usize::from(MAX_UDP));
+            let reply = answer(&zone, &packet, Transport::Udp).unwrap();
+            assert!(reply.bytes.len() <= 512, "{} bytes", reply.bytes.len());
+            let decoded = Message::from_vec(&reply.bytes).unwrap();
+            assert_eq!(decoded.metadata.response_code, ResponseCode::FormErr);
+            assert!(decoded.metadata.truncation);
+        }
     }
 
     /// A small fuzzer: random bytes and mutations of a valid query never panic, and

@@ -7,6 +7,7 @@ mod common;
 use common::netns::Pair;
 use common::{DEADLINE, Finished, Running};
 use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -400,4 +401,126 @@ fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
     assert!(b.wait(WAIT).is_some(), "b did not stop: {}", b.stderr());
     let gone = a.wait_for(WAIT, |r| r["type"] == "peer_gone");
     assert_eq!(gone["id"], ids[1].as_str());
+}
+
+/// The Python interpreter that has python3-libtorrent (Debian's package installs
+/// it for the system Python).
+const PYTHON: &str = "/usr/bin/python3";
+
+/// True when python3-libtorrent can be imported; otherwise says why the test skips.
+fn libtorrent_available(test: &str) -> bool {
+    let found = Command::new(PYTHON)
+        .args(["-c", "import libtorrent"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "skipping {test}: python3-libtorrent is missing (apt-get install python3-libtorrent)"
+        );
+    }
+    found
+}
+
+/// tests/libtorrent_client.py in `mode`, a standard BitTorrent client on 127.0.0.1.
+fn libtorrent_client(home: &Path, mode: &str, tracker: &str, arg: &str) -> Running {
+    let mut cmd = common::command(Path::new(PYTHON), home);
+    cmd.current_dir(home)
+        .arg(common::repo_root().join("tests/libtorrent_client.py"))
+        .args([mode, tracker, arg]);
+    Running::start(cmd)
+}
+
+/// The next record of a libtorrent client, which must have the `type` `want`.
+fn client_says(client: &mut Running, want: &str) -> Value {
+    let record = client
+        .next_record(WAIT)
+        .unwrap_or_else(|| panic!("libtorrent said nothing; stderr:\n{}", client.stderr()));
+    assert_eq!(
+        record["type"],
+        want,
+        "{record}; stderr:\n{}",
+        client.stderr()
+    );
+    record
+}
+
+#[test]
+fn libtorrent_announces_to_and_scrapes_the_tracker_over_http_and_udp() {
+    if !libtorrent_available("libtorrent_announces_to_and_scrapes_the_tracker_over_http_and_udp") {
+        return;
+    }
+    let home = common::tempdir();
+    let t = tracker(home.path(), &[]);
+    for (url, topic) in [(&t.http, "lt-over-http"), (&t.udp, "lt-over-udp")] {
+        // A magnet for SHA-1(topic): p2p-discover asks for the same swarm.
+        let infohash = hex::encode(Sha1::digest(topic.as_bytes()));
+        let mut client = libtorrent_client(home.path(), "announce", url, &infohash);
+        let announced = client_says(&mut client, "announced");
+        assert_eq!(announced["num_peers"], 0, "{url}: a fresh swarm is empty");
+        let scraped = client_says(&mut client, "scraped");
+        assert_eq!(
+            (&scraped["complete"], &scraped["incomplete"]),
+            (&json!(0), &json!(1)),
+            "{url}: the scrape counts libtorrent, still downloading"
+        );
+        let port = announced["port"].as_u64().unwrap();
+        let found = run(home.path(), &[topic, "--tracker", url, "--count", "1"]);
+        assert_eq!(found.code(), 0, "{url}: {}", found.stderr);
+        assert_eq!(
+            found.records()[0]["addrs"],
+            json!([format!("udp://127.0.0.1:{port}")]),
+            "{url}: the tracker holds libtorrent's listen address"
+        );
+        client.close_stdin();
+        assert!(client.wait(WAIT).is_some(), "libtorrent did not stop");
+    }
+}
+
+#[test]
+fn two_libtorrent_clients_find_each_other_through_the_tracker() {
+    if !libtorrent_available("two_libtorrent_clients_find_each_other_through_the_tracker") {
+        return;
+    }
+    let home = common::tempdir();
+    for udp in [false, true] {
+        // A fresh tracker each time, so the swarm holds just the two clients.
+        let t = tracker(home.path(), &[]);
+        let url = if udp { &t.udp } else { &t.http };
+        let dir = tempfile::tempdir_in(home.path()).unwrap();
+        let mut client = libtorrent_client(home.path(), "swarm", url, dir.path().to_str().unwrap());
+        let ports = client_says(&mut client, "ports");
+        let seeder = client_says(&mut client, "announced");
+        assert_eq!(
+            (&seeder["who"], &seeder["num_peers"]),
+            (&json!("seeder"), &json!(0))
+        );
+        let leecher = client_says(&mut client, "announced");
+        assert_eq!(
+            (&leecher["who"], &leecher["num_peers"]),
+            (&json!("leecher"), &json!(1))
+        );
+        let connected = client_says(&mut client, "connected");
+        assert_eq!(
+            connected["addr"],
+            format!("127.0.0.1:{}", ports["seeder"]),
+            "{url}: the leecher dials the seeder's address from the tracker"
+        );
+        client_says(&mut client, "downloaded");
+        for who in ["seeder", "leecher"] {
+            // The tracker never returns the asker itself: the one peer is the other.
+            let again = client_says(&mut client, "reannounced");
+            assert_eq!(
+                (&again["who"], &again["num_peers"]),
+                (&json!(who), &json!(1)),
+                "{url}"
+            );
+        }
+        let scraped = client_says(&mut client, "scraped");
+        assert_eq!(
+            (&scraped["complete"], &scraped["incomplete"]),
+            (&json!(2), &json!(0)),
+            "{url}: both are seeders now"
+        );
+        assert_eq!(client.wait(WAIT).and_then(|s| s.code()), Some(0));
+    }
 }

@@ -123,6 +123,7 @@ fn start(
             responder.announce(&topic, port, identity, &own_addrs(port))?;
         }
         tasks.push(responder.browse(topic.clone(), tx.clone())?);
+        tasks.push(responder.query_once(topic.clone(), tx.clone())?);
         mdns = Some(responder);
     }
     let plan = Plan {

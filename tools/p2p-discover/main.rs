@@ -9,6 +9,7 @@ mod dns_mechanism;
 mod finder;
 mod found;
 mod mdns;
+mod mdns_query;
 mod poll;
 mod tracker_client;
 mod tracker_mechanism;

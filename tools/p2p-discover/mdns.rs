@@ -7,8 +7,20 @@
 //! reports an instance several times as its IPv4, IPv6 and loopback addresses
 //! arrive; addresses are merged per instance, and the main loop's de-duplication
 //! turns the repeats into one peer (plus one more per new address).
+//!
+//! Two choices make discovery fast (see docs/discover.md for the figures):
+//!
+//! - A one-shot query from an ephemeral port ([`crate::mdns_query`]) beside the
+//!   browser gets immediate unicast answers from the peers already there, where the
+//!   crate's own QM queries wait for multicast answers (delayed, and rate-limited to
+//!   one a second).
+//! - The service is announced without probing (RFC 6762 section 8.1, about 0.9 s in
+//!   the crate): its instance and host names come from the peer id or 64 random
+//!   bits, so they cannot clash unless one identity announces twice on a link.
 
 use crate::found::{self, Found, Sender};
+use crate::mdns_query;
+use futures_lite::FutureExt;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::identity::Identity;
@@ -17,7 +29,7 @@ use p2p_shared::peer_id::PeerId;
 use p2p_shared::{Error, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The mechanism's name in `via`.
 pub const VIA: &str = "mdns";
@@ -25,10 +37,14 @@ pub const VIA: &str = "mdns";
 pub const SERVICE: &str = "_p2p._udp.local.";
 /// Most addresses carried in a signed record's TXT.
 const MAX_TXT_ADDRS: usize = 8;
+/// How long answers to the one-shot query are awaited (responders may delay a
+/// shared answer by up to 120 ms, RFC 6762 section 6).
+const ONE_SHOT_WAIT: Duration = Duration::from_secs(1);
 
 /// A running mDNS responder and browser.
 pub struct Mdns {
     daemon: ServiceDaemon,
+    interfaces: Vec<String>,
     registered: Option<String>,
 }
 
@@ -49,6 +65,7 @@ impl Mdns {
         }
         Ok(Mdns {
             daemon,
+            interfaces: interfaces.to_vec(),
             registered: None,
         })
     }
@@ -81,9 +98,12 @@ impl Mdns {
             None => hex::encode(p2p_shared::random::bytes::<8>()?),
         };
         let host = format!("p2p-{}.local.", &instance[..16]);
-        let info = ServiceInfo::new(SERVICE, &instance, &host, "", port, props)
+        let mut info = ServiceInfo::new(SERVICE, &instance, &host, "", port, props)
             .map_err(|e| Error::failure(format!("mDNS service: {e}")))?
             .enable_addr_auto();
+        // The names are unique by construction (peer id or random bits): announce at
+        // once instead of probing for clashes first.
+        info.set_requires_probe(false);
         let fullname = info.get_fullname().to_owned();
         self.daemon
             .register(info)
@@ -115,7 +135,12 @@ impl Mdns {
                             .iter()
                             .map(mdns_sd::ScopedIp::to_ip_addr)
                             .collect();
-                        match peer_of(&service.txt_properties, &ips, service.port, &topic) {
+                        let props = service
+                            .txt_properties
+                            .iter()
+                            .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
+                            .collect();
+                        match peer_of(&props, &ips, service.port, &topic) {
                             Ok(peer) => {
                                 let merged = instances
                                     .entry(service.fullname.clone())
@@ -156,6 +181,63 @@ impl Mdns {
         }))
     }
 
+    /// Sends one query from an ephemeral port on each interface and reports the
+    /// peers of `topic` in the unicast answers that come within [`ONE_SHOT_WAIT`].
+    pub fn query_once(&self, topic: String, tx: Sender) -> Result<smol::Task<()>> {
+        let sources: Vec<std::net::Ipv4Addr> = if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| {
+                if self.interfaces.is_empty() {
+                    !i.is_loopback()
+                } else {
+                    self.interfaces.contains(&i.name)
+                }
+            })
+            .filter_map(|i| match i.ip() {
+                IpAddr::V4(ip) => Some(ip),
+                IpAddr::V6(_) => None,
+            })
+            .collect();
+        let packet = mdns_query::query(SERVICE).map_err(Error::failure)?;
+        let socket = mdns_query::send(&packet, &sources)
+            .map_err(|e| Error::failure(format!("mDNS one-shot query: {e}")))?;
+        let socket = smol::net::UdpSocket::try_from(socket)?;
+        let own = self.registered.as_ref().map(|n| n.to_ascii_lowercase());
+        Ok(smol::spawn(async move {
+            let end = Instant::now() + ONE_SHOT_WAIT;
+            let mut buf = vec![0u8; 9000];
+            loop {
+                let received = async { socket.recv_from(&mut buf).await.ok() }
+                    .or(async {
+                        smol::Timer::at(end).await;
+                        None
+                    })
+                    .await;
+                let Some((len, _)) = received else { break };
+                for instance in mdns_query::instances(&buf[..len], SERVICE) {
+                    if Some(&instance.fullname) == own.as_ref()
+                        || instance.props.get("topic") != Some(&topic)
+                    {
+                        continue;
+                    }
+                    let found = match peer_of(&instance.props, &instance.ips, instance.port, &topic)
+                    {
+                        Ok(peer) => Found::Peer(peer),
+                        Err(why) => Found::Problem {
+                            via: VIA,
+                            message: format!("{}: {why}", instance.fullname),
+                            input: false,
+                        },
+                    };
+                    if tx.send(found).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }))
+    }
+
     /// Says goodbye for the announced service (so others see it leave) and stops.
     pub fn stop(self) {
         if let Some(fullname) = &self.registered
@@ -172,20 +254,20 @@ impl Mdns {
 /// The peer an instance describes: its signed record when it carries one,
 /// otherwise its id (if any) and the resolved addresses.
 fn peer_of(
-    txt: &mdns_sd::TxtProperties,
+    txt: &HashMap<String, String>,
     ips: &BTreeSet<IpAddr>,
     port: u16,
     topic: &str,
 ) -> Result<PeerRecord, String> {
-    let id = txt
-        .get_property_val_str("id")
+    let get = |key: &str| txt.get(key).map(String::as_str);
+    let id = get("id")
         .map(str::parse::<PeerId>)
         .transpose()
         .map_err(|e| format!("bad id in TXT: {e}"))?;
-    let mut peer = if let Some(sig) = txt.get_property_val_str("sig") {
+    let mut peer = if let Some(sig) = get("sig") {
         let mut addrs = Vec::new();
         for i in 0..MAX_TXT_ADDRS {
-            match txt.get_property_val_str(&format!("a{i}")) {
+            match get(&format!("a{i}")) {
                 Some(a) => addrs.push(
                     a.parse::<Addr>()
                         .map_err(|e| format!("bad a{i} in TXT: {e}"))?,
@@ -195,7 +277,7 @@ fn peer_of(
         }
         let mut record = PeerRecord::new(id, addrs);
         record.topic = Some(topic.to_owned());
-        record.seq = txt.get_property_val_str("seq").and_then(|s| s.parse().ok());
+        record.seq = get("seq").and_then(|s| s.parse().ok());
         record.sig = Some(sig.to_owned());
         record
     } else {

@@ -137,9 +137,11 @@ impl State {
         (n(seeders), 0, n(total - seeders))
     }
 
-    /// A connection id bound to the source address and the current two-minute
-    /// window (BEP 15), so spoofed sources cannot announce.
-    fn connection_id(&self, from: SocketAddr, window: u64) -> u64 {
+    /// A connection id bound to the source's IP address and the current two-minute
+    /// window (BEP 15), so spoofed sources cannot announce. Not to its port: a
+    /// client may reuse one id from several sockets (libtorrent keeps one per
+    /// tracker for the whole process, shared by all its sessions and listen ports).
+    fn connection_id(&self, from: IpAddr, window: u64) -> u64 {
         self.keys.hash_one((from, window))
     }
 
@@ -149,8 +151,8 @@ impl State {
 
     fn valid_connection(&self, from: SocketAddr, conn: u64, now: Instant) -> bool {
         let window = self.window(now);
-        conn == self.connection_id(from, window)
-            || (window > 0 && conn == self.connection_id(from, window - 1))
+        conn == self.connection_id(from.ip(), window)
+            || (window > 0 && conn == self.connection_id(from.ip(), window - 1))
     }
 }
 
@@ -232,7 +234,7 @@ async fn serve_udp(socket: UdpSocket, state: Shared) -> Result<()> {
             Err(_) => continue,
             Ok(UdpRequest::Connect { tx }) => {
                 let s = lock(&state);
-                tracker_proto::udp_connect_reply(tx, s.connection_id(from, s.window(now)))
+                tracker_proto::udp_connect_reply(tx, s.connection_id(from.ip(), s.window(now)))
             }
             Ok(UdpRequest::Announce { conn, tx, announce }) => {
                 let mut s = lock(&state);
@@ -432,13 +434,20 @@ mod tests {
     }
 
     #[test]
-    fn connection_ids_are_bound_to_the_source() {
+    fn connection_ids_are_bound_to_the_source_address_not_its_port() {
         let state = State::new(limits());
         let now = Instant::now();
         let a: SocketAddr = "192.0.2.1:1".parse().unwrap();
+        let a_again: SocketAddr = "192.0.2.1:2".parse().unwrap();
         let b: SocketAddr = "192.0.2.2:1".parse().unwrap();
-        let id = state.connection_id(a, state.window(now));
+        let id = state.connection_id(a.ip(), state.window(now));
         assert!(state.valid_connection(a, id, now));
+        assert!(
+            state.valid_connection(a_again, id, now),
+            "one client, another socket"
+        );
         assert!(!state.valid_connection(b, id, now));
+        let later = now + Duration::from_mins(4);
+        assert!(!state.valid_connection(a, id, later), "ids expire");
     }
 }

@@ -1,9 +1,13 @@
 //! `p2p-dht` beside direct use of the `mainline` crate, on a local testnet of 50 nodes
 //! (loopback only). Run by `scripts/bench-dht`; prints medians and ratios.
 //!
-//! Each operation is timed from a cold start on both sides: a new `p2p-dht` process,
-//! or a new `mainline::Dht` client in this process, bootstrapping from the testnet.
-//! The two sides alternate target by target, so machine noise hits both alike.
+//! Each operation is timed from a cold start of a new process on both sides: `p2p-dht`,
+//! or this benchmark binary run as `dht direct …`, a minimal program that does the same
+//! with the `mainline` crate directly (build a client, bootstrap, one operation, print
+//! the result, exit). Both start, bootstrap and print alike, so the ratio is what the
+//! toolbox adds. A third column times a new `mainline::Dht` client inside this
+//! already running process, for scale: the difference is the cost of a process.
+//! The sides take turns target by target, so machine noise hits all alike.
 //!
 //! Part 1 uses the toolbox's testnet (`p2p_shared::dht::local_testnet`). Part 2 uses
 //! `mainline::Testnet`, whose nodes hand out silent clients as close nodes, to show
@@ -29,7 +33,13 @@ const TARGETS: usize = 20;
 const SLOW_TARGETS: usize = 5;
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("direct") {
+        direct::main(&args[1..]);
+        return;
+    }
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_p2p-dht"));
+    let me = std::env::current_exe().expect("the benchmark's own path");
     let dir = tempfile::tempdir().expect("tempdir");
     let key_path = dir.path().join("key.json");
     let identity = Identity::generate().expect("random key");
@@ -40,75 +50,107 @@ fn main() {
             .expect("testnet");
         let bootstrap = testnet.bootstrap();
         println!(
-            "p2p-dht vs mainline 8, cold start per operation, {TARGETS} targets, 50-node testnet on loopback\n"
+            "p2p-dht vs mainline 8, {TARGETS} targets, 50-node testnet on loopback; medians\n\
+             in-process: a new mainline client in this running process; \
+             mainline: a minimal program using the crate, one process per operation; \
+             ratio: p2p-dht / mainline\n"
         );
         println!("1. the toolbox's testnet (p2p-dht testnet)");
         let bench = Bench {
             bin: &bin,
+            me: &me,
             bootstrap: &bootstrap,
             identity: &identity,
         };
         bench.announce_all("bench", TARGETS).await;
         let mut table = Table::default();
+        let id = identity.id().to_string();
+        let seed = hex::encode(identity.signing_key().to_bytes());
+        let key = hex::encode(identity.id().to_bytes());
         for i in 0..TARGETS {
             let topic = format!("bench-{i}");
-            let (direct, tool) = if i % 2 == 0 {
-                let d = bench.direct_get_peers(&topic).await;
-                (d, bench.tool_get_peers(&topic, &[]))
-            } else {
-                let t = bench.tool_get_peers(&topic, &[]);
-                (bench.direct_get_peers(&topic).await, t)
-            };
-            table.add("get-peers: first peer", direct.first, tool.first);
-            table.add("get-peers: finished", direct.done, tool.done);
+            let inproc = bench.inproc_get_peers(&topic).await;
+            let (direct, tool) = pair(
+                i,
+                || process(bench.direct(&["get-peers", &topic])),
+                || process(bench.tool(&["get-peers", "--topic", &topic])),
+            );
+            table.add(
+                "get-peers: first peer",
+                [inproc.first, direct.first, tool.first],
+            );
+            table.add("get-peers: finished", [inproc.done, direct.done, tool.done]);
             table.found(direct.found, tool.found);
             let salt = format!("salt-{i}");
             let value = format!("\"value {i}\"");
-            let d_put = bench.direct_put(&salt, &value).await;
-            let t_put = bench.tool(&["put", "-i", path_str(&key_path), "--salt", &salt, &value]);
-            table.add("put mutable", d_put, t_put);
-            let d_get = bench.direct_get(&salt).await;
-            let t_get = bench.tool(&["get", &identity.id().to_string(), "--salt", &salt]);
-            table.add("get mutable", d_get, t_get);
+            let inproc = bench.inproc_put(&salt, &value).await;
+            let (direct, tool) = pair(
+                i,
+                || process(bench.direct(&["put", &seed, &salt, &value])),
+                || {
+                    let key_path = path_str(&key_path);
+                    process(bench.tool(&["put", "-i", key_path, "--salt", &salt, &value]))
+                },
+            );
+            table.add("put mutable", [inproc, direct.done, tool.done]);
+            let inproc = bench.inproc_get(&salt).await;
+            let (direct, tool) = pair(
+                i,
+                || process(bench.direct(&["get", &key, &salt])),
+                || process(bench.tool(&["get", &id, "--salt", &salt])),
+            );
+            table.add("get mutable", [inproc, direct.done, tool.done]);
         }
         table.print();
         drop(testnet);
-
-        println!("\n2. mainline::Testnet::builder(50) ({SLOW_TARGETS} targets)");
-        let slow = mainline::Testnet::builder(50)
-            .build()
-            .expect("mainline testnet");
-        let slow_bootstrap: Vec<SocketAddrV4> = slow
-            .bootstrap
-            .iter()
-            .take(4)
-            .map(|a| a.parse().expect("testnet address"))
-            .collect();
-        let bench = Bench {
-            bootstrap: &slow_bootstrap,
-            ..bench
-        };
-        bench.announce_all("slow", SLOW_TARGETS).await;
-        let mut table = Table::default();
-        for i in 0..SLOW_TARGETS {
-            let topic = format!("slow-{i}");
-            let direct = bench.direct_get_peers(&topic).await;
-            let tool = bench.tool_get_peers(&topic, &[]);
-            let short = bench.tool_get_peers(&topic, &["--request-timeout", "250ms"]);
-            table.add("get-peers: first peer", direct.first, tool.first);
-            table.add("get-peers: finished", direct.done, tool.done);
-            table.add("finished, --request-timeout 250ms", direct.done, short.done);
-            table.found(direct.found, tool.found.min(short.found));
-        }
-        table.print();
+        slow_part(&bench).await;
     });
+}
+
+/// Part 2: the same lookups on `mainline::Testnet`, whose finished lookups take 2 s.
+async fn slow_part(bench: &Bench<'_>) {
+    println!("\n2. mainline::Testnet::builder(50) ({SLOW_TARGETS} targets)");
+    let slow = mainline::Testnet::builder(50)
+        .build()
+        .expect("mainline testnet");
+    let slow_bootstrap: Vec<SocketAddrV4> = slow
+        .bootstrap
+        .iter()
+        .take(4)
+        .map(|a| a.parse().expect("testnet address"))
+        .collect();
+    let bench = Bench {
+        bootstrap: &slow_bootstrap,
+        ..*bench
+    };
+    bench.announce_all("slow", SLOW_TARGETS).await;
+    let mut table = Table::default();
+    for i in 0..SLOW_TARGETS {
+        let topic = format!("slow-{i}");
+        let inproc = bench.inproc_get_peers(&topic).await;
+        let direct = process(bench.direct(&["get-peers", &topic]));
+        let tool = process(bench.tool(&["get-peers", "--topic", &topic]));
+        let short =
+            process(bench.tool(&["get-peers", "--topic", &topic, "--request-timeout", "250ms"]));
+        table.add(
+            "get-peers: first peer",
+            [inproc.first, direct.first, tool.first],
+        );
+        table.add("get-peers: finished", [inproc.done, direct.done, tool.done]);
+        table.add(
+            "finished, p2p-dht --request-timeout 250ms",
+            [inproc.done, direct.done, short.done],
+        );
+        table.found(direct.found, tool.found.min(short.found));
+    }
+    table.print();
 }
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")
 }
 
-/// Timings of one lookup.
+/// Timings of one operation: to its first output line and to its end.
 struct Lookup {
     first: Duration,
     done: Duration,
@@ -117,19 +159,14 @@ struct Lookup {
 
 struct Bench<'a> {
     bin: &'a Path,
+    me: &'a Path,
     bootstrap: &'a [SocketAddrV4],
     identity: &'a Identity,
 }
 
 impl Bench<'_> {
     fn client(&self) -> AsyncDht {
-        Dht::builder()
-            .bootstrap(self.bootstrap)
-            .bind_address(Ipv4Addr::LOCALHOST)
-            .port(0)
-            .build()
-            .expect("client")
-            .as_async()
+        direct::client(self.bootstrap)
     }
 
     fn bootstrap_arg(&self) -> String {
@@ -152,7 +189,24 @@ impl Bench<'_> {
         }
     }
 
-    async fn direct_get_peers(&self, topic: &str) -> Lookup {
+    /// `p2p-dht ARGS --bootstrap …`.
+    fn tool(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.bin);
+        cmd.args(args).args(["--bootstrap", &self.bootstrap_arg()]);
+        with_env(cmd)
+    }
+
+    /// This binary as the minimal direct-mainline program: `direct OP BOOTSTRAP ARGS`.
+    fn direct(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.me);
+        cmd.arg("direct")
+            .arg(args[0])
+            .arg(self.bootstrap_arg())
+            .args(&args[1..]);
+        with_env(cmd)
+    }
+
+    async fn inproc_get_peers(&self, topic: &str) -> Lookup {
         let started = Instant::now();
         let client = self.client();
         let mut stream = client.get_peers(topic_infohash(topic));
@@ -172,89 +226,163 @@ impl Bench<'_> {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.bin);
-        cmd.args(args)
-            .args(["--bootstrap", &self.bootstrap_arg()])
-            .env_remove("P2P_DHT_BOOTSTRAP")
-            .env_remove("P2P_IDENTITY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        cmd
-    }
-
-    fn tool_get_peers(&self, topic: &str, extra: &[&str]) -> Lookup {
-        let started = Instant::now();
-        let mut args = vec!["get-peers", "--topic", topic];
-        args.extend_from_slice(extra);
-        let mut child = self.command(&args).spawn().expect("p2p-dht");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut first = None;
-        let mut found = 0;
-        for line in BufReader::new(stdout).lines() {
-            line.expect("reading p2p-dht");
-            first.get_or_insert_with(|| started.elapsed());
-            found += 1;
-        }
-        let status = child.wait().expect("wait");
-        let done = started.elapsed();
-        assert!(status.success(), "p2p-dht get-peers {topic}: {status}");
-        Lookup {
-            first: first.unwrap_or(done),
-            done,
-            found,
-        }
-    }
-
-    /// Runs `p2p-dht ARGS` to the end; returns how long it took.
-    fn tool(&self, args: &[&str]) -> Duration {
-        let started = Instant::now();
-        let out = self.command(args).output().expect("p2p-dht");
-        assert!(out.status.success(), "p2p-dht {args:?}: {}", out.status);
-        started.elapsed()
-    }
-
-    async fn direct_put(&self, salt: &str, value: &str) -> Duration {
+    async fn inproc_put(&self, salt: &str, value: &str) -> Duration {
         let started = Instant::now();
         let client = self.client();
-        let seq = i64::try_from(p2p_shared::peer::now_millis()).expect("seq");
-        let item = MutableItem::new(
-            self.identity.signing_key().clone(),
-            value.as_bytes(),
-            seq,
-            Some(salt.as_bytes()),
-        );
-        client.put_mutable(item, None).await.expect("put");
+        direct::put(&client, self.identity.signing_key().clone(), salt, value).await;
         started.elapsed()
     }
 
-    async fn direct_get(&self, salt: &str) -> Duration {
+    async fn inproc_get(&self, salt: &str) -> Duration {
         let started = Instant::now();
         let client = self.client();
         let key = self.identity.id().to_bytes();
-        client
-            .get_mutable_most_recent(&key, Some(salt.as_bytes()))
-            .await
-            .expect("the item");
+        direct::get(&client, &key, salt).await.expect("the item");
         started.elapsed()
     }
 }
 
-/// Timings per operation, both sides.
+/// Runs `direct` and `tool`, in turns which goes first.
+fn pair<T>(i: usize, direct: impl FnOnce() -> T, tool: impl FnOnce() -> T) -> (T, T) {
+    if i.is_multiple_of(2) {
+        let d = direct();
+        (d, tool())
+    } else {
+        let t = tool();
+        (direct(), t)
+    }
+}
+
+/// Runs a child with a clean environment and its stdout piped.
+fn with_env(mut cmd: Command) -> Command {
+    cmd.env_remove("P2P_DHT_BOOTSTRAP")
+        .env_remove("P2P_IDENTITY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    cmd
+}
+
+/// Runs a process to its end, timing its first output line and its exit.
+fn process(mut cmd: Command) -> Lookup {
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("starting a process");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = None;
+    let mut found = 0;
+    for line in BufReader::new(stdout).lines() {
+        line.expect("reading a child's output");
+        first.get_or_insert_with(|| started.elapsed());
+        found += 1;
+    }
+    let status = child.wait().expect("wait");
+    let done = started.elapsed();
+    assert!(status.success(), "{cmd:?}: {status}");
+    Lookup {
+        first: first.unwrap_or(done),
+        done,
+        found,
+    }
+}
+
+/// The minimal program using mainline directly, run as `dht direct OP BOOTSTRAP ARGS`:
+/// `get-peers TOPIC` prints each new peer, `put SEED_HEX SALT VALUE` stores a mutable
+/// item, `get KEY_HEX SALT` prints its value.
+mod direct {
+    use super::{
+        AsyncDht, Dht, HashSet, Ipv4Addr, MutableItem, SocketAddrV4, StreamExt, topic_infohash,
+    };
+    use std::io::Write;
+
+    pub fn client(bootstrap: &[SocketAddrV4]) -> AsyncDht {
+        Dht::builder()
+            .bootstrap(bootstrap)
+            .bind_address(Ipv4Addr::LOCALHOST)
+            .port(0)
+            .build()
+            .expect("client")
+            .as_async()
+    }
+
+    pub async fn put(client: &AsyncDht, key: mainline::SigningKey, salt: &str, value: &str) {
+        let seq = i64::try_from(p2p_shared::peer::now_millis()).expect("seq");
+        let item = MutableItem::new(key, value.as_bytes(), seq, Some(salt.as_bytes()));
+        client.put_mutable(item, None).await.expect("put");
+    }
+
+    pub async fn get(client: &AsyncDht, key: &[u8; 32], salt: &str) -> Option<MutableItem> {
+        client
+            .get_mutable_most_recent(key, Some(salt.as_bytes()))
+            .await
+    }
+
+    fn bytes<const N: usize>(text: &str) -> [u8; N] {
+        hex::decode(text)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .expect("hex bytes")
+    }
+
+    pub fn main(args: &[String]) {
+        let [op, bootstrap, rest @ ..] = args else {
+            panic!("usage: dht direct OP BOOTSTRAP ARGS");
+        };
+        let bootstrap: Vec<SocketAddrV4> = bootstrap
+            .split(',')
+            .map(|a| a.parse().expect("bootstrap address"))
+            .collect();
+        let mut out = std::io::stdout().lock();
+        smol::block_on(async {
+            let client = client(&bootstrap);
+            match (op.as_str(), rest) {
+                ("get-peers", [topic]) => {
+                    let mut stream = client.get_peers(topic_infohash(topic));
+                    let mut seen = HashSet::new();
+                    while let Some(batch) = stream.next().await {
+                        for peer in batch {
+                            if seen.insert(peer) {
+                                writeln!(out, "{peer}")
+                                    .and_then(|()| out.flush())
+                                    .expect("stdout");
+                            }
+                        }
+                    }
+                }
+                ("put", [seed, salt, value]) => {
+                    let key = mainline::SigningKey::from_bytes(&bytes(seed));
+                    put(&client, key, salt, value).await;
+                    writeln!(out, "stored").expect("stdout");
+                }
+                ("get", [key, salt]) => {
+                    let item = get(&client, &bytes(key), salt).await.expect("the item");
+                    out.write_all(item.value())
+                        .and_then(|()| writeln!(out))
+                        .expect("stdout");
+                }
+                _ => panic!("unknown direct operation {args:?}"),
+            }
+        });
+    }
+}
+
+/// Timings per operation: in-process, direct mainline process, p2p-dht process.
 #[derive(Default)]
 struct Table {
-    rows: Vec<(&'static str, Vec<Duration>, Vec<Duration>)>,
+    rows: Vec<(&'static str, [Vec<Duration>; 3])>,
     found: (usize, usize),
 }
 
 impl Table {
-    fn add(&mut self, name: &'static str, direct: Duration, tool: Duration) {
-        if let Some(row) = self.rows.iter_mut().find(|row| row.0 == name) {
-            row.1.push(direct);
-            row.2.push(tool);
-        } else {
-            self.rows.push((name, vec![direct], vec![tool]));
+    fn add(&mut self, name: &'static str, samples: [Duration; 3]) {
+        let index = match self.rows.iter().position(|row| row.0 == name) {
+            Some(index) => index,
+            None => {
+                self.rows.push((name, Default::default()));
+                self.rows.len() - 1
+            }
+        };
+        for (column, sample) in self.rows[index].1.iter_mut().zip(samples) {
+            column.push(sample);
         }
     }
 
@@ -265,12 +393,12 @@ impl Table {
 
     fn print(&self) {
         println!(
-            "{:<36} {:>14} {:>14} {:>7}",
-            "median of each", "mainline (ms)", "p2p-dht (ms)", "ratio"
+            "{:<42} {:>11} {:>10} {:>9} {:>7}",
+            "median (ms)", "in-process", "mainline", "p2p-dht", "ratio"
         );
-        for (name, direct, tool) in &self.rows {
-            let (d, t) = (median(direct), median(tool));
-            println!("{name:<36} {d:>14.1} {t:>14.1} {:>6.2}x", t / d);
+        for (name, [inproc, direct, tool]) in &self.rows {
+            let (i, d, t) = (median(inproc), median(direct), median(tool));
+            println!("{name:<42} {i:>11.1} {d:>10.1} {t:>9.1} {:>6.2}x", t / d);
         }
         println!(
             "distinct peers found: mainline {}, p2p-dht {}",

@@ -46,6 +46,9 @@ _p2p__dht() {
             p2p__dht,resolve)
                 cmd="p2p__dht__subcmd__resolve"
                 ;;
+            p2p__dht,sample)
+                cmd="p2p__dht__subcmd__sample"
+                ;;
             p2p__dht,serve)
                 cmd="p2p__dht__subcmd__serve"
                 ;;
@@ -82,6 +85,9 @@ _p2p__dht() {
             p2p__dht__subcmd__help,resolve)
                 cmd="p2p__dht__subcmd__help__subcmd__resolve"
                 ;;
+            p2p__dht__subcmd__help,sample)
+                cmd="p2p__dht__subcmd__help__subcmd__sample"
+                ;;
             p2p__dht__subcmd__help,serve)
                 cmd="p2p__dht__subcmd__help__subcmd__serve"
                 ;;
@@ -95,7 +101,7 @@ _p2p__dht() {
 
     case "${cmd}" in
         p2p__dht)
-            opts="-q -h -V --quiet --help --version get-peers announce put get publish resolve ping find-node info serve testnet help"
+            opts="-q -h -V --quiet --help --version get-peers announce put get publish resolve ping sample find-node info serve testnet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -309,7 +315,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__subcmd__dht__subcmd__help)
-            opts="get-peers announce put get publish resolve ping find-node info serve testnet help"
+            opts="get-peers announce put get publish resolve ping sample find-node info serve testnet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -449,6 +455,20 @@ _p2p__dht() {
             return 0
             ;;
         p2p__subcmd__dht__subcmd__help__subcmd__resolve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2p__subcmd__dht__subcmd__help__subcmd__sample)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -666,6 +686,32 @@ _p2p__dht() {
                     return 0
                     ;;
                 --request-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        p2p__subcmd__dht__subcmd__sample)
+            opts="-q -h --target --bind --timeout --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

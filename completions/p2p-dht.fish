@@ -34,6 +34,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "get" -d 'Fetch a BE
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "publish" -d 'Store this identity\'s signed peer record on the DHT under its own key'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "resolve" -d 'Find a peer\'s signed peer record by its id, and verify it'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "ping" -d 'Ask one DHT node whether it is alive (KRPC ping)'
+complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "sample" -d 'Ask one DHT node for a sample of the infohashes it stores (BEP 51)'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "find-node" -d 'Find the DHT nodes closest to an id'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "info" -d 'Show this node\'s id, addresses and view of the DHT after bootstrapping'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "serve" -d 'Run a long-lived DHT node (server mode)'
@@ -112,6 +113,11 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -l bind -d 'Local 
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -l timeout -d 'How long to wait for the answer' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -s h -l help -d 'Print help'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -l target -d 'Where the listed nodes should be near (40 hex digits) [default: random]' -r
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -l bind -d 'Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]' -r
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -l timeout -d 'How long to wait for the answer' -r
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s j -l jobs -d 'With targets on stdin: how many to work on at once' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
@@ -136,15 +142,16 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s h -l help -d '
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -l bind -d 'The loopback address the nodes bind' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s h -l help -d 'Print help'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "get-peers" -d 'Find peers for an infohash or topic, streamed as they arrive'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "announce" -d 'Announce this machine as a peer for an infohash or topic'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "put" -d 'Store a BEP 44 item: immutable, or mutable and signed with -i KEY'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "get" -d 'Fetch a BEP 44 item by its hash (immutable) or public key (mutable)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "publish" -d 'Store this identity\'s signed peer record on the DHT under its own key'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "resolve" -d 'Find a peer\'s signed peer record by its id, and verify it'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "ping" -d 'Ask one DHT node whether it is alive (KRPC ping)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "find-node" -d 'Find the DHT nodes closest to an id'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "info" -d 'Show this node\'s id, addresses and view of the DHT after bootstrapping'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "serve" -d 'Run a long-lived DHT node (server mode)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "testnet" -d 'Run a local DHT of N nodes on loopback, for demos and tests'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping find-node info serve testnet help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "get-peers" -d 'Find peers for an infohash or topic, streamed as they arrive'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "announce" -d 'Announce this machine as a peer for an infohash or topic'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "put" -d 'Store a BEP 44 item: immutable, or mutable and signed with -i KEY'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "get" -d 'Fetch a BEP 44 item by its hash (immutable) or public key (mutable)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "publish" -d 'Store this identity\'s signed peer record on the DHT under its own key'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "resolve" -d 'Find a peer\'s signed peer record by its id, and verify it'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "ping" -d 'Ask one DHT node whether it is alive (KRPC ping)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "sample" -d 'Ask one DHT node for a sample of the infohashes it stores (BEP 51)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "find-node" -d 'Find the DHT nodes closest to an id'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "info" -d 'Show this node\'s id, addresses and view of the DHT after bootstrapping'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "serve" -d 'Run a long-lived DHT node (server mode)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "testnet" -d 'Run a local DHT of N nodes on loopback, for demos and tests'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

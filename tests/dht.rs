@@ -3,8 +3,10 @@
 //! command gets the testnet's addresses and `$P2P_DHT_BOOTSTRAP` is cleared.
 
 mod common;
+mod dht_support;
 
 use common::{DEADLINE, Finished, Running};
+use dht_support::{Libtorrent, until};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -426,6 +428,154 @@ fn ping_reports_a_closed_port_and_silence() {
     let out = common::run(cmd, b"", DEADLINE);
     assert_eq!(out.code(), 1, "{}", out.stderr);
     assert!(out.stderr.contains("refused"), "{}", out.stderr);
+}
+
+#[test]
+fn sample_lists_the_infohashes_a_libtorrent_node_stores() {
+    let Some(node) = Libtorrent::start("sample_lists_the_infohashes_a_libtorrent_node_stores")
+    else {
+        return;
+    };
+    let home = common::tempdir();
+    let p2p_dht = |args: &[&str]| {
+        let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+        cmd.args(args);
+        common::run(cmd, b"", DEADLINE)
+    };
+    let empty = p2p_dht(&["sample", &node.addr]);
+    assert_eq!(empty.code(), 1, "{}", empty.stderr);
+    assert!(empty.stderr.contains("no infohashes"), "{}", empty.stderr);
+    assert_eq!(empty.records()[0]["num"], 0);
+
+    // The node is its own DHT: p2p-dht's announcements are stored there. It lists
+    // the earlier (exited) p2p-dht clients as nodes, hence the short request timeout.
+    let topics = ["alpha", "beta", "gamma"];
+    for topic in topics {
+        let out = p2p_dht(&[
+            "announce",
+            "--topic",
+            topic,
+            "--bootstrap",
+            &node.addr,
+            "--request-timeout",
+            "250ms",
+        ]);
+        assert_eq!(out.code(), 0, "{}", out.stderr);
+    }
+    let out = p2p_dht(&["sample", &node.addr]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let records = out.records();
+    let mut sampled: Vec<_> = records
+        .iter()
+        .filter(|r| r["type"] == "sample")
+        .map(|r| {
+            assert_eq!(r["addr"], node.addr.as_str());
+            r["infohash"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    sampled.sort();
+    let mut want: Vec<_> = topics.iter().map(|t| sha1_hex(t)).collect();
+    want.sort();
+    assert_eq!(sampled, want);
+    let summary = records.last().unwrap();
+    assert_eq!(summary["type"], "sampled");
+    assert_eq!(summary["count"], 3);
+    assert_eq!(summary["num"], 3);
+    assert_eq!(summary["id"].as_str().unwrap().len(), 40);
+}
+
+#[test]
+fn sample_tells_a_node_without_bep51_from_silence() {
+    let net = Testnet::start(4);
+    let sample = |addr: &str| {
+        let mut cmd = common::command(&bin!("p2p-dht"), net.home());
+        cmd.args(["sample", addr, "--timeout", "300ms"]);
+        common::run(cmd, b"", DEADLINE)
+    };
+    // mainline 8 answers pings but ignores sample_infohashes.
+    let out = sample(&net.addrs[0]);
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("does not support BEP 51"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let out = sample(&format!("udp://{}", silent.local_addr().unwrap()));
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+    assert!(out.stderr.contains("no answer"), "{}", out.stderr);
+}
+
+/// Two libtorrent nodes and a `p2p-dht testnet` on loopback, as one DHT. mainline 8
+/// drops queries whose transaction id is not 4 bytes and libtorrent's are 2, so the
+/// libtorrent nodes reach each other only, while `p2p-dht` reaches every node.
+#[test]
+fn libtorrent_and_p2p_dht_find_each_others_peers_and_items() {
+    let test = "libtorrent_and_p2p_dht_find_each_others_peers_and_items";
+    let (Some(mut a), Some(mut b)) = (Libtorrent::start(test), Libtorrent::start(test)) else {
+        return;
+    };
+    a.add_node(&b.addr);
+    b.add_node(&a.addr);
+    let net = Testnet::start(8);
+    let bootstrap = format!("{},{},{}", net.bootstrap, a.addr, b.addr);
+    let p2p_dht = |args: &[&str]| {
+        let mut cmd = common::command(&bin!("p2p-dht"), net.home());
+        cmd.args(args)
+            .args(["--bootstrap", &bootstrap, "--timeout", "10s"]);
+        common::run(cmd, b"", DEADLINE)
+    };
+    let limit = Duration::from_secs(15);
+
+    // libtorrent joins a swarm (announcing its own port) and stores an item, before
+    // any p2p-dht client has been seen by its nodes: a libtorrent node keeps those
+    // short-lived clients as contacts, and its own lookups then wait for them.
+    let infohash = sha1_hex("from-libtorrent");
+    let announced = a.ask(&json!({"cmd": "announce", "infohash": infohash}));
+    let held = b.ask(&json!({"cmd": "wait_announced_here", "infohash": infohash, "timeout": 10}));
+    assert_eq!(
+        held["found"], true,
+        "libtorrent did not announce to its neighbour"
+    );
+    let stored = a.ask(&json!({"cmd": "put", "value": "{\"from\":\"libtorrent\"}"}));
+    assert!(stored["nodes"].as_i64() > Some(0), "{stored}");
+
+    // p2p-dht finds libtorrent's peer.
+    let out = p2p_dht(&["get-peers", &infohash]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let want = format!("udp://127.0.0.1:{}", announced["port"]);
+    assert!(
+        out.records().iter().any(|r| r["addrs"][0] == want.as_str()),
+        "{want} not in {:?}",
+        out.records()
+    );
+
+    // The immutable item libtorrent put is got by p2p-dht, under the same target.
+    let target = stored["target"].as_str().unwrap();
+    let out = p2p_dht(&["get", target]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(out.records()[0]["value"], json!({"from": "libtorrent"}));
+
+    // p2p-dht announces; libtorrent finds the peer.
+    let out = p2p_dht(&["announce", "--topic", "interop", "--port", "4321"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let ask = json!({"cmd": "get_peers", "infohash": sha1_hex("interop"), "timeout": 1});
+    until(limit, "libtorrent finding p2p-dht's peer", || {
+        let peers = b.ask(&ask)["peers"].clone();
+        let peers = peers.as_array().unwrap();
+        peers.contains(&json!("127.0.0.1:4321")).then_some(())
+    });
+
+    // And an item put by p2p-dht is got by libtorrent.
+    let out = p2p_dht(&["put", "{\"from\":\"p2p-dht\"}"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let target = out.records()[0]["target"].as_str().unwrap().to_owned();
+    let item = until(limit, "libtorrent getting p2p-dht's item", || {
+        let item = b.ask(&json!({"cmd": "get", "target": target, "timeout": 2}));
+        (item["type"] == "item").then_some(item)
+    });
+    assert_eq!(item["value"], "{\"from\":\"p2p-dht\"}");
 }
 
 #[test]

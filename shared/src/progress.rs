@@ -12,7 +12,10 @@ pub fn spinner(quiet: bool, message: impl Into<String>) -> ProgressBar {
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message(message.into());
-    bar.enable_steady_tick(Duration::from_millis(120));
+    // A hidden spinner needs no ticker thread (short-lived tools start it on every run).
+    if !bar.is_hidden() {
+        bar.enable_steady_tick(Duration::from_millis(120));
+    }
     bar
 }
 

@@ -54,6 +54,8 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// Ask one DHT node whether it is alive (KRPC ping)
     Ping(PingArgs),
+    /// Ask one DHT node for a sample of the infohashes it stores (BEP 51)
+    Sample(SampleArgs),
     /// Find the DHT nodes closest to an id
     FindNode(FindNodeArgs),
     /// Show this node's id, addresses and view of the DHT after bootstrapping
@@ -295,6 +297,34 @@ pub struct PingArgs {
     /// The node (udp://IP:PORT or HOST:PORT)
     #[arg(value_name = "ADDR", value_parser = parse_node_addr)]
     pub addr: SocketAddrV4,
+    /// Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_node_addr)]
+    pub bind: Option<SocketAddrV4>,
+    /// How long to wait for the answer
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration::parse)]
+    pub timeout: Duration,
+}
+
+/// `p2p-dht sample`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Sends BEP 51's sample_infohashes to one node and prints a `sample` record per infohash
+it returns, a `node` record per node near --target it lists, then a `sampled` summary
+(`count`; `num`, how many the node stores; `interval`, seconds before it offers a new
+sample). Follow the `node` records to crawl.
+
+Exit status: 0 samples received, 1 none, or the node does not support BEP 51 (it
+refused the query, or answered a ping but not the query), 3 no answer at all.
+
+Example:
+  p2p-dht sample udp://127.0.0.1:6881 | jq -r 'select(.type==\"sample\").infohash'")]
+pub struct SampleArgs {
+    /// The node (udp://IP:PORT or HOST:PORT)
+    #[arg(value_name = "ADDR", value_parser = parse_node_addr)]
+    pub addr: SocketAddrV4,
+    /// Where the listed nodes should be near (40 hex digits) [default: random]
+    #[arg(long, value_name = "ID")]
+    pub target: Option<String>,
     /// Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]
     #[arg(long, value_name = "IP:PORT", value_parser = parse_node_addr)]
     pub bind: Option<SocketAddrV4>,

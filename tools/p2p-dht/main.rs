@@ -8,6 +8,7 @@ mod nodes;
 mod peers;
 mod records;
 mod runner;
+mod sample;
 
 use args::{Args, Command};
 use p2p_shared::entry::Ctx;
@@ -27,6 +28,7 @@ fn run(args: Args, ctx: &Ctx) -> Result<Status> {
         Command::Publish(a) => records::publish(&a, ctx),
         Command::Resolve(a) => records::resolve(&a, ctx),
         Command::Ping(a) => krpc::run(&a, ctx),
+        Command::Sample(a) => sample::run(&a, ctx),
         Command::FindNode(a) => nodes::find_node(&a, ctx),
         Command::Info(a) => nodes::info(&a, ctx),
         Command::Serve(a) => nodes::serve(&a, ctx),

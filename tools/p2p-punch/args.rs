@@ -196,11 +196,11 @@ pub struct ConnectArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
+    /// The tool's definition with the toolbox-wide flags added (which includes all of
+    /// its own) passes clap's consistency checks.
     #[test]
     fn command_is_well_formed() {
         p2p_shared::entry::command::<Args>().debug_assert();
-        Args::command().debug_assert();
     }
 }

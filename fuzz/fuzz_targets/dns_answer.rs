@@ -26,7 +26,10 @@ fn zone() -> Zone {
             format!("tcp://[2001:db8::{i}]:4001"),
             format!("relay://relay.test:3478/x{i}"),
         ];
-        let addrs = addrs.iter().map(|a| a.parse().expect("an address")).collect();
+        let addrs = addrs
+            .iter()
+            .map(|a| a.parse().expect("an address"))
+            .collect();
         let topic = Some(if i % 2 == 0 { "chat" } else { "files" }.to_owned());
         let record = if i % 3 == 0 {
             let mut record = PeerRecord::new(None, addrs);
@@ -65,12 +68,17 @@ fuzz_target!(|packet: &[u8]| {
         let reply = respond::answer(&ZONE, packet, transport);
         let taken = transport == Transport::Udp && fast.answer(packet, &mut out).is_some();
         if taken {
-            let reply = reply.as_ref().expect("the responder answers what the fast path does");
+            let reply = reply
+                .as_ref()
+                .expect("the responder answers what the fast path does");
             assert_eq!(out, reply.bytes, "the fast path answers as the responder");
         } else {
             // Declined (or TCP): the fast path's zone answers too, to stay in step.
             let own = respond::answer(fast.zone(), packet, transport);
-            assert_eq!(own.map(|r| r.bytes), reply.as_ref().map(|r| r.bytes.clone()));
+            assert_eq!(
+                own.map(|r| r.bytes),
+                reply.as_ref().map(|r| r.bytes.clone())
+            );
         }
         let Some(reply) = reply else {
             continue;

@@ -284,8 +284,8 @@ mod tests {
     use hickory_proto::rr::Name;
 
     /// Signed peers with ids (TXT, SRV targets, IPv6), peers without ids on two
-    /// topics, tcp and relay addresses.
-    fn zone() -> Zone {
+    /// topics, tcp and relay addresses; rotating windows of `answers`.
+    fn zone(answers: usize) -> Zone {
         let records: Vec<(PeerRecord, String)> = (0..10u8)
             .map(|i| {
                 let addrs = [
@@ -312,7 +312,7 @@ mod tests {
         let config = Config {
             origin: Name::from_ascii("z.test.").unwrap(),
             ttl: 5,
-            answers: 3,
+            answers,
             ns: Name::from_ascii("ns.z.test.").unwrap(),
         };
         Zone::build(config, records.iter().map(|(r, j)| (r, j.as_str())), 7)
@@ -382,9 +382,9 @@ mod tests {
     /// same requests in the same order: the fast path's replies are byte for byte the
     /// slow path's (so the rotation moves in step too). Returns how many requests
     /// the fast path took.
-    fn in_step(requests: &[Vec<u8>], rounds: usize) -> usize {
-        let slow = zone();
-        let mut fast = FastPath::new(Arc::new(zone()));
+    fn in_step(requests: &[Vec<u8>], rounds: usize, answers: usize) -> usize {
+        let slow = zone(answers);
+        let mut fast = FastPath::new(Arc::new(zone(answers)));
         let mut out = Vec::new();
         let mut taken = 0;
         for _ in 0..rounds {
@@ -413,15 +413,18 @@ mod tests {
     #[test]
     fn answers_every_plain_question_as_the_slow_path_does() {
         let requests = requests();
-        // More rounds than any rotating set has records: every turn of every window.
-        let taken = in_step(&requests, 24);
-        // Every one of these requests is plain.
-        assert_eq!(taken, requests.len() * 24);
+        // More rounds than any rotating set has records: every turn of every window;
+        // windows of 3, and of all records.
+        for answers in [3, 0] {
+            let taken = in_step(&requests, 24, answers);
+            // Every one of these requests is plain.
+            assert_eq!(taken, requests.len() * 24);
+        }
     }
 
     #[test]
     fn the_window_moves_with_every_cached_answer() {
-        let mut fast = FastPath::new(Arc::new(zone()));
+        let mut fast = FastPath::new(Arc::new(zone(3)));
         let mut request = Message::query();
         request.add_query(Query::query(
             Name::from_ascii("z.test.").unwrap(),
@@ -444,7 +447,7 @@ mod tests {
 
     #[test]
     fn unusual_requests_go_to_the_slow_path() {
-        let mut fast = FastPath::new(Arc::new(zone()));
+        let mut fast = FastPath::new(Arc::new(zone(3)));
         let base = |name: &str, rtype: RecordType| {
             let mut request = Message::query();
             request.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
@@ -509,6 +512,6 @@ mod tests {
                 packet
             })
             .collect();
-        assert!(in_step(&mutated, 2) > 1000, "some mutations stay plain");
+        assert!(in_step(&mutated, 2, 3) > 1000, "some mutations stay plain");
     }
 }

@@ -235,6 +235,24 @@ mod tests {
         assert_eq!(out.metadata.response_code, ResponseCode::Refused);
     }
 
+    /// With `--answers 0` (or a window as large as the set) every address comes back,
+    /// the order rotating: each answer starts one record further on.
+    #[test]
+    fn a_whole_set_is_answered_in_rotating_order() {
+        let mut all = zone(5);
+        all.config.answers = 0;
+        let firsts: Vec<_> = (0..5)
+            .map(|_| {
+                let reply = ask(&all, "z.test.", RecordType::A, Transport::Udp);
+                assert_eq!(reply.answers.len(), 5);
+                reply.answers[0].data.clone()
+            })
+            .collect();
+        for (i, first) in firsts.iter().enumerate() {
+            assert!(!firsts[..i].contains(first), "{firsts:?}");
+        }
+    }
+
     #[test]
     fn too_large_for_udp_is_truncated_and_whole_over_tcp() {
         let mut big = zone(100);

@@ -200,7 +200,9 @@ impl Zone {
                 self.config.answers.min(n)
             };
             let turn = turn.unwrap_or_else(|| self.next_turn());
-            (turn.wrapping_mul(take) % n, take)
+            // A window of all the records moves by one, so that the order rotates.
+            let step = if take == n { 1 } else { take };
+            (turn.wrapping_mul(step) % n, take)
         };
         (0..take).map(move |i| {
             let i = (start + i) % n;

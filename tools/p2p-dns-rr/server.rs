@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
+use p2p_shared::dns_server::fast::FastPath;
 use p2p_shared::dns_server::respond::{self, Reply, Transport};
 use p2p_shared::dns_server::zone::Zone;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -59,27 +60,28 @@ impl Shared {
 }
 
 /// A thread's view of the zone, refreshed only when a new one was published (one
-/// atomic load per query on the fast path).
+/// atomic load per batch), with the thread's cache of answers from it.
 struct View {
     shared: Arc<Shared>,
     seen: u64,
-    zone: Arc<Zone>,
+    fast: FastPath,
 }
 
 impl View {
     fn new(shared: Arc<Shared>) -> Self {
         let seen = shared.generation.load(Ordering::Acquire);
-        let zone = shared.current();
-        View { shared, seen, zone }
+        let fast = FastPath::new(shared.current());
+        View { shared, seen, fast }
     }
 
-    fn zone(&mut self) -> &Zone {
+    /// The current zone and its cache (a new snapshot comes with an empty cache).
+    fn fast(&mut self) -> &mut FastPath {
         let now = self.shared.generation.load(Ordering::Acquire);
         if now != self.seen {
             self.seen = now;
-            self.zone = self.shared.current();
+            self.fast = FastPath::new(self.shared.current());
         }
-        &self.zone
+        &mut self.fast
     }
 }
 
@@ -175,7 +177,10 @@ fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
     let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
     // Per datagram of the batch: its length and sender, or None to drop it.
     let mut got: Vec<Option<(usize, SockaddrStorage)>> = Vec::with_capacity(BATCH);
-    let mut replies: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+    // Answer buffers, reused from batch to batch; the first `ready` are this batch's.
+    let mut replies: Vec<Vec<u8>> = (0..BATCH)
+        .map(|_| Vec::with_capacity(usize::from(respond::MAX_UDP)))
+        .collect();
     let mut to: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
     loop {
         got.clear();
@@ -199,22 +204,30 @@ fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
                 Err(_) => continue,
             }
         }
-        replies.clear();
         to.clear();
-        let zone = view.zone();
+        let fast = view.fast();
         for (buf, datagram) in bufs.iter().zip(&got) {
             let Some((n, from)) = datagram else {
                 counters.record(None, Transport::Udp);
                 continue;
             };
-            let reply = respond::answer(zone, &buf[..*n], Transport::Udp);
-            count(counters, reply.as_ref(), Transport::Udp);
-            if let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) {
-                replies.push(reply.bytes);
+            let request = &buf[..*n];
+            let out = &mut replies[to.len()];
+            if let Some(a) = fast.answer(request, out) {
+                counters.record(Some((a.qtype, a.rcode, a.truncated)), Transport::Udp);
+            } else {
+                let reply = respond::answer(fast.zone(), request, Transport::Udp);
+                count(counters, reply.as_ref(), Transport::Udp);
+                match reply {
+                    Some(reply) => *out = reply.bytes,
+                    None => out.clear(),
+                }
+            }
+            if !out.is_empty() {
                 to.push(Some(*from));
             }
         }
-        send_all(fd, &mut send_headers, &replies, &to);
+        send_all(fd, &mut send_headers, &replies[..to.len()], &to);
     }
 }
 
@@ -283,7 +296,7 @@ fn tcp_connection(mut stream: TcpStream, mut view: View, counters: &Shard) -> io
         stream.read_exact(&mut len)?;
         let len = usize::from(u16::from_be_bytes(len));
         stream.read_exact(&mut buf[..len])?;
-        let reply = respond::answer(view.zone(), &buf[..len], Transport::Tcp);
+        let reply = respond::answer(view.fast().zone(), &buf[..len], Transport::Tcp);
         count(counters, reply.as_ref(), Transport::Tcp);
         let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) else {
             return Ok(());

@@ -42,6 +42,18 @@ pub struct Reply {
 /// Answers one request. `None` for packets that get no answer at all: shorter than a
 /// header, or themselves responses (answering those could loop between servers).
 pub fn answer(zone: &Zone, packet: &[u8], transport: Transport) -> Option<Reply> {
+    answer_at(zone, packet, transport, None)
+}
+
+/// [`answer`], with a rotating record set answered with the window of `turn` (and
+/// the rotation left where it is) when one is given: how the fast path's cache is
+/// filled.
+pub(super) fn answer_at(
+    zone: &Zone,
+    packet: &[u8],
+    transport: Transport,
+    turn: Option<usize>,
+) -> Option<Reply> {
     if packet.len() < HEADER || packet[2] & 0x80 != 0 {
         return None;
     }
@@ -74,7 +86,7 @@ pub fn answer(zone: &Zone, packet: &[u8], transport: Transport) -> Option<Reply>
         ResponseCode::FormErr
     } else {
         response.metadata.authoritative = true;
-        resolve(zone, &request, &mut response)
+        resolve(zone, &request, &mut response, turn)
     };
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         response.metadata.authoritative = false;
@@ -83,7 +95,12 @@ pub fn answer(zone: &Zone, packet: &[u8], transport: Transport) -> Option<Reply>
 }
 
 /// Fills the answer for the single question of `request`; returns the rcode.
-fn resolve(zone: &Zone, request: &Message, response: &mut Message) -> ResponseCode {
+fn resolve(
+    zone: &Zone,
+    request: &Message,
+    response: &mut Message,
+    turn: Option<usize>,
+) -> ResponseCode {
     let query = &request.queries[0];
     let qtype = query.query_type();
     if !matches!(query.query_class(), DNSClass::IN | DNSClass::ANY)
@@ -103,7 +120,7 @@ fn resolve(zone: &Zone, request: &Message, response: &mut Message) -> ResponseCo
         if qtype != RecordType::ANY && qtype != *rtype {
             continue;
         }
-        for (record, glue) in zone.pick(set) {
+        for (record, glue) in zone.pick(set, turn) {
             response.answers.push(record.clone());
             if let Some(glue) = glue {
                 push_new(&mut response.additionals, glue);
@@ -218,6 +235,24 @@ mod tests {
         assert_eq!(out.metadata.response_code, ResponseCode::Refused);
     }
 
+    /// With `--answers 0` (or a window as large as the set) every address comes back,
+    /// the order rotating: each answer starts one record further on.
+    #[test]
+    fn a_whole_set_is_answered_in_rotating_order() {
+        let mut all = zone(5);
+        all.config.answers = 0;
+        let firsts: Vec<_> = (0..5)
+            .map(|_| {
+                let reply = ask(&all, "z.test.", RecordType::A, Transport::Udp);
+                assert_eq!(reply.answers.len(), 5);
+                reply.answers[0].data.clone()
+            })
+            .collect();
+        for (i, first) in firsts.iter().enumerate() {
+            assert!(!firsts[..i].contains(first), "{firsts:?}");
+        }
+    }
+
     #[test]
     fn too_large_for_udp_is_truncated_and_whole_over_tcp() {
         let mut big = zone(100);
@@ -269,13 +304,7 @@ mod tests {
         ));
         request.set_edns(Edns::new());
         let valid = request.to_vec().unwrap();
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = super::super::xorshift(0x9e37_79b9_7f4a_7c15_u64);
         for round in 0..20_000 {
             let mut packet = if round % 2 == 0 {
                 let len = usize::try_from(next() % 64).unwrap();

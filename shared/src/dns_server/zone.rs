@@ -167,14 +167,31 @@ impl Zone {
         self.nodes.get(key).map_or(Lookup::NxDomain, Lookup::Found)
     }
 
+    /// How many different windows `set` is answered with: the number of its records
+    /// when it rotates (the window at turn `t` is the one at `t % period`), else 1.
+    pub fn period(set: &RrSet) -> usize {
+        if set.rotate && set.records.len() > 1 {
+            set.records.len()
+        } else {
+            1
+        }
+    }
+
+    /// Takes the next turn of the rotation (every answer from a rotating set takes one).
+    pub fn next_turn(&self) -> usize {
+        self.rotation.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// The records of `set` to answer now, with their additional records: a window
-    /// of `answers` for rotating sets, moving on at every call.
+    /// of `answers` for rotating sets, moving on at every call. With `turn`, the window
+    /// of that turn, and the rotation does not move.
     pub fn pick<'z>(
         &self,
         set: &'z RrSet,
+        turn: Option<usize>,
     ) -> impl Iterator<Item = (&'z Record, Option<&'z Vec<Record>>)> + use<'z> {
         let n = set.records.len();
-        let (start, take) = if !set.rotate || n <= 1 {
+        let (start, take) = if Self::period(set) == 1 {
             (0, n)
         } else {
             let take = if self.config.answers == 0 {
@@ -182,8 +199,10 @@ impl Zone {
             } else {
                 self.config.answers.min(n)
             };
-            let turn = self.rotation.fetch_add(1, Ordering::Relaxed);
-            (turn.wrapping_mul(take) % n, take)
+            let turn = turn.unwrap_or_else(|| self.next_turn());
+            // A window of all the records moves by one, so that the order rotates.
+            let step = if take == n { 1 } else { take };
+            (turn.wrapping_mul(step) % n, take)
         };
         (0..take).map(move |i| {
             let i = (start + i) % n;

@@ -74,8 +74,18 @@ fn http_reply(bytes: &[u8]) {
         // order may change, the peers may not.
         assert_eq!(sorted(again.peers.clone()), sorted(reply.peers.clone()));
         assert_eq!(
-            (again.interval, again.complete, again.incomplete, &again.records),
-            (reply.interval, reply.complete, reply.incomplete, &reply.records)
+            (
+                again.interval,
+                again.complete,
+                again.incomplete,
+                &again.records
+            ),
+            (
+                reply.interval,
+                reply.complete,
+                reply.incomplete,
+                &reply.records
+            )
         );
     }
 }

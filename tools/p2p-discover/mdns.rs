@@ -29,6 +29,7 @@ use p2p_shared::peer_id::PeerId;
 use p2p_shared::{Error, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The mechanism's name in `via`.
@@ -46,7 +47,13 @@ pub struct Mdns {
     daemon: ServiceDaemon,
     interfaces: Vec<String>,
     registered: Option<String>,
+    /// Peers seen, by lowercase instance name, from the browser and the one-shot
+    /// query alike, so that a goodbye reports a peer however it was found.
+    instances: Instances,
 }
+
+/// The peers seen, by lowercase instance name.
+type Instances = Arc<Mutex<HashMap<String, PeerRecord>>>;
 
 impl Mdns {
     /// Starts the daemon, restricted to `interfaces` when any are named.
@@ -67,6 +74,7 @@ impl Mdns {
             daemon,
             interfaces: interfaces.to_vec(),
             registered: None,
+            instances: Instances::default(),
         })
     }
 
@@ -119,8 +127,8 @@ impl Mdns {
             .browse(SERVICE)
             .map_err(|e| Error::failure(format!("mDNS browse: {e}")))?;
         let own = self.registered.clone();
+        let instances = Arc::clone(&self.instances);
         Ok(smol::spawn(async move {
-            let mut instances: HashMap<String, PeerRecord> = HashMap::new();
             while let Ok(event) = events.recv_async().await {
                 let found = match event {
                     ServiceEvent::ServiceResolved(service) => {
@@ -141,19 +149,7 @@ impl Mdns {
                             .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
                             .collect();
                         match peer_of(&props, &ips, service.port, &topic) {
-                            Ok(peer) => {
-                                let merged = instances
-                                    .entry(service.fullname.clone())
-                                    .or_insert_with(|| peer.clone());
-                                if !peer.is_signed() {
-                                    for addr in peer.addrs {
-                                        if !merged.addrs.contains(&addr) {
-                                            merged.addrs.push(addr);
-                                        }
-                                    }
-                                }
-                                Found::Peer(merged.clone())
-                            }
+                            Ok(peer) => Found::Peer(remember(&instances, &service.fullname, peer)),
                             Err(why) => {
                                 found::problem(
                                     &tx,
@@ -167,7 +163,8 @@ impl Mdns {
                         }
                     }
                     ServiceEvent::ServiceRemoved(_, fullname) => {
-                        match instances.remove(&fullname) {
+                        let removed = lock(&instances).remove(&fullname.to_ascii_lowercase());
+                        match removed {
                             Some(peer) => Found::Gone(peer),
                             None => continue,
                         }
@@ -204,6 +201,7 @@ impl Mdns {
             .map_err(|e| Error::failure(format!("mDNS one-shot query: {e}")))?;
         let socket = smol::net::UdpSocket::try_from(socket)?;
         let own = self.registered.as_ref().map(|n| n.to_ascii_lowercase());
+        let instances = Arc::clone(&self.instances);
         Ok(smol::spawn(async move {
             let end = Instant::now() + ONE_SHOT_WAIT;
             let mut buf = vec![0u8; 9000];
@@ -223,7 +221,7 @@ impl Mdns {
                     }
                     let found = match peer_of(&instance.props, &instance.ips, instance.port, &topic)
                     {
-                        Ok(peer) => Found::Peer(peer),
+                        Ok(peer) => Found::Peer(remember(&instances, &instance.fullname, peer)),
                         Err(why) => Found::Problem {
                             via: VIA,
                             message: format!("{}: {why}", instance.fullname),
@@ -249,6 +247,30 @@ impl Mdns {
             let _ = done.recv_timeout(Duration::from_secs(1));
         }
     }
+}
+
+fn lock(instances: &Instances) -> std::sync::MutexGuard<'_, HashMap<String, PeerRecord>> {
+    instances
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Records `peer` under its instance name, merging the addresses of unsigned
+/// sightings (the crate reports IPv4, IPv6 and loopback addresses separately), and
+/// returns the merged peer.
+fn remember(instances: &Instances, fullname: &str, peer: PeerRecord) -> PeerRecord {
+    let mut seen = lock(instances);
+    let merged = seen
+        .entry(fullname.to_ascii_lowercase())
+        .or_insert_with(|| peer.clone());
+    if !peer.is_signed() {
+        for addr in peer.addrs {
+            if !merged.addrs.contains(&addr) {
+                merged.addrs.push(addr);
+            }
+        }
+    }
+    merged.clone()
 }
 
 /// The peer an instance describes: its signed record when it carries one,

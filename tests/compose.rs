@@ -59,20 +59,10 @@ fn pipe(mut first: Command, mut second: Command) -> (i32, String, String) {
     (status.code().unwrap(), out, err)
 }
 
-fn make_key(home: &Path, name: &str) -> String {
-    let out = common::run(
-        tool(&bin!("p2p-keygen"), home, &["new", "-o", name]),
-        b"",
-        DEADLINE,
-    );
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    out.records()[0]["id"].as_str().unwrap().to_owned()
-}
-
 #[test]
 fn discovered_signed_records_still_verify_with_keygen() {
     let home = common::tempdir();
-    let id = make_key(home.path(), "alice.json");
+    let id = common::make_key(home.path(), "alice.json");
     let mut tracker = Running::start(tool(
         &bin!("p2p-discover"),
         home.path(),
@@ -125,7 +115,7 @@ fn discovered_signed_records_still_verify_with_keygen() {
 #[test]
 fn discovered_peers_are_served_as_dns_and_read_back() {
     let home = common::tempdir();
-    make_key(home.path(), "key.json");
+    common::make_key(home.path(), "key.json");
     let record = common::run(
         tool(
             &bin!("p2p-keygen"),

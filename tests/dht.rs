@@ -91,11 +91,7 @@ impl Testnet {
 
     /// Makes an identity file and returns its peer id.
     fn key(&self, name: &str) -> String {
-        let mut cmd = common::command(&bin!("p2p-keygen"), self.home());
-        cmd.args(["new", "-o", name]).current_dir(self.home());
-        let out = common::run(cmd, b"", DEADLINE);
-        assert_eq!(out.code(), 0, "{}", out.stderr);
-        out.records()[0]["id"].as_str().unwrap().to_owned()
+        common::make_key(self.home(), name)
     }
 }
 

@@ -24,14 +24,6 @@ fn run(home: &Path, args: &[&str]) -> Finished {
     common::run(discover(home, args), b"", DEADLINE)
 }
 
-fn make_key(home: &Path, name: &str) -> String {
-    let mut cmd = common::command(&bin!("p2p-keygen"), home);
-    cmd.current_dir(home).args(["new", "-o", name]);
-    let out = common::run(cmd, b"", DEADLINE);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    out.records()[0]["id"].as_str().unwrap().to_owned()
-}
-
 /// A running tracker and its two announce URLs.
 struct Tracker {
     _process: Running,
@@ -54,7 +46,7 @@ fn tracker(home: &Path, extra: &[&str]) -> Tracker {
 #[test]
 fn a_tracker_hands_out_signed_records_over_http_and_plain_peers_over_udp() {
     let home = common::tempdir();
-    let id = make_key(home.path(), "alice.json");
+    let id = common::make_key(home.path(), "alice.json");
     let t = tracker(home.path(), &[]);
     let mut alice = Running::start(discover(
         home.path(),
@@ -142,8 +134,8 @@ fn watching_a_tracker_reports_a_peer_that_leaves() {
 #[test]
 fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
     let home = common::tempdir();
-    let a = make_key(home.path(), "a.json");
-    let b = make_key(home.path(), "b.json");
+    let a = common::make_key(home.path(), "a.json");
+    let b = common::make_key(home.path(), "b.json");
     std::fs::write(
         home.path().join("map.json"),
         format!("{{\n  \"{a}\": \"tcp://192.0.2.10:4000\"\n}}\n"),
@@ -205,7 +197,7 @@ fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
 #[test]
 fn a_forged_signed_record_is_dropped_and_counted() {
     let home = common::tempdir();
-    make_key(home.path(), "key.json");
+    common::make_key(home.path(), "key.json");
     let mut keygen = common::command(&bin!("p2p-keygen"), home.path());
     keygen.current_dir(home.path()).args([
         "peer",
@@ -324,7 +316,7 @@ fn dns_answers_from_p2p_dns_rr_become_peers() {
         .unwrap()
         .trim_start_matches("udp://")
         .to_owned();
-    make_key(home.path(), "key.json");
+    common::make_key(home.path(), "key.json");
     let mut keygen = common::command(&bin!("p2p-keygen"), home.path());
     keygen.current_dir(home.path()).args([
         "peer",
@@ -367,8 +359,8 @@ fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
     };
     let home = common::tempdir();
     let ids = [
-        make_key(home.path(), "a.json"),
-        make_key(home.path(), "b.json"),
+        common::make_key(home.path(), "a.json"),
+        common::make_key(home.path(), "b.json"),
     ];
     let start = |i: usize| {
         let mut cmd = lab.command(i, &bin!("p2p-discover"), home.path());
@@ -403,27 +395,9 @@ fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
     assert_eq!(gone["id"], ids[1].as_str());
 }
 
-/// The Python interpreter that has python3-libtorrent (Debian's package installs
-/// it for the system Python).
-const PYTHON: &str = "/usr/bin/python3";
-
-/// True when python3-libtorrent can be imported; otherwise says why the test skips.
-fn libtorrent_available(test: &str) -> bool {
-    let found = Command::new(PYTHON)
-        .args(["-c", "import libtorrent"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!(
-            "skipping {test}: python3-libtorrent is missing (apt-get install python3-libtorrent)"
-        );
-    }
-    found
-}
-
 /// tests/libtorrent_client.py in `mode`, a standard BitTorrent client on 127.0.0.1.
 fn libtorrent_client(home: &Path, mode: &str, tracker: &str, arg: &str) -> Running {
-    let mut cmd = common::command(Path::new(PYTHON), home);
+    let mut cmd = common::command(Path::new(common::PYTHON), home);
     cmd.current_dir(home)
         .arg(common::repo_root().join("tests/libtorrent_client.py"))
         .args([mode, tracker, arg]);
@@ -446,7 +420,9 @@ fn client_says(client: &mut Running, want: &str) -> Value {
 
 #[test]
 fn libtorrent_announces_to_and_scrapes_the_tracker_over_http_and_udp() {
-    if !libtorrent_available("libtorrent_announces_to_and_scrapes_the_tracker_over_http_and_udp") {
+    if !common::libtorrent_available(
+        "libtorrent_announces_to_and_scrapes_the_tracker_over_http_and_udp",
+    ) {
         return;
     }
     let home = common::tempdir();
@@ -478,7 +454,7 @@ fn libtorrent_announces_to_and_scrapes_the_tracker_over_http_and_udp() {
 
 #[test]
 fn two_libtorrent_clients_find_each_other_through_the_tracker() {
-    if !libtorrent_available("two_libtorrent_clients_find_each_other_through_the_tracker") {
+    if !common::libtorrent_available("two_libtorrent_clients_find_each_other_through_the_tracker") {
         return;
     }
     let home = common::tempdir();

@@ -14,13 +14,6 @@ fn keygen(home: &Path, args: &[&str], stdin: &[u8]) -> Finished {
     common::run(cmd, stdin, DEADLINE)
 }
 
-/// Makes an identity file `name` in `home` and returns its peer id.
-fn make_key(home: &Path, name: &str) -> String {
-    let out = keygen(home, &["new", "-o", name], b"");
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    out.records()[0]["id"].as_str().unwrap().to_owned()
-}
-
 fn lines(records: &[Value]) -> Vec<u8> {
     records
         .iter()
@@ -54,7 +47,7 @@ fn new_with_output_writes_a_0600_file_and_prints_only_the_public_record() {
 #[test]
 fn new_refuses_to_overwrite_without_force() {
     let home = common::tempdir();
-    let first = make_key(home.path(), "key.json");
+    let first = common::make_key(home.path(), "key.json");
     let again = keygen(home.path(), &["new", "-o", "key.json"], b"");
     assert_eq!(again.code(), 2);
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
@@ -97,7 +90,7 @@ fn a_seed_from_rfc8032_gives_its_public_key() {
 #[test]
 fn a_key_file_others_can_read_is_refused_unless_allowed() {
     let home = common::tempdir();
-    let id = make_key(home.path(), "key.json");
+    let id = common::make_key(home.path(), "key.json");
     let path = home.path().join("key.json");
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     let refused = keygen(home.path(), &["id", "-i", "key.json"], b"");
@@ -116,9 +109,9 @@ fn identity_lookup_order_is_flag_then_env_then_xdg() {
     let home = common::tempdir();
     let xdg_dir = home.path().join(".config/p2p");
     std::fs::create_dir_all(&xdg_dir).unwrap();
-    let xdg = make_key(home.path(), ".config/p2p/identity.json");
-    let env = make_key(home.path(), "env.json");
-    let flag = make_key(home.path(), "flag.json");
+    let xdg = common::make_key(home.path(), ".config/p2p/identity.json");
+    let env = common::make_key(home.path(), "env.json");
+    let flag = common::make_key(home.path(), "flag.json");
     let peer_id = |extra: &[&str], env_key: Option<&str>| {
         let mut cmd = common::command(&bin!("p2p-keygen"), home.path());
         cmd.current_dir(home.path())
@@ -145,7 +138,7 @@ fn identity_lookup_order_is_flag_then_env_then_xdg() {
 #[test]
 fn sign_then_verify_passes_lines_through_unchanged() {
     let home = common::tempdir();
-    let id = make_key(home.path(), "key.json");
+    let id = common::make_key(home.path(), "key.json");
     let input = lines(&[
         json!({"type": "message", "text": "héllo", "n": 1.50}),
         json!({"z": [1, {"b": 2, "a": 1}]}),
@@ -168,8 +161,8 @@ fn sign_then_verify_passes_lines_through_unchanged() {
 #[test]
 fn verify_reports_each_bad_line_by_number_and_keeps_the_good_ones() {
     let home = common::tempdir();
-    let id = make_key(home.path(), "key.json");
-    let other = make_key(home.path(), "other.json");
+    let id = common::make_key(home.path(), "key.json");
+    let other = common::make_key(home.path(), "other.json");
     let input = lines(&[json!({"n": 1}), json!({"n": 2}), json!({"n": 3})]);
     let signed = keygen(home.path(), &["sign", "-i", "key.json"], &input).text();
     let good: Vec<&str> = signed.lines().collect();
@@ -235,7 +228,7 @@ fn verify_reports_each_bad_line_by_number_and_keeps_the_good_ones() {
 #[test]
 fn strict_stops_at_the_first_bad_line() {
     let home = common::tempdir();
-    make_key(home.path(), "key.json");
+    common::make_key(home.path(), "key.json");
     let input = b"{\"n\":1}\nnot json\n{\"n\":3}\n";
     let out = keygen(home.path(), &["sign", "-i", "key.json", "--strict"], input);
     assert_eq!(out.code(), 2);
@@ -253,7 +246,7 @@ fn strict_stops_at_the_first_bad_line() {
 #[test]
 fn parallel_verify_keeps_input_order() {
     let home = common::tempdir();
-    make_key(home.path(), "key.json");
+    common::make_key(home.path(), "key.json");
     let input: Vec<u8> = (0..5_000)
         .flat_map(|i| format!("{{\"i\":{i}}}\n").into_bytes())
         .collect();
@@ -277,7 +270,7 @@ fn parallel_verify_keeps_input_order() {
 #[test]
 fn a_peer_record_verifies_even_after_a_receiver_adds_via() {
     let home = common::tempdir();
-    let id = make_key(home.path(), "key.json");
+    let id = common::make_key(home.path(), "key.json");
     let out = keygen(
         home.path(),
         &[
@@ -328,8 +321,8 @@ fn a_peer_record_verifies_even_after_a_receiver_adds_via() {
 #[test]
 fn seal_and_open_round_trip_binary_data_and_detect_tampering() {
     let home = common::tempdir();
-    let bob = make_key(home.path(), "bob.json");
-    make_key(home.path(), "eve.json");
+    let bob = common::make_key(home.path(), "bob.json");
+    common::make_key(home.path(), "eve.json");
     let secret: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
     let sealed = keygen(home.path(), &["seal", "--to", &bob], &secret);
     assert_eq!(sealed.code(), 0, "{}", sealed.stderr);
@@ -416,7 +409,7 @@ fn convert_round_trips_every_form() {
 #[test]
 fn a_closed_stdout_ends_quietly_with_status_0() {
     let home = common::tempdir();
-    make_key(home.path(), "key.json");
+    common::make_key(home.path(), "key.json");
     let mut cmd = common::command(&bin!("p2p-keygen"), home.path());
     cmd.current_dir(home.path())
         .args(["sign", "-i", "key.json"])

@@ -36,12 +36,9 @@ fn addr(record: &Value, key: &str) -> String {
         .to_owned()
 }
 
+/// An identity file in `home`: its path and its peer id.
 fn make_key(home: &Path) -> (String, String) {
-    let mut cmd = common::command(&bin!("p2p-keygen"), home);
-    cmd.args(["new", "-o", "key.json"]).current_dir(home);
-    let out = common::run(cmd, b"", DEADLINE);
-    assert_eq!(out.code(), 0, "{}", out.stderr);
-    let id = out.records()[0]["id"].as_str().unwrap().to_owned();
+    let id = common::make_key(home, "key.json");
     (home.join("key.json").display().to_string(), id)
 }
 

@@ -251,6 +251,34 @@ impl Running {
     }
 }
 
+/// Makes an identity file `name` in `home` with the real `p2p-keygen` and returns
+/// its peer id.
+pub fn make_key(home: &Path, name: &str) -> String {
+    let mut cmd = command(&crate::bin!("p2p-keygen"), home);
+    cmd.args(["new", "-o", name]).current_dir(home);
+    let out = run(cmd, b"", DEADLINE);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    out.records()[0]["id"].as_str().unwrap().to_owned()
+}
+
+/// The Python interpreter that has python3-libtorrent (Debian's package installs
+/// it for the system Python).
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// True when python3-libtorrent can be imported; otherwise says why `test` skips.
+pub fn libtorrent_available(test: &str) -> bool {
+    let found = Command::new(PYTHON)
+        .args(["-c", "import libtorrent"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!(
+            "skipping {test}: python3-libtorrent is missing (scripts/test installs it as root)"
+        );
+    }
+    found
+}
+
 /// True when running as root (network namespace tests need it).
 pub fn is_root() -> bool {
     Command::new("id")

@@ -17,17 +17,10 @@ impl Libtorrent {
     /// Starts a node, or says why `test` is skipped and returns `None` when
     /// python3-libtorrent is not installed.
     pub fn start(test: &str) -> Option<Libtorrent> {
-        let have = Command::new("/usr/bin/python3")
-            .args(["-c", "import libtorrent"])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !have {
-            eprintln!(
-                "skipping {test}: python3-libtorrent is missing (scripts/test installs it as root)"
-            );
+        if !crate::common::libtorrent_available(test) {
             return None;
         }
-        let mut cmd = Command::new("/usr/bin/python3");
+        let mut cmd = Command::new(crate::common::PYTHON);
         cmd.arg(repo_root().join("tests/dht_support/libtorrent_node.py"));
         let mut process = Running::start(cmd);
         let listening = process.wait_for(DEADLINE, |r| r["type"] == "listening");

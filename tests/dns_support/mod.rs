@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// How long any one wait in these tests may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// True when `dig` is installed; otherwise says why the test is skipped.
+/// True when `program` is installed; otherwise says why the test is skipped.
 pub fn have(program: &str) -> bool {
     let found = Command::new("sh")
         .args(["-c", &format!("command -v {program}")])

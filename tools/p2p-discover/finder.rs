@@ -109,18 +109,16 @@ fn start(
         && args.dns.is_empty();
     let (use_mdns, use_dht) = (args.mdns || no_flag, args.dht || no_flag);
     let mut tasks = Vec::new();
-    let own_addrs = |port| {
-        if args.addrs.is_empty() {
-            mdns::local_addrs(&args.interfaces, port)
-        } else {
-            args.addrs.clone()
-        }
+    // The addresses this peer's signed records name, looked up once.
+    let own_addrs = match args.announce {
+        Some(port) if args.addrs.is_empty() => mdns::local_addrs(&args.interfaces, port),
+        _ => args.addrs.clone(),
     };
     let mut mdns = None;
     if use_mdns {
         let mut responder = Mdns::start(&args.interfaces)?;
         if let Some(port) = args.announce {
-            responder.announce(&topic, port, identity, &own_addrs(port))?;
+            responder.announce(&topic, port, identity, &own_addrs)?;
         }
         tasks.push(responder.browse(topic.clone(), tx.clone())?);
         tasks.push(responder.query_once(topic.clone(), tx.clone())?);
@@ -132,8 +130,8 @@ fn start(
         peer_id: tracker_mechanism::new_peer_id(),
         port: args.announce.unwrap_or(0),
         record: match (identity, args.announce) {
-            (Some(identity), Some(port)) => {
-                let record = PeerRecord::signed(identity, own_addrs(port), Some(topic.clone()))?;
+            (Some(identity), Some(_)) => {
+                let record = PeerRecord::signed(identity, own_addrs, Some(topic.clone()))?;
                 Some(serde_json::to_string(&record).map_err(|e| Error::failure(e.to_string()))?)
             }
             _ => None,

@@ -1,38 +1,26 @@
-//! The library every p2p toolbox tool links.
+//! The library every p2p toolbox tool links. Each tool's `main` hands its clap
+//! arguments and a `run` function to [`cli::entry::main`]; nearly all logic lives here,
+//! in folders by role, each layer using only those above it in this list:
 //!
-//! Each tool's `main` hands its clap arguments and a `run` function to [`entry::main`];
-//! everything the tools have in common lives here: exit statuses and errors
-//! ([`status`]), the NDJSON writer and reader ([`output`], [`input`], [`parallel`]),
-//! identities and peer ids ([`identity`], [`peer_id`]), URL-like addresses ([`addr`]),
-//! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
-//! sealed boxes ([`seal`]), the mainline DHT setup ([`dht`]), human durations
-//! ([`duration`]), progress on stderr ([`progress`]), generated man pages and
-//! completions ([`generate`]), DNS answers as peers ([`dns`]) and the responder of
-//! `p2p-dns-rr serve` ([`dns_server`]).
+//! | module | role |
+//! |---|---|
+//! | [`status`], [`diag`], [`addr`], [`random`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness |
+//! | [`identity`] | key files, peer ids, RFC 8785 canonical JSON, signatures, sealed boxes |
+//! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
+//! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
+//! | [`codec`] | wire formats: bencode, STUN, the tracker protocols |
+//! | [`discovery`] | the DHT set-up, DNS answers as peers, the DNS responder |
+//! | [`connect`] | from a peer id to a path: hole punching and its rendezvous |
 
 pub mod addr;
-pub mod bencode;
-pub mod canonical;
-pub mod dht;
+pub mod cli;
+pub mod codec;
+pub mod connect;
 pub mod diag;
-pub mod dns;
-pub mod dns_server;
-pub mod duration;
-pub mod entry;
-pub mod generate;
+pub mod discovery;
 pub mod identity;
-pub mod input;
-pub mod output;
-pub mod parallel;
-pub mod peer;
-pub mod peer_id;
-pub mod progress;
-pub mod punch;
+pub mod ndjson;
 pub mod random;
-pub mod seal;
-pub mod shutdown;
-pub mod signing;
 pub mod status;
-pub mod stun;
 
 pub use status::{Context, Error, Result, Status};

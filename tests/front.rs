@@ -26,12 +26,22 @@ fn alone_it_lists_every_tool_and_roles_fill_the_table() {
     let out = p2p(&[]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     for tool in TOOLS {
-        assert!(out.text().contains(tool), "{tool} missing from:\n{}", out.text());
+        assert!(
+            out.text().contains(tool),
+            "{tool} missing from:\n{}",
+            out.text()
+        );
     }
     let roles = p2p(&["roles", "--json"]).records();
     let named: Vec<&str> = roles.iter().map(|r| r["tool"].as_str().unwrap()).collect();
     assert_eq!(named, TOOLS);
-    for layer in ["identity", "discovery", "peer routing", "stream", "content routing"] {
+    for layer in [
+        "identity",
+        "discovery",
+        "peer routing",
+        "stream",
+        "content routing",
+    ] {
         assert!(roles.iter().any(|r| r["role"] == layer), "no {layer} row");
     }
     let table = p2p(&["roles"]).text();
@@ -50,7 +60,11 @@ fn p2p_name_runs_the_tool() {
     assert_eq!(wrong.code(), 2, "the tool's own usage status comes back");
     let unknown = p2p(&["nope"]);
     assert_eq!(unknown.code(), 2);
-    assert!(unknown.stderr.contains("'nope' is not a p2p command"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("'nope' is not a p2p command"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[test]

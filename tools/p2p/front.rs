@@ -5,6 +5,7 @@ use p2p_shared::cli::toolbox::{TOOLS, table};
 use p2p_shared::{Error, Result, Status};
 use serde_json::json;
 use std::ffi::OsString;
+use std::fmt::Write;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,7 +23,7 @@ pub fn tools(json: bool, ctx: &Ctx) -> Result<Status> {
     let width = TOOLS.iter().map(|t| t.name.len()).max().unwrap_or(0);
     let mut text = String::from("The p2p toolbox (p2p roles shows what each answers):\n\n");
     for tool in TOOLS {
-        text.push_str(&format!("  {:<width$}  {}\n", tool.name, tool.job));
+        let _ = writeln!(text, "  {:<width$}  {}", tool.name, tool.job);
     }
     text.push_str("\nEach has --help with examples and a man page; run one as p2p NAME ….\n");
     ctx.out.write(text.as_bytes())?;

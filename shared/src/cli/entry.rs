@@ -6,8 +6,8 @@
 //! stdout ends quietly with 0, every other error is printed once as
 //! `TOOL: error: MESSAGE` and ends with its status.
 
-use crate::ndjson::output::Output;
 use crate::cli::{generate, toolbox};
+use crate::ndjson::output::Output;
 use crate::{Result, Status, diag};
 use clap::{Arg, ArgAction, Command, CommandFactory};
 use std::ffi::OsString;

@@ -17,6 +17,8 @@ pub struct Tool {
     pub example: &'static str,
 }
 
+use std::fmt::Write;
+
 /// Every tool, lowest layer first.
 pub const TOOLS: &[Tool] = &[
     Tool {
@@ -96,7 +98,7 @@ pub fn table(header: &[&str], rows: &[Vec<&str>]) -> String {
             if i + 1 == cells.len() {
                 text.push_str(cell);
             } else {
-                text.push_str(&format!("{cell:<w$}  "));
+                let _ = write!(text, "{cell:<w$}  ");
             }
         }
         text.push('\n');

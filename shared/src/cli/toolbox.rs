@@ -2,6 +2,8 @@
 //! the question it answers and one example. `p2p` prints it, and every tool's
 //! `--help` names its role from it.
 
+use std::fmt::Write;
+
 /// One tool of the toolbox.
 #[derive(Debug, Clone, Copy)]
 pub struct Tool {
@@ -16,8 +18,6 @@ pub struct Tool {
     /// One command line that shows it at work.
     pub example: &'static str,
 }
-
-use std::fmt::Write;
 
 /// Every tool, lowest layer first.
 pub const TOOLS: &[Tool] = &[

@@ -1,7 +1,10 @@
 //! Connecting to peers: the QUIC transport every stream between peers runs on
-//! ([`quic`]).
+//! ([`quic`]), tickets that tell a dialer where a listener is ([`ticket`]), and the
+//! paths tried to reach a peer, direct first, then punched ([`path`]).
 //!
 //! Hole punching still lives in [`crate::punch`] until the layout moves it here; a
 //! punched socket is handed to [`quic::Endpoint::from_socket`].
 
+pub mod path;
 pub mod quic;
+pub mod ticket;

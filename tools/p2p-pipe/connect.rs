@@ -46,7 +46,7 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
             local,
         ));
         let outcome = match args.local {
-            Some(listen) => forward::local(&path.conn, listen, counters.clone())
+            Some(listen) => forward::local(&path.conn, listen, &reporter, counters.clone())
                 .await
                 .map(|()| session::Ended::Clean),
             None => {
@@ -100,6 +100,7 @@ fn dial(
         alpn: ALPN_PIPE.to_vec(),
         tuning: paths::tuning(&args.common),
         bind,
+        direct_timeout: paths::DIRECT_TIMEOUT,
         punch_timeout: paths::PUNCH_TIMEOUT,
     };
     let timeout = args.timeout;

@@ -7,7 +7,7 @@
 //! plain `connect` (ProxyCommand use) is forwarded the same way, and the listener
 //! sends it the bye the pipe waits for.
 
-use crate::report::Counters;
+use crate::report::{Counters, Reporter};
 use crate::session::{self, HEADER};
 use p2p_shared::{Error, Result, diag};
 use quinn::{Connection, RecvStream, SendStream};
@@ -22,14 +22,16 @@ const CHUNK: usize = 64 << 10;
 
 /// `connect --local`: forwards every TCP connection to `listen` over `conn` until the
 /// connection ends.
-pub async fn local(conn: &Connection, listen: SocketAddr, counters: Arc<Counters>) -> Result<()> {
+pub async fn local(
+    conn: &Connection,
+    listen: SocketAddr,
+    reporter: &Reporter,
+    counters: Arc<Counters>,
+) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| Error::failure(format!("listening on tcp://{listen}: {e}")))?;
-    diag::note(format_args!(
-        "forwarding tcp://{} to the peer",
-        listener.local_addr()?
-    ));
+    reporter.forwarding(listener.local_addr()?);
     let drain = smol::spawn(drain_byes(conn.clone()));
     let serve = async {
         loop {

@@ -19,6 +19,9 @@ use std::io::Write;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
+/// How long the direct addresses get before a punch is tried (a few handshake
+/// retransmissions on a slow path).
+pub const DIRECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a punch may take.
 pub const PUNCH_TIMEOUT: Duration = Duration::from_secs(5);
 

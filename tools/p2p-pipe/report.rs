@@ -4,7 +4,8 @@
 //! ```text
 //! {"type":"event","event":"path","peer":ID,"path":"direct","technique":null,
 //!  "local":"udp://…","remote":"udp://…","rtt_ms":0.3,"reason":"…"}
-//! {"type":"event","event":"failed","path":"punched","reason":"…"}   a path that did not work
+//! {"type":"event","event":"failed","path":"punched via udp://…","reason":"…"}   a path that did not work
+//! {"type":"event","event":"listening","addr":"tcp://…"}   connect --local accepts here
 //! {"type":"event","event":"closed","peer":ID,"bytes_in":N,"bytes_out":N,"ok":true,
 //!  "rtt_ms":0.3,"reason":"…"}
 //! ```
@@ -112,6 +113,13 @@ impl Reporter {
             "technique": via.technique(), "local": udp(local), "remote": udp(remote),
             "rtt_ms": millis(rtt), "reason": reason,
         }));
+    }
+
+    /// `connect --local` accepts TCP connections on `addr`.
+    pub fn forwarding(&self, addr: SocketAddr) {
+        let addr = Addr::from_socket(Scheme::Tcp, addr);
+        self.note(format_args!("forwarding {addr} to the peer"));
+        self.event(&json!({"type": "event", "event": "listening", "addr": addr}));
     }
 
     /// A path that was tried and did not work.

@@ -49,6 +49,12 @@ pub enum Ended {
     ReaderGone,
 }
 
+/// Why a session stopped before both directions were delivered.
+enum Stop {
+    ReaderGone,
+    Failed(Error),
+}
+
 /// The dialer's side: opens the stream and makes it visible to the listener.
 pub async fn open(conn: &Connection) -> Result<(SendStream, RecvStream)> {
     let (mut send, recv) = conn.open_bi().await.map_err(|e| lost(&e))?;
@@ -93,23 +99,32 @@ pub async fn pipe(
     let recv_id = u64::from(recv.id());
     let send_id = u64::from(send.id());
     let up = smol::spawn(stdin_to(send, counters.clone()));
+    // A reader that goes away ends the session at once, without waiting for the bye.
     let down = async {
-        match to_stdout(recv, &counters, close_stdout).await? {
-            Ended::Clean => {
-                send_bye(conn, recv_id).await?;
-                Ok(Ended::Clean)
-            }
-            Ended::ReaderGone => Ok(Ended::ReaderGone),
+        match to_stdout(recv, &counters, close_stdout).await {
+            Ok(Ended::Clean) => send_bye(conn, recv_id).await.map_err(Stop::Failed),
+            Ok(Ended::ReaderGone) => Err(Stop::ReaderGone),
+            Err(e) => Err(Stop::Failed(e)),
         }
     };
-    let done = smol::future::try_zip(down, wait_bye(conn, send_id));
-    let ended = smol::future::or(async { done.await.map(|(ended, ())| ended) }, async {
-        // The send direction only ends early with an error; otherwise wait for `done`.
-        match up.await {
-            Ok(()) => smol::future::pending().await,
-            Err(e) => Err(e),
-        }
-    })
+    let bye = async { wait_bye(conn, send_id).await.map_err(Stop::Failed) };
+    let done = smol::future::try_zip(down, bye);
+    let ended = smol::future::or(
+        async {
+            match done.await {
+                Ok(((), ())) => Ok(Ended::Clean),
+                Err(Stop::ReaderGone) => Ok(Ended::ReaderGone),
+                Err(Stop::Failed(e)) => Err(e),
+            }
+        },
+        async {
+            // The send direction only ends early with an error; otherwise wait for `done`.
+            match up.await {
+                Ok(()) => smol::future::pending().await,
+                Err(e) => Err(e),
+            }
+        },
+    )
     .await;
     match ended {
         Ok(Ended::Clean) => conn.close(CODE_DONE.into(), b"done"),

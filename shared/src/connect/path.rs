@@ -104,6 +104,8 @@ pub struct Dialer {
     /// The local address to dial from (its port is used for direct dials only;
     /// every punch binds a fresh socket on its IP).
     pub bind: SocketAddr,
+    /// How long the direct addresses get before the next candidate is tried.
+    pub direct_timeout: Duration,
     /// How long a punch may take.
     pub punch_timeout: Duration,
 }
@@ -135,7 +137,15 @@ impl Dialer {
 
     async fn direct(&self, peer: PeerId, addrs: &[SocketAddr]) -> Result<Path> {
         let endpoint = Endpoint::bind(&self.identity, self.bind, None, self.tuning)?;
-        let conn = endpoint.dial(peer, addrs, &self.alpn).await?;
+        let limit = self.direct_timeout;
+        let conn = smol::future::or(endpoint.dial(peer, addrs, &self.alpn), async {
+            smol::Timer::after(limit).await;
+            Err(Error::timeout(format!(
+                "no answer from its direct addresses within {}",
+                crate::duration::format(limit)
+            )))
+        })
+        .await?;
         Ok(Path {
             via: Via::Direct,
             endpoint,

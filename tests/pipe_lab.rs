@@ -81,10 +81,8 @@ fn punched_pipe(test: &str, type_a: &str, type_b: &str) -> Option<Value> {
     wait_for_stderr(&listener, "registered at the rendezvous");
     let up: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();
     let down = b"the listener's answer".to_vec();
-    listener
-        .stdin
-        .as_mut()
-        .map(|s| std::io::Write::write_all(s, &down).unwrap());
+    let stdin = listener.stdin.as_mut().unwrap();
+    std::io::Write::write_all(stdin, &down).unwrap();
     listener.close_stdin();
     let ev = h.join("connect.ndjson");
     let out = common::run(

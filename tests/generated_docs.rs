@@ -3,8 +3,7 @@
 //! A stale file is rewritten and the test fails, so a forgotten regeneration fails
 //! CI and one local test run fixes it.
 
-mod common;
-
+use crate::common;
 use std::path::PathBuf;
 
 /// Every tool binary, by name and path.

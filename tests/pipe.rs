@@ -4,9 +4,8 @@
 //! resolved through a local DHT testnet, `--signal stdio`, and TCP forwarding with
 //! concurrent connections. The NAT lab tests are in `pipe_lab.rs`.
 
-mod common;
-
-use common::{DEADLINE, Guard, Running};
+use crate::common;
+use crate::common::{DEADLINE, Guard, Running};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -510,7 +509,12 @@ fn stdio_signalling_punches_and_pipes() {
     assert_eq!(l.read_to_eof(WAIT), b"from the connector");
     assert_eq!(c.read_to_eof(WAIT), b"from the listener");
     assert!(c.wait(WAIT).success(), "{}", c.stderr());
-    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+    assert!(
+        l.wait(WAIT).success(),
+        "{}\n---\n{}",
+        l.stderr(),
+        c.stderr()
+    );
     assert!(
         c.stderr().contains("path: punched (direct)"),
         "{}",

@@ -3,9 +3,8 @@
 //! punched through the rendezvous of `p2p-punch serve`, and carries every byte.
 //! Needs root; skips with a message otherwise (fails under `P2P_REQUIRE_PEERS=1`).
 
-mod common;
-
-use common::natlab::{ALT, Lab, SERVER};
+use crate::common;
+use crate::common::natlab::{ALT, Lab, SERVER};
 use common::{DEADLINE, Running};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -6,9 +6,9 @@
 //! `{"y": "e", "e": [code, message]}`.
 
 use crate::args::PingArgs;
-use p2p_shared::bencode::{self, Value as Bencode};
-use p2p_shared::dht::udp_addr;
-use p2p_shared::entry::Ctx;
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::codec::bencode::{self, Value as Bencode};
 use p2p_shared::{Error, Result, Status, random};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -186,7 +186,7 @@ pub fn run(args: &PingArgs, ctx: &Ctx) -> Result<Status> {
         return Err(Error::timeout(format!(
             "no answer from {} within {}",
             args.addr,
-            p2p_shared::duration::format(args.timeout)
+            p2p_shared::cli::duration::format(args.timeout)
         )));
     };
     let rtt_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -194,8 +194,8 @@ pub fn run(args: &PingArgs, ctx: &Ctx) -> Result<Status> {
         Answer::Response { fields, version } => {
             let mut record = json!({
                 "type": "pong",
-                "addr": udp_addr(args.addr),
-                "id": hex::encode(Answer::id(&fields)),
+                "addr": Addr::udp(args.addr),
+                "node_id": hex::encode(Answer::id(&fields)),
                 "rtt_ms": (rtt_ms * 1000.0).round() / 1000.0,
             });
             if let Some(version) = version {

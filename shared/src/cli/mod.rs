@@ -1,0 +1,10 @@
+//! The plumbing every tool uses: the one entry point that parses arguments, runs the
+//! tool and picks the exit status ([`entry`]), the hidden `--generate` of man pages and
+//! completions ([`generate`]), progress on stderr ([`progress`]), human durations
+//! ([`duration`]) and the shutdown signals of long-running tools ([`shutdown`]).
+
+pub mod duration;
+pub mod entry;
+pub mod generate;
+pub mod progress;
+pub mod shutdown;

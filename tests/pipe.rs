@@ -649,3 +649,27 @@ fn a_bare_peer_id_is_resolved_through_a_local_dht() {
     assert_eq!(l.read_to_eof(WAIT), b"found you");
     assert!(l.wait(WAIT).success(), "{}", l.stderr());
 }
+
+#[test]
+fn keep_serves_one_peer_after_another() {
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let (mut l, ticket) = listener(&home, &key_a, &["--keep"]);
+    l.stdin.take();
+    let t = ticket["ticket"].as_str().unwrap();
+    for word in ["first", "second"] {
+        let out = common::run(
+            home.pipe(&["connect", t, "-i", &key_b]),
+            word.as_bytes(),
+            DEADLINE,
+        );
+        assert_eq!(out.code(), 0, "{word}: {}", out.stderr);
+    }
+    l.read_at_least(11, WAIT);
+    assert_eq!(l.got, b"firstsecond");
+    assert!(
+        l.guard.wait_until(Duration::from_millis(200)).is_none(),
+        "--keep exited"
+    );
+}

@@ -610,8 +610,11 @@ fn tcp_forwarding_carries_concurrent_connections() {
     }
 }
 
+/// A bare peer id, resolved through a `p2p-dht testnet` as `p2p-dht resolve` does,
+/// used as an ssh ProxyCommand would (`p2p-pipe connect %h`) against a listener that
+/// forwards to a TCP service (an echo server standing in for sshd).
 #[test]
-fn a_bare_peer_id_is_resolved_through_a_local_dht() {
+fn a_bare_peer_id_is_resolved_through_a_local_dht_as_a_proxy_command() {
     let home = Home::new();
     let (key_a, id_a) = home.key("a.json");
     let (key_b, _) = home.key("b.json");
@@ -625,7 +628,8 @@ fn a_bare_peer_id_is_resolved_through_a_local_dht() {
         .unwrap()
         .trim_start_matches("P2P_DHT_BOOTSTRAP=")
         .to_owned();
-    let (mut l, ticket) = listener(&home, &key_a, &[]);
+    let forward = format!("tcp://{}", echo_server());
+    let (mut l, ticket) = listener(&home, &key_a, &["--forward", &forward]);
     let addr = ticket["addrs"][0].as_str().unwrap().to_owned();
     let mut publish = common::command(&bin!("p2p-dht"), home.path());
     publish.args([
@@ -639,14 +643,18 @@ fn a_bare_peer_id_is_resolved_through_a_local_dht() {
     ]);
     let out = common::run(publish, b"", DEADLINE);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    l.stdin.take();
+    let hello = random_bytes(200_000, 7);
     let out = common::run(
         home.pipe(&["connect", &id_a, "-i", &key_b, "--bootstrap", &bootstrap]),
-        b"found you",
+        &hello,
         DEADLINE,
     );
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(l.read_to_eof(WAIT), b"found you");
+    assert_eq!(
+        sha(&out.stdout),
+        sha(&hello),
+        "the echo came back different"
+    );
     assert!(l.wait(WAIT).success(), "{}", l.stderr());
 }
 

@@ -548,14 +548,6 @@ fn tcp_forwarding_carries_concurrent_connections() {
     let forward = format!("tcp://{echo}");
     let (_l, ticket) = listener(&home, &key_a, &["--forward", &forward, "--keep"]);
     let t = ticket["ticket"].as_str().unwrap();
-    // A plain connect to a forwarding listener is a ProxyCommand: stdin in, echo out.
-    let proxied = common::run(
-        home.pipe(&["connect", t, "-i", &key_b]),
-        b"through the proxy",
-        DEADLINE,
-    );
-    assert_eq!(proxied.code(), 0, "{}", proxied.stderr);
-    assert_eq!(proxied.stdout, b"through the proxy");
     let ev = home.file("local.ndjson");
     let _c = Running::start(home.pipe(&[
         "connect",
@@ -582,6 +574,15 @@ fn tcp_forwarding_carries_concurrent_connections() {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
+    // While that peer stays connected, a second peer uses the listener as a
+    // ProxyCommand would: stdin in, the echo out.
+    let proxied = common::run(
+        home.pipe(&["connect", t, "-i", &key_b]),
+        b"through the proxy",
+        DEADLINE,
+    );
+    assert_eq!(proxied.code(), 0, "{}", proxied.stderr);
+    assert_eq!(proxied.stdout, b"through the proxy");
     let clients: Vec<_> = (0..6u8)
         .map(|i| {
             let local = local.clone();

@@ -682,3 +682,26 @@ fn keep_serves_one_peer_after_another() {
         "--keep exited"
     );
 }
+
+#[test]
+fn an_interrupted_peer_is_reported_at_once() {
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let (mut l, ticket) = listener(&home, &key_a, &["--idle-timeout", "60s"]);
+    let mut c =
+        Pipe::start(home.pipe(&["connect", ticket["ticket"].as_str().unwrap(), "-i", &key_b]));
+    let _feeding = c.feed(b"half a message".to_vec(), false);
+    l.read_at_least(14, WAIT);
+    let killed = Command::new("kill")
+        .args(["-TERM", &c.guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(c.wait(WAIT).code(), Some(1), "{}", c.stderr());
+    assert!(c.stderr().contains("interrupted"), "{}", c.stderr());
+    // Long before the 60 s idle timeout: the close said so.
+    let status = l.guard.wait_until(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", l.stderr());
+    assert!(l.stderr().contains("interrupted"), "{}", l.stderr());
+}

@@ -87,7 +87,10 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
         }
     }
     drop(tx);
-    smol::block_on(serve(args, ctx, &reporter, &rx))
+    smol::block_on(smol::future::or(
+        serve(args, ctx, &reporter, &rx),
+        crate::connect::interrupted(),
+    ))
 }
 
 /// Serves arrivals: one (or, with `--keep`, one after another).

@@ -10,7 +10,7 @@
 //!   peer's stack holds the data, not that the peer's program got it; the bye does.
 //! - A side whose own direction was read to the end (bye received), that read the
 //!   peer's to the end and whose own bye the peer acknowledged closes the connection
-//!   with code 0 ([`CODE_DONE`]); neither side depends on the other's close arriving
+//!   with [`CODE_DONE`]; neither side depends on the other's close arriving
 //!   (a peer that receives it after sending its bye takes it as done, too). Both exit
 //!   0 only then, so nothing unsent is dropped and a clean exchange never ends in an
 //!   error.
@@ -30,12 +30,13 @@ use std::sync::atomic::Ordering;
 
 /// The first byte of a stream the dialer opens: version 1 of this protocol.
 pub const HEADER: u8 = 1;
-/// Close code: both directions were delivered.
-pub const CODE_DONE: u32 = 0;
+/// Close code: both directions were delivered. Not 0: quinn closes a connection
+/// whose last handle is dropped with code 0, and that must never read as "done".
+pub const CODE_DONE: u32 = 0x10;
 /// Close code: this side's stdout reader went away.
-pub const CODE_READER_GONE: u32 = 1;
-/// Close code (and stream stop code): this side failed.
-pub const CODE_FAILED: u32 = 2;
+pub const CODE_READER_GONE: u32 = 0x11;
+/// Close code (and stream stop and reset code): this side failed or was interrupted.
+pub const CODE_FAILED: u32 = 0x12;
 
 /// How much stdin is read at once.
 const CHUNK: usize = 64 << 10;

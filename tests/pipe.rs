@@ -705,3 +705,50 @@ fn an_interrupted_peer_is_reported_at_once() {
     assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", l.stderr());
     assert!(l.stderr().contains("interrupted"), "{}", l.stderr());
 }
+
+/// Two addresses that both reach the listener: both handshakes succeed, the dialer
+/// keeps one and closes the other, and the listener pipes with the one kept.
+#[test]
+fn happy_eyeballs_keeps_one_of_two_working_paths() {
+    let home = Home::new();
+    let (key_a, id_a) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let ticket_file = home.file("wild.json");
+    let mut l = Pipe::start(home.pipe(&[
+        "listen",
+        "-i",
+        &key_a,
+        "--bind",
+        "0.0.0.0:0",
+        "--ticket-file",
+        ticket_file.to_str().unwrap(),
+    ]));
+    let ticket: Value = serde_json::from_str(wait_for_file(&ticket_file, &l).trim()).unwrap();
+    let port = ticket["addrs"][0]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let both = home.file("both.json");
+    let record = json!({"type": "ticket", "id": id_a,
+        "addrs": [format!("udp://127.0.0.1:{port}"), format!("udp://127.0.0.2:{port}")]});
+    std::fs::write(&both, record.to_string()).unwrap();
+    l.stdin.take();
+    // The race may go either way; the loser must never be taken for the stream.
+    let out = common::run(
+        home.pipe(&[
+            "connect",
+            "--peer-file",
+            both.to_str().unwrap(),
+            "-i",
+            &key_b,
+        ]),
+        b"one of two",
+        DEADLINE,
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(l.read_to_eof(WAIT), b"one of two");
+    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+}

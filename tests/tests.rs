@@ -13,5 +13,7 @@ mod dns_serve;
 mod front;
 mod generated_docs;
 mod keygen;
+mod pipe;
+mod pipe_lab;
 mod punch;
 mod punch_lab;

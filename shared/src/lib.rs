@@ -7,8 +7,9 @@
 //! RFC 8785 signatures over JSON objects ([`signing`]), signed peer records ([`peer`]),
 //! sealed boxes ([`seal`]), the mainline DHT setup ([`dht`]), human durations
 //! ([`duration`]), progress on stderr ([`progress`]), generated man pages and
-//! completions ([`generate`]), DNS answers as peers ([`dns`]) and the responder of
-//! `p2p-dns-rr serve` ([`dns_server`]).
+//! completions ([`generate`]), DNS answers as peers ([`dns`]), the responder of
+//! `p2p-dns-rr serve` ([`dns_server`]) and gossip: membership, broadcast and
+//! anti-entropy as sans-IO state machines ([`gossip`]).
 
 pub mod addr;
 pub mod bencode;
@@ -20,6 +21,7 @@ pub mod dns_server;
 pub mod duration;
 pub mod entry;
 pub mod generate;
+pub mod gossip;
 pub mod identity;
 pub mod input;
 pub mod output;

@@ -14,6 +14,7 @@
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
+pub mod connect;
 pub mod dht;
 pub mod diag;
 pub mod dns;

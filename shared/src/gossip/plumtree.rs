@@ -32,8 +32,8 @@ impl Default for TreeConfig {
     fn default() -> Self {
         TreeConfig {
             ihave_every_ms: 10,
-            graft_timeout_ms: 40,
-            graft_retry_ms: 30,
+            graft_timeout_ms: 80,
+            graft_retry_ms: 40,
             max_missing: 10_000,
         }
     }
@@ -280,9 +280,9 @@ mod tests {
         assert_eq!(sends, vec![(b, Wire::IHave(vec![([1; 32], 1)]))]);
         sends.clear();
         tree.ihave(b, vec![([2; 32], 3)], |_| false, 100);
-        tree.tick(139, &mut sends);
+        tree.tick(179, &mut sends);
         assert!(sends.is_empty(), "not yet");
-        tree.tick(140, &mut sends);
+        tree.tick(180, &mut sends);
         assert_eq!(sends, vec![(b, Wire::Graft([2; 32]))]);
         assert!(tree.eager().contains(&b), "grafting makes the link eager");
         tree.received(&[2; 32], Some(b), true);

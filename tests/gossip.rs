@@ -4,15 +4,16 @@
 //! flooding neighbour, a swarm formed from `p2p-discover --watch` against a local
 //! tracker, and an exit when stdout's reader goes away.
 
-mod common;
-mod gossip_support;
+mod rogue;
+mod support;
 
-use gossip_support::rogue::Rogue;
-use gossip_support::{Node, WAIT, broadcast_and_check, swarm};
+use crate::common;
 use p2p_shared::gossip::Message;
 use p2p_shared::identity::Identity;
+use rogue::Rogue;
 use serde_json::{Value, json};
 use std::process::Stdio;
+use support::{Node, WAIT, broadcast_and_check, swarm};
 
 #[test]
 fn ten_nodes_in_a_line_deliver_every_message_to_all_exactly_once() {
@@ -59,7 +60,7 @@ fn forged_replayed_and_seq_raised_messages_are_dropped_with_a_record() {
     let mut nodes = swarm(home.path(), 2, |i| if i == 0 { vec![] } else { vec![0] });
     let author = Identity::from_seed([77; 32]);
     let mut rogue = Rogue::connect(&author, &nodes[0].id, &nodes[0].addr);
-    let now = p2p_shared::peer::now_millis();
+    let now = p2p_shared::ndjson::peer::now_millis();
     let genuine = Message::sign(&author, "t", 100, now, &json!("genuine"));
     rogue.push(&genuine.wire);
     for node in &mut nodes {
@@ -268,7 +269,7 @@ fn a_flooding_neighbour_is_rate_limited_without_starving_the_others() {
     honest.until("neighbour", |r| r.iter().any(|r| r["type"] == "peer_up"));
     let flooder = Identity::from_seed([88; 32]);
     let mut rogue = Rogue::connect(&flooder, &victim.id, &victim.addr);
-    let now = p2p_shared::peer::now_millis();
+    let now = p2p_shared::ndjson::peer::now_millis();
     let flood: Vec<u8> = (1..=3000u64)
         .flat_map(|seq| {
             let m = Message::sign(&flooder, "t", seq, now, &json!(seq));

@@ -10,11 +10,11 @@ use crate::peers::client;
 use crate::runner::{self, Input, Job, within};
 use mainline::MutableItem;
 use mainline::async_dht::AsyncDht;
-use p2p_shared::dht::PEER_RECORD_SALT;
-use p2p_shared::entry::Ctx;
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
-use p2p_shared::{Error, Result, Status, canonical};
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dht::PEER_RECORD_SALT;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::peer::PeerRecord;
+use p2p_shared::{Error, Result, Status, identity::canonical};
 use serde_json::{Value, json};
 
 /// `p2p-dht publish`.

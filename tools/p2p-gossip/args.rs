@@ -2,9 +2,9 @@
 
 use clap::{Parser, ValueEnum};
 use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::duration;
+use p2p_shared::cli::duration;
 use p2p_shared::identity::IdentityArgs;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -105,7 +105,7 @@ mod tests {
     /// its own) passes clap's consistency checks.
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! reader goes away (so the tool ends even when it has nothing to print).
 
 use crate::run::{Event, Stop};
-use p2p_shared::input::LineReader;
+use p2p_shared::ndjson::input::LineReader;
 use serde_json::{Map, Value};
 use smol::channel::Sender;
 use std::io::{self, BufReader};
@@ -24,7 +24,7 @@ pub enum Line {
 /// ignored (`None`; the transport notices departures itself), any other JSON object
 /// is sent as it is, and any other line is sent as a string.
 pub fn classify(bytes: &[u8]) -> Option<Line> {
-    if p2p_shared::input::is_blank(bytes) {
+    if p2p_shared::ndjson::input::is_blank(bytes) {
         return None;
     }
     if let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(bytes) {

@@ -8,12 +8,12 @@ mod peers;
 mod run;
 
 use args::Args;
-use p2p_shared::entry::Ctx;
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::{Result, Status};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    p2p_shared::entry::main::<Args>(run)
+    p2p_shared::cli::entry::main::<Args>(run)
 }
 
 #[allow(clippy::needless_pass_by_value)] // the signature entry::main expects

@@ -11,7 +11,7 @@
 use crate::run::Event;
 use p2p_shared::connect::quic::{ALPN_GOSSIP, Endpoint};
 use p2p_shared::gossip::{FrameDecoder, PeerInfo};
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
 use smol::channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
 use std::net::SocketAddr;

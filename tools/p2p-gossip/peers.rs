@@ -7,8 +7,8 @@
 
 use p2p_shared::addr::{Addr, Host, Scheme};
 use p2p_shared::gossip::PeerInfo;
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::{Map, Value};
 use std::net::{IpAddr, SocketAddr};
 

@@ -6,15 +6,18 @@ use crate::args::{Args, ModeArg};
 use crate::lines::{self, Line};
 use crate::net::Net;
 use crate::peers;
+use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::cli::shutdown;
 use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{ALPN_GOSSIP, Allow, Endpoint, Tuning};
-use p2p_shared::entry::Ctx;
 use p2p_shared::gossip::log::Log;
 use p2p_shared::gossip::rate::RateLimit;
 use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo, Wire};
-use p2p_shared::peer::now_millis;
-use p2p_shared::peer_id::PeerId;
-use p2p_shared::{Error, Result, Status, diag, shutdown};
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::peer::now_millis;
+use p2p_shared::ndjson::records::{self, Listening};
+use p2p_shared::{Error, Result, Status, diag};
 use serde_json::{Value, json};
 use smol::channel::{Receiver, Sender};
 use std::sync::Arc;
@@ -138,14 +141,18 @@ pub fn run(args: &Args, ctx: &Ctx) -> Result<Status> {
     for message in restored {
         node.restore(message, 0);
     }
-    ctx.out.record(&json!({
-        "type": "listening",
-        "addr": p2p_shared::addr::Addr::from_socket(p2p_shared::addr::Scheme::Udp, bound),
-        "id": node.id(),
-        "topic": args.topic,
-        "mode": match cfg.mode { Mode::Plumtree => "plumtree", Mode::Flood => "flood" },
-        "restored": restored_count,
-    }))?;
+    let mode = match cfg.mode {
+        Mode::Plumtree => "plumtree",
+        Mode::Flood => "flood",
+    };
+    let main = Addr::from_socket(Scheme::Udp, bound);
+    ctx.out.record(
+        &Listening::new(main, [])
+            .with("id", node.id())
+            .with("topic", &args.topic)
+            .with("mode", mode)
+            .with("restored", restored_count),
+    )?;
     let (tx, rx) = smol::channel::bounded(1024);
     let net = Net::new(endpoint, tx.clone(), cfg.frame_max());
     net.spawn_acceptor();
@@ -291,15 +298,14 @@ impl Loop<'_> {
     }
 
     fn print_stats(&self) -> Result<()> {
-        let mut record = serde_json::to_value(self.node.stats()).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut record {
-            map.insert("type".into(), "stats".into());
+        let mut counters = serde_json::to_value(self.node.stats()).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut counters {
             let t = self.net.traffic;
             map.insert("frames_sent".into(), t.frames_sent.into());
             map.insert("bytes_sent".into(), t.bytes_sent.into());
             map.insert("send_dropped".into(), t.send_dropped.into());
         }
-        self.ctx.out.record(&record)
+        self.ctx.out.record(&records::stats(counters))
     }
 
     /// Carries out everything the node asked for.

@@ -8,7 +8,7 @@
 
 use super::message::MessageId;
 use crate::addr::Addr;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use std::fmt;
 use std::sync::Arc;
 

@@ -15,7 +15,7 @@
 
 use super::frame::{PeerInfo, Wire};
 use super::rng::Rng;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use std::collections::{BTreeMap, HashMap};
 
 /// Sizes and walk lengths.

@@ -3,14 +3,14 @@
 //! On the wire and in a `--store` log a message is one JSON object,
 //! `{"type":"gossip","topic":…,"author":…,"seq":…,"ts":…,"data":…,"sig":…}`, and the
 //! signature is ed25519 by `author` over the RFC 8785 canonical form of the object
-//! without `sig` ([`crate::canonical`]). So a relay can change none of topic, `seq`,
+//! without `sig` ([`crate::identity::canonical`]). So a relay can change none of topic, `seq`,
 //! timestamp or payload (secure-gossip signed only the payload, so a relay could
 //! raise `seq` and silence an author). A message's id is the SHA-256 of those
 //! canonical bytes: the same content has the same id however it travelled.
 
-use crate::canonical;
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
+use crate::identity::canonical;
+use crate::identity::peer_id::PeerId;
 use ed25519_dalek::Signature;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};

@@ -18,7 +18,7 @@ use super::rng::Rng;
 use super::seen::{IdCache, Replay, ReplayGuard};
 use super::store::{Store, Stored};
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};

@@ -11,7 +11,7 @@
 
 use super::frame::Wire;
 use super::message::MessageId;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! has left the cache, as an IPsec anti-replay window works).
 
 use super::message::MessageId;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 /// A bounded set of message ids; the oldest leave first.

@@ -9,7 +9,7 @@ use super::node::{Config, Node, Output, Stats};
 use super::rng::Rng;
 use crate::addr::Addr;
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};

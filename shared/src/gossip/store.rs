@@ -3,7 +3,7 @@
 //! summary with what the neighbour lacks).
 
 use super::message::{Message, MessageId};
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 

@@ -14,5 +14,7 @@ mod front;
 mod generated_docs;
 mod gossip;
 mod keygen;
+mod pipe;
+mod pipe_lab;
 mod punch;
 mod punch_lab;

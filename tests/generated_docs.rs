@@ -16,6 +16,7 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
         ("p2p-punch", bin!("p2p-punch")),
         ("p2p", bin!("p2p")),
         ("p2p-pipe", bin!("p2p-pipe")),
+        ("p2p-gossip", bin!("p2p-gossip")),
     ]
 }
 

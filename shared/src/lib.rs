@@ -11,6 +11,7 @@
 //! | [`codec`] | wire formats: bencode, STUN, the tracker protocols |
 //! | [`discovery`] | the DHT set-up, DNS answers as peers, the DNS responder |
 //! | [`connect`] | from a peer id to a path: hole punching and its rendezvous, the QUIC transport, tickets, path selection |
+//! | [`gossip`] | membership, broadcast and anti-entropy as sans-IO state machines, and their simulation |
 
 pub mod addr;
 pub mod cli;
@@ -18,6 +19,7 @@ pub mod codec;
 pub mod connect;
 pub mod diag;
 pub mod discovery;
+pub mod gossip;
 pub mod identity;
 pub mod ndjson;
 pub mod random;

@@ -259,6 +259,13 @@ fn published_peer_records_resolve_verified() {
     assert_eq!(resolved[0]["id"], id.as_str());
     assert_eq!(resolved[0]["addrs"], json!(["udp://192.0.2.7:4000"]));
     assert_eq!(resolved[0]["via"], "dht");
+    // The same peer named by its libp2p id resolves to the same record.
+    let mut convert = common::command(&bin!("p2p-keygen"), net.home());
+    convert.args(["convert", "--to", "libp2p", &id]);
+    let libp2p_id = common::run(convert, b"", DEADLINE).text();
+    assert!(libp2p_id.starts_with("12D3KooW"), "{libp2p_id}");
+    let by_libp2p_id = net.ok(&["resolve", libp2p_id.trim()]);
+    assert_eq!(by_libp2p_id[0]["id"], id.as_str());
     // The record verifies with p2p-keygen, independently of p2p-dht.
     let mut verify = common::command(&bin!("p2p-keygen"), net.home());
     verify.arg("verify");

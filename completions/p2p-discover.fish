@@ -28,7 +28,7 @@ complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap-dht
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dht-request-timeout -d 'How long to wait for one DHT node\'s answer' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l interface -d 'Restrict mDNS to this interface (repeatable)' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l tracker -d 'Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce or udp://HOST:PORT' -r
-complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap -d 'Read peers from a bootstrap file: a JSON map {id: addr}, NDJSON peer records, or address lines (repeatable)' -r -F
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap -d 'Read peers from a bootstrap file: a JSON map {id: addr} (also written in brackets, as the handbook does), a JSON list, NDJSON peer records, or address lines (repeatable)' -r -F
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dns -d 'Turn a DNS name\'s TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records into peers (repeatable)' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dns-server -d 'The DNS server to ask [default: the first nameserver in /etc/resolv.conf]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l announce -d 'Announce this peer on PORT on every selected mechanism, and keep re-announcing' -r

@@ -193,6 +193,36 @@ fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
     assert!(out.stderr.contains("plain.txt: line 4:"), "{}", out.stderr);
 }
 
+/// The handbook's bootstrap list, copied as printed (a map in brackets, libp2p `Qm…`
+/// ids, a `utp://` address), yields its three peers, with a note on stderr. Nothing
+/// is dialled: the addresses are only printed.
+#[test]
+fn the_handbooks_bootstrap_list_verbatim_yields_its_three_peers() {
+    let home = common::tempdir();
+    std::fs::write(
+        home.path().join("handbook.txt"),
+        r#"[ "Qm…": "tcp://12.62.93.214:9090", "Qm…": "udp://24.243.12.9:1234", "Qm…": "utp://99.4.78.181:97" ]"#,
+    )
+    .unwrap();
+    let out = run(home.path(), &["chat", "--bootstrap", "handbook.txt"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let records = out.records();
+    let addrs: Vec<&Value> = records.iter().map(|r| &r["addrs"][0]).collect();
+    assert_eq!(
+        addrs,
+        [
+            "tcp://12.62.93.214:9090",
+            "udp://24.243.12.9:1234",
+            "utp://99.4.78.181:97"
+        ]
+    );
+    for record in &records {
+        assert_eq!(record["foreign_id"], "Qm…", "{record}");
+        assert!(record.get("id").is_none(), "{record}");
+    }
+    assert!(out.stderr.contains("read leniently"), "{}", out.stderr);
+}
+
 #[test]
 fn a_forged_signed_record_is_dropped_and_counted() {
     let home = common::tempdir();

@@ -81,8 +81,9 @@ pub struct FindArgs {
     /// Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce or udp://HOST:PORT
     #[arg(long = "tracker", value_name = "URL")]
     pub trackers: Vec<Tracker>,
-    /// Read peers from a bootstrap file: a JSON map {id: addr}, NDJSON peer records,
-    /// or address lines (repeatable)
+    /// Read peers from a bootstrap file: a JSON map {id: addr} (also written in
+    /// brackets, as the handbook does), a JSON list, NDJSON peer records, or address
+    /// lines (repeatable)
     #[arg(long = "bootstrap", value_name = "FILE")]
     pub bootstrap: Vec<PathBuf>,
     /// Turn a DNS name's TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records

@@ -529,3 +529,181 @@ fn two_libtorrent_clients_find_each_other_through_the_tracker() {
         assert_eq!(client.wait(WAIT).and_then(|s| s.code()), Some(0));
     }
 }
+
+/// Makes a throwaway CA and a certificate for 127.0.0.1 signed by it, with openssl,
+/// in `dir`: `ca.pem`, `server.pem`, `server.key`.
+fn make_test_ca(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=p2p-discover test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+/// An HTTPS tracker: `p2p-discover tracker` behind socat terminating TLS with a
+/// certificate from a CA made for the test. Trusted through `--ca-file` (or
+/// `$SSL_CERT_FILE`), a peer announced over HTTPS is found over HTTPS; without the CA
+/// the certificate is refused.
+#[test]
+fn an_https_tracker_is_used_with_its_ca_trusted_and_refused_without() {
+    let test = "an_https_tracker_is_used_with_its_ca_trusted_and_refused_without";
+    if !common::have(test, "socat") || !common::have(test, "openssl") {
+        return;
+    }
+    let home = common::tempdir();
+    make_test_ca(home.path());
+    let t = tracker(home.path(), &[]);
+    let plain = t.http.trim_start_matches("http://");
+    let plain = &plain[..plain.find('/').unwrap()];
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut socat = Command::new("socat");
+    socat.current_dir(home.path()).args([
+        &format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert=server.pem,key=server.key,verify=0"
+        ),
+        &format!("TCP:{plain}"),
+    ]);
+    let _socat = Running::start(socat);
+    let ready = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < ready, "socat did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let https = format!("https://127.0.0.1:{port}/announce");
+
+    let mut announcer = discover(
+        home.path(),
+        &[
+            "chat",
+            "--tracker",
+            &https,
+            "--ca-file",
+            "ca.pem",
+            "--announce",
+            "4321",
+            "--anonymous",
+        ],
+    );
+    announcer
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    let _announcer = Running::start(announcer);
+    let find = |extra: &[&str], ssl_cert_file: Option<&str>| {
+        let mut cmd = discover(
+            home.path(),
+            &[
+                &[
+                    "chat",
+                    "--tracker",
+                    &https,
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "10s",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+        if let Some(file) = ssl_cert_file {
+            cmd.env("SSL_CERT_FILE", home.path().join(file));
+        }
+        common::run(cmd, b"", DEADLINE)
+    };
+    // The announcer's first announce may still be on its way: ask until it is there.
+    let found = crate::common::libtorrent::until(WAIT, "finding the HTTPS announcer", || {
+        let found = find(&["--ca-file", "ca.pem"], None);
+        assert!(!found.stderr.contains("certificate"), "{}", found.stderr);
+        (found.code() == 0).then_some(found)
+    });
+    assert_eq!(found.records()[0]["via"], "tracker");
+    assert_eq!(found.records()[0]["addrs"][0], "udp://127.0.0.1:4321");
+    let by_env = find(&[], Some("ca.pem"));
+    assert_eq!(by_env.code(), 0, "{}", by_env.stderr);
+
+    // Without the test CA, the system's roots do not vouch for the certificate.
+    let refused = find(&[], None);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("certificate"), "{}", refused.stderr);
+    // A CA file that holds no certificate is a usage error.
+    std::fs::write(home.path().join("empty.pem"), "").unwrap();
+    let bad = find(&["--ca-file", "empty.pem"], None);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr);
+}

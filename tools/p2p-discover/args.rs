@@ -78,9 +78,14 @@ pub struct FindArgs {
     /// Restrict mDNS to this interface (repeatable)
     #[arg(long = "interface", value_name = "NAME")]
     pub interfaces: Vec<String>,
-    /// Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce or udp://HOST:PORT
+    /// Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce,
+    /// https://HOST:PORT/announce or udp://HOST:PORT
     #[arg(long = "tracker", value_name = "URL")]
     pub trackers: Vec<Tracker>,
+    /// Also trust the CA certificates in this PEM file for HTTPS trackers (beside the
+    /// system's roots, which $SSL_CERT_FILE or $SSL_CERT_DIR can replace)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
     /// Read peers from a bootstrap file: a JSON map {id: addr} (also written in
     /// brackets, as the handbook does), a JSON list, NDJSON peer records, or address
     /// lines (repeatable)

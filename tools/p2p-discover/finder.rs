@@ -6,6 +6,7 @@
 use crate::args::FindArgs;
 use crate::found::{Found, Sender};
 use crate::mdns::{self, Mdns};
+use crate::tracker_client::Tracker;
 use crate::via_tracker::{self, Plan};
 use crate::{bootstrap, via_dht, via_dns};
 use futures_lite::FutureExt;
@@ -137,6 +138,11 @@ fn start(
             _ => None,
         },
         repeat,
+        tls: if args.trackers.iter().any(Tracker::is_tls) {
+            Some(crate::tls::client_config(args.ca_file.as_deref()).map_err(Error::usage)?)
+        } else {
+            None
+        },
     };
     let mut nudger = None;
     if use_dht {

@@ -70,11 +70,11 @@ pub(super) fn answer_at(
     {
         let mut lower = packet.to_vec();
         lower[HEADER..name_end].make_ascii_lowercase();
-        let mut reply = answer_lowercase(zone, &lower, transport, turn)?;
+        let mut reply = answer_lowercase(zone, &lower, transport, turn);
         restore_case(&mut reply.bytes, packet, name_end);
         return Some(reply);
     }
-    answer_lowercase(zone, packet, transport, turn)
+    Some(answer_lowercase(zone, packet, transport, turn))
 }
 
 /// Where the first question's name ends in `packet` (past its root label), when it
@@ -116,11 +116,11 @@ fn answer_lowercase(
     packet: &[u8],
     transport: Transport,
     turn: Option<usize>,
-) -> Option<Reply> {
+) -> Reply {
     let id = u16::from_be_bytes([packet[0], packet[1]]);
     let Ok(request) = Message::from_vec(packet) else {
         let op_code = OpCode::from_u8((packet[2] >> 3) & 0x0f);
-        return Some(error(id, op_code, ResponseCode::FormErr));
+        return error(id, op_code, ResponseCode::FormErr);
     };
     let mut response = Message::response(id, request.metadata.op_code);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
@@ -136,7 +136,7 @@ fn answer_lowercase(
         ours.set_max_payload(MAX_UDP);
         response.set_edns(ours);
         if edns.version() > 0 {
-            return Some(finish(response, None, ResponseCode::BADVERS, limit));
+            return finish(response, None, ResponseCode::BADVERS, limit);
         }
     }
     let qtype = (request.queries.len() == 1).then(|| request.queries[0].query_type());
@@ -151,7 +151,7 @@ fn answer_lowercase(
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         response.metadata.authoritative = false;
     }
-    Some(finish(response, qtype, rcode, limit))
+    finish(response, qtype, rcode, limit)
 }
 
 /// Fills the answer for the single question of `request`; returns the rcode.

@@ -115,11 +115,16 @@ fn start(
         Some(port) if args.addrs.is_empty() => mdns::local_addrs(&args.interfaces, port),
         _ => args.addrs.clone(),
     };
+    // One signed record for every mechanism that carries one.
+    let record = match (identity, args.announce) {
+        (Some(identity), Some(_)) => Some(own_record(identity, own_addrs, &topic)?),
+        _ => None,
+    };
     let mut mdns = None;
     if use_mdns {
         let mut responder = Mdns::start(&args.interfaces)?;
         if let Some(port) = args.announce {
-            responder.announce(&topic, port, identity, &own_addrs)?;
+            responder.announce(&topic, port, record.as_ref())?;
         }
         tasks.push(responder.browse(topic.clone(), tx.clone())?);
         tasks.push(responder.query_once(topic.clone(), tx.clone())?);
@@ -130,13 +135,10 @@ fn start(
         topic: topic.clone(),
         peer_id: via_tracker::new_peer_id(),
         port: args.announce.unwrap_or(0),
-        record: match (identity, args.announce) {
-            (Some(identity), Some(_)) => {
-                let record = PeerRecord::signed(identity, own_addrs, Some(topic.clone()))?;
-                Some(serde_json::to_string(&record).map_err(|e| Error::failure(e.to_string()))?)
-            }
-            _ => None,
-        },
+        record: record
+            .map(|r| serde_json::to_string(&r))
+            .transpose()
+            .map_err(|e| Error::failure(e.to_string()))?,
         repeat,
         tls: if args.trackers.iter().any(Tracker::is_tls) {
             Some(crate::tls::client_config(args.ca_file.as_deref()).map_err(Error::usage)?)
@@ -195,6 +197,14 @@ fn start(
         plan,
         _nudger: nudger,
     })
+}
+
+/// This peer's signed record for `topic`, signed once and carried by every mechanism
+/// that holds one (mDNS TXT, trackers): at most [`mdns::MAX_TXT_ADDRS`] addresses,
+/// the most an mDNS announcement carries.
+fn own_record(identity: &Identity, addrs: Vec<Addr>, topic: &str) -> Result<PeerRecord> {
+    let addrs = addrs.into_iter().take(mdns::MAX_TXT_ADDRS).collect();
+    PeerRecord::signed(identity, addrs, Some(topic.to_owned()))
 }
 
 /// The identity whose signed record is announced, if any.
@@ -347,6 +357,18 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_own_record_is_capped_for_mdns_and_verifies() {
+        let me = Identity::from_seed([9; 32]);
+        let addrs = (1..=10)
+            .map(|i| format!("udp://192.0.2.{i}:4000").parse().unwrap())
+            .collect();
+        let record = own_record(&me, addrs, "chat").unwrap();
+        assert_eq!(record.addrs.len(), mdns::MAX_TXT_ADDRS);
+        assert_eq!(record.addrs[7].to_string(), "udp://192.0.2.8:4000");
+        assert_eq!(record.verify(), Ok(me.id()));
     }
 
     fn peer(id: Option<PeerId>, addr: &str, via: &str) -> Found {

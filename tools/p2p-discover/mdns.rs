@@ -23,7 +23,6 @@ use crate::mdns_query;
 use futures_lite::FutureExt;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
 use p2p_shared::{Error, Result};
@@ -36,8 +35,9 @@ use std::time::{Duration, Instant};
 pub const VIA: &str = "mdns";
 /// The DNS-SD service type of the toolbox.
 pub const SERVICE: &str = "_p2p._udp.local.";
-/// Most addresses carried in a signed record's TXT.
-const MAX_TXT_ADDRS: usize = 8;
+/// Most addresses carried in a signed record's TXT; `--announce` signs one record
+/// with at most this many, for every mechanism.
+pub const MAX_TXT_ADDRS: usize = 8;
 /// How long answers to the one-shot query are awaited (responders may delay a
 /// shared answer by up to 120 ms, RFC 6762 section 6).
 const ONE_SHOT_WAIT: Duration = Duration::from_secs(1);
@@ -78,30 +78,31 @@ impl Mdns {
         })
     }
 
-    /// Announces this peer for `topic`: a signed record when there is an identity.
-    pub fn announce(
-        &mut self,
-        topic: &str,
-        port: u16,
-        identity: Option<&Identity>,
-        addrs: &[Addr],
-    ) -> Result<()> {
+    /// Announces this peer for `topic`, carrying its signed `record` (at most
+    /// [`MAX_TXT_ADDRS`] addresses) when there is one.
+    pub fn announce(&mut self, topic: &str, port: u16, record: Option<&PeerRecord>) -> Result<()> {
         let mut props: HashMap<String, String> = HashMap::new();
         props.insert("topic".into(), topic.to_owned());
-        let instance = match identity {
-            Some(identity) => {
-                let record = PeerRecord::signed(
-                    identity,
-                    addrs.iter().take(MAX_TXT_ADDRS).cloned().collect(),
-                    Some(topic.to_owned()),
-                )?;
-                props.insert("id".into(), identity.id().to_string());
-                props.insert("seq".into(), record.seq.unwrap_or_default().to_string());
-                props.insert("sig".into(), record.sig.clone().unwrap_or_default());
-                for (i, addr) in record.addrs.iter().enumerate() {
+        let instance = match record {
+            Some(PeerRecord {
+                id: Some(id),
+                seq,
+                sig: Some(sig),
+                addrs,
+                ..
+            }) if addrs.len() <= MAX_TXT_ADDRS => {
+                props.insert("id".into(), id.to_string());
+                props.insert("seq".into(), seq.unwrap_or_default().to_string());
+                props.insert("sig".into(), sig.clone());
+                for (i, addr) in addrs.iter().enumerate() {
                     props.insert(format!("a{i}"), addr.to_string());
                 }
-                identity.id().to_string()
+                id.to_string()
+            }
+            Some(_) => {
+                return Err(Error::failure(
+                    "an mDNS announcement carries a signed record of at most 8 addresses",
+                ));
             }
             None => hex::encode(p2p_shared::random::bytes::<8>()?),
         };

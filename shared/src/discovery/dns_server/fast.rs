@@ -473,7 +473,11 @@ mod tests {
         let cached = fast.entries.len();
         let mixed = ask("cHaT.Z.tEsT.");
         fast.answer(&mixed, &mut out).unwrap();
-        assert_eq!(fast.entries.len(), cached, "a second entry for the same name");
+        assert_eq!(
+            fast.entries.len(),
+            cached,
+            "a second entry for the same name"
+        );
         let name_end = respond::first_name_end(&mixed).unwrap();
         assert_eq!(out[HEADER..name_end], mixed[HEADER..name_end]);
         // The same layout (the whole set, rotated one turn on).

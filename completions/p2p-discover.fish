@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_discover_global_optspecs
-    string join \n mdns dht bootstrap-dht= dht-request-timeout= interface= tracker= ca-file= bootstrap= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous count= timeout= watch q/quiet h/help V/version
+    string join \n all mdns dht bootstrap-dht= dht-request-timeout= interface= tracker= ca-file= bootstrap= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous count= timeout= watch q/quiet h/help V/version
 end
 
 function __fish_p2p_discover_needs_command
@@ -37,6 +37,7 @@ complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l addr -d 'An a
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l count -d 'Exit 0 after N peers' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l timeout -d 'Give up after D and exit 1 if no peer was found [default: 5s, none with --watch or --announce]' -r
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l all -d 'List every `_p2p._udp` peer on the link, whatever its topic, as avahi-browse does (the same as giving no topic; mDNS, bootstrap files and DNS only)'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l mdns -d 'Use mDNS on the local link'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dht -d 'Use the mainline DHT (get_peers, and announce_peer with --announce)'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l allow-readable-key -d 'Read the identity file even if others can read it'

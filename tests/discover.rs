@@ -424,6 +424,125 @@ fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
     assert_eq!(gone["id"], ids[1].as_str());
 }
 
+/// An mDNS announcer for `topic` in namespace `i` of `lab`, signed by `key`.
+fn mdns_announcer(lab: &Pair, i: usize, home: &Path, topic: &str, key: &str) -> Running {
+    let mut cmd = lab.command(i, &bin!("p2p-discover"), home);
+    cmd.current_dir(home).args([
+        topic,
+        "--mdns",
+        "--interface",
+        &lab.iface[i],
+        "--announce",
+        "4000",
+        "-i",
+        key,
+    ]);
+    Running::start(cmd)
+}
+
+/// The one-shot query alone: host b drops every packet to port 5353 (IPv4 and IPv6),
+/// so the browser's multicast answers never arrive and only the unicast answers to
+/// the one-shot query's ephemeral port do. b finds a's signed record anyway; with the
+/// one-shot query taken out of the build, it finds nothing (checked by hand).
+#[test]
+fn the_mdns_one_shot_query_alone_finds_a_peer() {
+    let test = "the_mdns_one_shot_query_alone_finds_a_peer";
+    if !common::have(test, "iptables") {
+        return;
+    }
+    let Some(lab) = Pair::new(test) else {
+        return;
+    };
+    // IPv4 and IPv6: the browser also hears answers over ff02::fb.
+    for iptables in ["iptables", "ip6tables"] {
+        let drop_mdns = Command::new("ip")
+            .args(["netns", "exec", &lab.ns[1], iptables, "-A", "INPUT"])
+            .args(["-p", "udp", "--dport", "5353", "-j", "DROP"])
+            .status()
+            .unwrap();
+        assert!(drop_mdns.success(), "{iptables} in the namespace");
+    }
+    let home = common::tempdir();
+    let id = common::make_key(home.path(), "a.json");
+    let _a = mdns_announcer(&lab, 0, home.path(), "lan", "a.json");
+    // Each run sends one one-shot query at its start: ask until a's service is up.
+    let found = crate::common::libtorrent::until(WAIT, "b finding a by the one-shot query", || {
+        let mut cmd = lab.command(1, &bin!("p2p-discover"), home.path());
+        cmd.current_dir(home.path()).args([
+            "lan",
+            "--mdns",
+            "--interface",
+            &lab.iface[1],
+            "--count",
+            "1",
+            "--timeout",
+            "2s",
+        ]);
+        let out = common::run(cmd, b"", DEADLINE);
+        (out.code() == 0).then(|| out.records().remove(0))
+    });
+    assert_eq!(found["id"], id.as_str());
+    assert_eq!(found["via"], "mdns");
+    assert_eq!(found["addrs"], json!(["udp://192.0.2.1:4000"]));
+    assert!(found["sig"].is_string(), "{found}");
+}
+
+/// Without a topic, or with `--all`, mDNS lists the peers of every topic on the link,
+/// each with its own topic.
+#[test]
+fn mdns_without_a_topic_lists_every_peer_on_the_link() {
+    let test = "mdns_without_a_topic_lists_every_peer_on_the_link";
+    let Some(lab) = Pair::new(test) else {
+        return;
+    };
+    let home = common::tempdir();
+    let ids = [
+        common::make_key(home.path(), "a.json"),
+        common::make_key(home.path(), "b.json"),
+    ];
+    let _lan = mdns_announcer(&lab, 0, home.path(), "lan", "a.json");
+    let _files = mdns_announcer(&lab, 0, home.path(), "files", "b.json");
+    for all in [&[][..], &["--all"]] {
+        let mut cmd = lab.command(1, &bin!("p2p-discover"), home.path());
+        cmd.current_dir(home.path())
+            .args([
+                "--mdns",
+                "--interface",
+                &lab.iface[1],
+                "--count",
+                "2",
+                "--timeout",
+                "15s",
+            ])
+            .args(all);
+        let out = common::run(cmd, b"", DEADLINE);
+        assert_eq!(out.code(), 0, "{all:?}: {}", out.stderr);
+        let mut seen: Vec<(String, String)> = out
+            .records()
+            .iter()
+            .map(|r| {
+                (
+                    r["topic"].as_str().unwrap().into(),
+                    r["id"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("files".into(), ids[1].clone()),
+                ("lan".into(), ids[0].clone())
+            ],
+            "{all:?}"
+        );
+    }
+    // Mechanisms that look a topic up need one.
+    let out = run(home.path(), &["--dht"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("--dht needs a topic"), "{}", out.stderr);
+}
+
 /// tests/common/libtorrent_client.py in `mode`, a standard BitTorrent client on 127.0.0.1.
 fn libtorrent_client(home: &Path, mode: &str, tracker: &str, arg: &str) -> Running {
     let mut cmd = common::command(Path::new(common::PYTHON), home);

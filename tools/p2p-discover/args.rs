@@ -12,6 +12,7 @@ use std::time::Duration;
 const EXAMPLES: &str = "\
 Examples:
   p2p-discover chat --mdns --interface eth0 --announce 4000 --watch
+  p2p-discover --all --interface eth0
   p2p-discover chat --dht --bootstrap-dht 127.0.0.1:6881 --announce 4000
   p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1
   p2p-discover chat --bootstrap peers.json --bootstrap more.ndjson
@@ -52,9 +53,12 @@ pub enum Command {
 /// Discovering peers of a topic.
 #[derive(Debug, clap::Args)]
 pub struct FindArgs {
-    /// The topic
-    #[arg(required = true)]
+    /// The topic; without one, mDNS lists every `_p2p._udp` peer on the link
     pub topic: Option<String>,
+    /// List every `_p2p._udp` peer on the link, whatever its topic, as avahi-browse
+    /// does (the same as giving no topic; mDNS, bootstrap files and DNS only)
+    #[arg(long, conflicts_with = "topic")]
+    pub all: bool,
     /// Use mDNS on the local link
     #[arg(long)]
     pub mdns: bool,

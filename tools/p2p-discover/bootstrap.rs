@@ -34,8 +34,8 @@ pub struct Parsed {
     pub notes: Vec<String>,
 }
 
-/// Reads every file and reports its peers.
-pub async fn run(files: Vec<PathBuf>, topic: String, tx: Sender) {
+/// Reads every file and reports its peers (for `topic`, when one is given).
+pub async fn run(files: Vec<PathBuf>, topic: Option<String>, tx: Sender) {
     for file in files {
         let shown = file.display().to_string();
         let text = match smol::fs::read_to_string(&file).await {
@@ -54,7 +54,7 @@ pub async fn run(files: Vec<PathBuf>, topic: String, tx: Sender) {
                 Ok(mut peer) => {
                     peer.via = Some(VIA.to_owned());
                     if peer.topic.is_none() && !peer.is_signed() {
-                        peer.topic = Some(topic.clone());
+                        peer.topic.clone_from(&topic);
                     }
                     Found::Peer(peer)
                 }

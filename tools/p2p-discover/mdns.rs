@@ -121,8 +121,9 @@ impl Mdns {
         Ok(())
     }
 
-    /// Browses for peers of `topic` and reports them until the main loop stops.
-    pub fn browse(&self, topic: String, tx: Sender) -> Result<smol::Task<()>> {
+    /// Browses for peers of `topic` (of any topic when `None`) and reports them until
+    /// the main loop stops.
+    pub fn browse(&self, topic: Option<String>, tx: Sender) -> Result<smol::Task<()>> {
         let events = self
             .daemon
             .browse(SERVICE)
@@ -133,9 +134,9 @@ impl Mdns {
             while let Ok(event) = events.recv_async().await {
                 let found = match event {
                     ServiceEvent::ServiceResolved(service) => {
+                        let their_topic = service.txt_properties.get_property_val_str("topic");
                         if Some(&service.fullname) == own.as_ref()
-                            || service.txt_properties.get_property_val_str("topic")
-                                != Some(topic.as_str())
+                            || topic.as_deref().is_some_and(|t| their_topic != Some(t))
                         {
                             continue;
                         }
@@ -149,7 +150,7 @@ impl Mdns {
                             .iter()
                             .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
                             .collect();
-                        match peer_of(&props, &ips, service.port, &topic) {
+                        match peer_of(&props, &ips, service.port) {
                             Ok(peer) => Found::Peer(remember(&instances, &service.fullname, peer)),
                             Err(why) => {
                                 found::problem(
@@ -180,8 +181,9 @@ impl Mdns {
     }
 
     /// Sends one query from an ephemeral port on each interface and reports the
-    /// peers of `topic` in the unicast answers that come within [`ONE_SHOT_WAIT`].
-    pub fn query_once(&self, topic: String, tx: Sender) -> Result<smol::Task<()>> {
+    /// peers of `topic` (of any topic when `None`) in the unicast answers that come
+    /// within [`ONE_SHOT_WAIT`].
+    pub fn query_once(&self, topic: Option<String>, tx: Sender) -> Result<smol::Task<()>> {
         let sources: Vec<std::net::Ipv4Addr> = if_addrs::get_if_addrs()
             .unwrap_or_default()
             .into_iter()
@@ -216,12 +218,13 @@ impl Mdns {
                 let Some((len, _)) = received else { break };
                 for instance in mdns_query::instances(&buf[..len], SERVICE) {
                     if Some(&instance.fullname) == own.as_ref()
-                        || instance.props.get("topic") != Some(&topic)
+                        || topic
+                            .as_ref()
+                            .is_some_and(|t| instance.props.get("topic") != Some(t))
                     {
                         continue;
                     }
-                    let found = match peer_of(&instance.props, &instance.ips, instance.port, &topic)
-                    {
+                    let found = match peer_of(&instance.props, &instance.ips, instance.port) {
                         Ok(peer) => Found::Peer(remember(&instances, &instance.fullname, peer)),
                         Err(why) => Found::Problem {
                             via: VIA,
@@ -275,13 +278,13 @@ fn remember(instances: &Instances, fullname: &str, peer: PeerRecord) -> PeerReco
 }
 
 /// The peer an instance describes: its signed record when it carries one,
-/// otherwise its id (if any) and the resolved addresses.
+/// otherwise its id (if any) and the resolved addresses; its topic is the one in TXT.
 fn peer_of(
     txt: &HashMap<String, String>,
     ips: &BTreeSet<IpAddr>,
     port: u16,
-    topic: &str,
 ) -> Result<PeerRecord, String> {
+    let topic = txt.get("topic").cloned();
     let get = |key: &str| txt.get(key).map(String::as_str);
     let id = get("id")
         .map(str::parse::<PeerId>)
@@ -299,7 +302,7 @@ fn peer_of(
             }
         }
         let mut record = PeerRecord::new(id, addrs);
-        record.topic = Some(topic.to_owned());
+        record.topic = topic;
         record.seq = get("seq").and_then(|s| s.parse().ok());
         record.sig = Some(sig.to_owned());
         record
@@ -309,7 +312,7 @@ fn peer_of(
             .map(|ip| Addr::from_socket(Scheme::Udp, SocketAddr::new(*ip, port)))
             .collect();
         let mut record = PeerRecord::new(id, addrs);
-        record.topic = Some(topic.to_owned());
+        record.topic = topic;
         record
     };
     peer.via = Some(VIA.to_owned());

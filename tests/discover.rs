@@ -487,6 +487,69 @@ fn the_mdns_one_shot_query_alone_finds_a_peer() {
     assert!(found["sig"].is_string(), "{found}");
 }
 
+/// `--announce` signs one record, capped at 8 addresses: the one host b gets over
+/// mDNS and the one it gets from a tracker (both announced by host a, with 10
+/// addresses) are the same, `seq` and `sig` included.
+#[test]
+fn one_signed_record_travels_by_mdns_and_tracker_alike() {
+    let test = "one_signed_record_travels_by_mdns_and_tracker_alike";
+    let Some(lab) = Pair::new(test) else {
+        return;
+    };
+    let home = common::tempdir();
+    common::make_key(home.path(), "a.json");
+    let mut tracker = lab.command(0, &bin!("p2p-discover"), home.path());
+    tracker.args(["tracker", "--bind", "192.0.2.1:0"]);
+    let mut tracker = Running::start(tracker);
+    let listening = tracker.wait_for(WAIT, |r| r["type"] == "listening");
+    let http = listening["announce_http"].as_str().unwrap().to_owned();
+    let mut a = lab.command(0, &bin!("p2p-discover"), home.path());
+    a.current_dir(home.path()).args([
+        "lan",
+        "--mdns",
+        "--interface",
+        &lab.iface[0],
+        "--tracker",
+        &http,
+        "--announce",
+        "4000",
+        "-i",
+        "a.json",
+    ]);
+    // More addresses than mDNS TXT carries: the one record keeps the first 8.
+    for i in 1..=10 {
+        a.args(["--addr", &format!("udp://198.51.100.{i}:4000")]);
+    }
+    let _a = Running::start(a);
+    let find = |mechanism: &[&str]| {
+        crate::common::libtorrent::until(WAIT, "b finding a", || {
+            let mut cmd = lab.command(1, &bin!("p2p-discover"), home.path());
+            cmd.current_dir(home.path())
+                .args([
+                    "lan",
+                    "--interface",
+                    &lab.iface[1],
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "2s",
+                ])
+                .args(mechanism);
+            let out = common::run(cmd, b"", DEADLINE);
+            (out.code() == 0).then(|| out.records().remove(0))
+        })
+    };
+    let by_mdns = find(&["--mdns"]);
+    let by_tracker = find(&["--tracker", &http]);
+    assert_eq!(by_mdns["via"], "mdns");
+    assert_eq!(by_tracker["via"], "tracker");
+    assert!(by_mdns["sig"].is_string(), "{by_mdns}");
+    assert_eq!(by_mdns["sig"], by_tracker["sig"]);
+    assert_eq!(by_mdns["seq"], by_tracker["seq"]);
+    assert_eq!(by_mdns["addrs"], by_tracker["addrs"]);
+    assert_eq!(by_tracker["addrs"].as_array().unwrap().len(), 8);
+}
+
 /// Without a topic, or with `--all`, mDNS lists the peers of every topic on the link,
 /// each with its own topic.
 #[test]

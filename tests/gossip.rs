@@ -410,3 +410,57 @@ fn bad_arguments_are_usage_errors() {
         assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
     }
 }
+
+/// Two nodes join a third each through its own lossy link (5% loss each way, 1%
+/// duplicates, 1-8 ms of delay that reorders): every message still reaches every
+/// node exactly once.
+#[test]
+fn every_message_arrives_once_through_lossy_links() {
+    use crate::common::lossy::{Faults, LossyLink};
+    use std::sync::atomic::Ordering::Relaxed;
+    let home = common::tempdir();
+    let hub = Node::start(home.path(), "n0.json", &[]);
+    let hub_addr = hub.addr.trim_start_matches("udp://").parse().unwrap();
+    let links: Vec<LossyLink> = (0..2)
+        .map(|seed| {
+            LossyLink::start(
+                hub_addr,
+                Faults {
+                    loss: 500,
+                    duplicate: 100,
+                    min_delay: std::time::Duration::from_millis(1),
+                    max_delay: std::time::Duration::from_millis(8),
+                    drop_first: 0,
+                    seed,
+                },
+            )
+        })
+        .collect();
+    let mut nodes = vec![hub];
+    for (i, link) in links.iter().enumerate() {
+        let contact = format!("{}@{}", nodes[0].id, link.addr());
+        nodes.push(Node::start(
+            home.path(),
+            &format!("n{}.json", i + 1),
+            &["--peer", &contact],
+        ));
+    }
+    for node in &mut nodes {
+        node.until("neighbour", |r| r.iter().any(|r| r["type"] == "peer_up"));
+    }
+    broadcast_and_check(&mut nodes, &[0, 1, 2], 20, "lossy");
+    let dropped: u64 = links.iter().map(|l| l.counts.dropped.load(Relaxed)).sum();
+    let forwarded: u64 = links.iter().map(|l| l.counts.received.load(Relaxed)).sum();
+    assert!(
+        dropped > 0,
+        "the links dropped nothing: {forwarded} datagrams"
+    );
+    eprintln!(
+        "gossip through lossy links: {}",
+        links
+            .iter()
+            .map(LossyLink::summary)
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+}

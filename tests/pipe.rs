@@ -752,3 +752,67 @@ fn happy_eyeballs_keeps_one_of_two_working_paths() {
     assert_eq!(l.read_to_eof(WAIT), b"one of two");
     assert!(l.wait(WAIT).success(), "{}", l.stderr());
 }
+
+/// Every byte arrives in order through a link that drops 5% of the datagrams each
+/// way, duplicates 1% and delays each by 1-8 ms (which reorders them); the figures
+/// (throughput, what the link did) go to stderr for docs/hardening.md.
+#[test]
+fn a_transfer_survives_loss_duplication_and_reordering() {
+    use crate::common::lossy::{Faults, LossyLink};
+    use p2p_shared::connect::ticket::Ticket;
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let (mut l, ticket) = listener(&home, &key_a, &[]);
+    let real = Ticket::decode(ticket["ticket"].as_str().unwrap()).unwrap();
+    let server = *real
+        .addrs
+        .iter()
+        .find(|a| a.ip().is_loopback())
+        .expect("the listener has a loopback address");
+    let link = LossyLink::start(
+        server,
+        Faults {
+            loss: 500,
+            duplicate: 100,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(8),
+            drop_first: 0,
+            seed: 17,
+        },
+    );
+    let through_link = Ticket {
+        id: real.id,
+        addrs: vec![link.addr()],
+        rendezvous: None,
+        relay: None,
+    };
+    let data = random_bytes(4 << 20, 5);
+    let started = Instant::now();
+    let mut c = Pipe::start(home.pipe(&[
+        "connect",
+        &through_link.encode(),
+        "-i",
+        &key_b,
+        "--require-direct",
+    ]));
+    let fed = c.feed(data.clone(), true);
+    let _ = l.feed(Vec::new(), true);
+    let got = l.read_to_eof(Duration::from_secs(120)).to_vec();
+    let elapsed = started.elapsed();
+    assert_eq!(got.len(), data.len(), "{}", c.stderr());
+    assert_eq!(sha(&got), sha(&data), "bytes changed or reordered");
+    fed.join().unwrap();
+    assert!(c.wait(WAIT).success(), "{}", c.stderr());
+    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+    let counts = &link.counts;
+    use std::sync::atomic::Ordering::Relaxed;
+    assert!(counts.dropped.load(Relaxed) > 0, "{}", link.summary());
+    assert!(counts.reordered.load(Relaxed) > 0, "{}", link.summary());
+    eprintln!(
+        "lossy link: {} MiB in {elapsed:.1?} = {} KiB/s; {}",
+        data.len() >> 20,
+        (data.len() as u128 >> 10) * 1000 / elapsed.as_millis().max(1),
+        link.summary()
+    );
+}

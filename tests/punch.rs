@@ -412,3 +412,202 @@ fn turnutils_stunclient_against_our_server() {
     );
     assert!(text.contains("UDP reflexive addr: 127.0.0.1:"), "{text}");
 }
+
+/// Sends `message` to the rendezvous from `socket` and returns its answer.
+fn ask(
+    socket: &UdpSocket,
+    server: &str,
+    message: &p2p_shared::connect::punch::rendezvous::Message,
+) -> p2p_shared::connect::punch::rendezvous::Message {
+    use p2p_shared::connect::punch::rendezvous::Message;
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket.send_to(&message.encode(), server).unwrap();
+    let mut buf = [0u8; 2048];
+    let n = socket.recv(&mut buf).expect("the rendezvous answers");
+    Message::decode(&buf[..n]).unwrap()
+}
+
+/// A peer registers with its key; then an attacker on another address tries to take
+/// its place: with the victim's own (captured) candidate but its own proof, with a
+/// candidate it signed but that names the victim, and by asking for introductions in
+/// the victim's name. Each is refused with its reason and the victim stays reachable.
+#[test]
+fn the_rendezvous_refuses_registering_or_speaking_for_someone_else() {
+    use p2p_shared::connect::punch::candidate::{Behaviour, Candidate};
+    use p2p_shared::connect::punch::rendezvous::{Message, prove};
+    use p2p_shared::identity::{Identity, signing};
+    let home = common::tempdir();
+    let (_server, listening) = serve(home.path(), &["--bind", "127.0.0.1:0"]);
+    let server = addr(&listening, "addr");
+    let victim = Identity::from_seed([1; 32]);
+    let attacker = Identity::from_seed([2; 32]);
+    let victim_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let attacker_socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let candidate = |who: &Identity, socket: &UdpSocket| Candidate {
+        id: who.id(),
+        local: vec![socket.local_addr().unwrap()],
+        observed: None,
+        mapping: Behaviour::Unknown,
+        ports: Vec::new(),
+        nonce: [7; 16],
+    };
+    let challenge_for = |socket: &UdpSocket, id| {
+        let Message::Challenge { challenge } = ask(socket, &server, &Message::Hello { id }) else {
+            panic!("no challenge");
+        };
+        challenge
+    };
+    let register = |socket: &UdpSocket, record, challenge: String, signer: &Identity| {
+        let proof = prove(signer, &hex::decode(&challenge).unwrap());
+        ask(
+            socket,
+            &server,
+            &Message::Register {
+                candidate: record,
+                challenge,
+                proof,
+            },
+        )
+    };
+    let refused = |answer: Message, want: &str| match answer {
+        Message::Error { reason } => assert!(reason.contains(want), "{reason}"),
+        other => panic!("not refused ({want}): {other:?}"),
+    };
+
+    let victim_record = candidate(&victim, &victim_socket)
+        .to_record(&victim)
+        .unwrap();
+    let challenge = challenge_for(&victim_socket, victim.id());
+    let answer = register(&victim_socket, victim_record.clone(), challenge, &victim);
+    assert!(matches!(answer, Message::Registered { .. }), "{answer:?}");
+
+    // The victim's captured record, proved with the attacker's key.
+    let challenge = challenge_for(&attacker_socket, victim.id());
+    refused(
+        register(
+            &attacker_socket,
+            victim_record.clone(),
+            challenge,
+            &attacker,
+        ),
+        "not a signature by the registering key",
+    );
+    // The victim's challenge and proof replayed from another address.
+    let challenge = challenge_for(&victim_socket, victim.id());
+    refused(
+        register(&attacker_socket, victim_record, challenge, &victim),
+        "stale or foreign challenge",
+    );
+    // A candidate naming the victim but signed by the attacker.
+    let mut forged = candidate(&attacker, &attacker_socket)
+        .to_record(&attacker)
+        .unwrap();
+    forged.insert("id".into(), json!(victim.id().to_string()));
+    signing::sign_as_signer(&mut forged, &attacker).unwrap();
+    let challenge = challenge_for(&attacker_socket, victim.id());
+    refused(
+        register(&attacker_socket, forged, challenge, &attacker),
+        "candidate",
+    );
+    // Asking for an introduction in the victim's name.
+    refused(
+        ask(
+            &attacker_socket,
+            &server,
+            &Message::Connect {
+                from: victim.id(),
+                to: attacker.id(),
+            },
+        ),
+        "registered from another address",
+    );
+    // The attacker registers as itself and the victim is still the one introduced.
+    let record = candidate(&attacker, &attacker_socket)
+        .to_record(&attacker)
+        .unwrap();
+    let challenge = challenge_for(&attacker_socket, attacker.id());
+    let answer = register(&attacker_socket, record, challenge, &attacker);
+    assert!(matches!(answer, Message::Registered { .. }), "{answer:?}");
+    let answer = ask(
+        &attacker_socket,
+        &server,
+        &Message::Connect {
+            from: attacker.id(),
+            to: victim.id(),
+        },
+    );
+    let Message::Introduce { peer, observed, .. } = answer else {
+        panic!("no introduction: {answer:?}");
+    };
+    assert_eq!(Candidate::from_record(&peer).unwrap().id, victim.id());
+    assert_eq!(
+        observed.socket_addr(),
+        Some(victim_socket.local_addr().unwrap())
+    );
+}
+
+/// Both peers reach the rendezvous only through lossy links (30% loss each way,
+/// duplicates, reordering): resending registration and connect requests still gets
+/// them introduced, and the punch succeeds.
+#[test]
+fn a_punch_succeeds_when_the_rendezvous_is_behind_lossy_links() {
+    use crate::common::lossy::{Faults, LossyLink};
+    use std::sync::atomic::Ordering::Relaxed;
+    let home = common::tempdir();
+    let (mut server, listening) = serve(home.path(), &["--bind", "127.0.0.1:0"]);
+    let rendezvous = addr(&listening, "addr").parse().unwrap();
+    let faults = |seed| Faults {
+        loss: 3_000,
+        duplicate: 500,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(30),
+        drop_first: 2,
+        seed,
+    };
+    let to_listener = LossyLink::start(rendezvous, faults(1));
+    let to_connector = LossyLink::start(rendezvous, faults(2));
+    let (key, id) = make_key(home.path());
+    let mut cmd = common::command(&bin!("p2p-punch"), home.path());
+    cmd.args([
+        "listen",
+        "-i",
+        &key,
+        "--rendezvous",
+        &to_listener.addr().to_string(),
+        "--bind",
+        "127.0.0.1:0",
+    ]);
+    let mut listener = Running::start(cmd);
+    listener.wait_for(Duration::from_secs(20), |r| r["type"] == "listening");
+    server.wait_for(Duration::from_secs(20), |r| {
+        r["event"] == "registered" && r["id"] == id.as_str()
+    });
+    let out = punch(
+        home.path(),
+        &[
+            "connect",
+            &id,
+            "--rendezvous",
+            &to_connector.addr().to_string(),
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let mine = &out.records()[0];
+    assert_eq!(mine["ok"], true, "{mine}");
+    assert_eq!(mine["peer"], id.as_str());
+    let theirs = listener.wait_for(WAIT, |r| r["type"] == "punch");
+    assert_eq!(theirs["ok"], true, "{theirs}");
+    let dropped =
+        to_listener.counts.dropped.load(Relaxed) + to_connector.counts.dropped.load(Relaxed);
+    assert!(
+        dropped >= 8,
+        "the first two datagrams each way were dropped"
+    );
+    eprintln!(
+        "punch via lossy rendezvous links: {}; {} ({dropped} dropped)",
+        to_listener.summary(),
+        to_connector.summary()
+    );
+}

@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod libtorrent;
+pub mod lossy;
 pub mod natlab;
 pub mod netns;
 

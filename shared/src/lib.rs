@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
+pub mod codec;
 pub mod dht;
 pub mod diag;
 pub mod dns;

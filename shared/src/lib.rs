@@ -13,6 +13,7 @@
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
+pub mod connect;
 pub mod codec;
 pub mod dht;
 pub mod diag;

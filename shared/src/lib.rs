@@ -13,8 +13,8 @@
 pub mod addr;
 pub mod bencode;
 pub mod canonical;
-pub mod connect;
 pub mod codec;
+pub mod connect;
 pub mod dht;
 pub mod diag;
 pub mod dns;

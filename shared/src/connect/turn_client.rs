@@ -212,9 +212,11 @@ impl Client {
     pub fn bind_channel(&mut self, peer: SocketAddr) -> Result<u16> {
         let channel = match self.channels.get(&peer) {
             Some((c, _)) => *c,
-            None => turn::CHANNEL_MIN
-                + u16::try_from(self.channels.len())
-                    .map_err(|_| Error::failure("no channel numbers left"))?,
+            None => {
+                turn::CHANNEL_MIN
+                    + u16::try_from(self.channels.len())
+                        .map_err(|_| Error::failure("no channel numbers left"))?
+            }
         };
         if channel > turn::CHANNEL_MAX {
             return Err(Error::failure("no channel numbers left"));
@@ -236,9 +238,8 @@ impl Client {
         if self.refreshed.elapsed() >= self.lifetime / 2 {
             self.refresh(self.lifetime.max(Duration::from_mins(1)))?;
         }
-        let stale = |at: &Instant, life: u32| {
-            at.elapsed() >= Duration::from_secs(u64::from(life) * 4 / 5)
-        };
+        let stale =
+            |at: &Instant, life: u32| at.elapsed() >= Duration::from_secs(u64::from(life) * 4 / 5);
         let channels: Vec<SocketAddr> = self
             .channels
             .iter()
@@ -378,10 +379,8 @@ impl Client {
     /// Takes REALM and NONCE from a challenge; false when there is nothing to
     /// answer it with.
     fn challenge(&mut self, response: &Message) -> bool {
-        let (Some(realm), Some(nonce)) = (
-            response.text(attr::REALM),
-            response.text(attr::NONCE),
-        ) else {
+        let (Some(realm), Some(nonce)) = (response.text(attr::REALM), response.text(attr::NONCE))
+        else {
             return false;
         };
         realm.clone_into(&mut self.session.realm);
@@ -525,5 +524,97 @@ pub fn method_name(method: u16) -> &'static str {
         method::SEND => "Send",
         method::DATA => "Data",
         _ => "the request",
+    }
+}
+
+/// The default TURN port.
+pub const DEFAULT_PORT: u16 = 3478;
+
+/// Parses a relay address: `turn://HOST:PORT`, RFC 7065's `turn:HOST[:PORT]` (a
+/// `?transport=udp` query is allowed), `udp://HOST:PORT` or bare `HOST[:PORT]`; port
+/// 3478 by default. Names are resolved (IPv4 preferred).
+pub fn parse_relay(text: &str) -> std::result::Result<SocketAddr, String> {
+    use std::net::{IpAddr, ToSocketAddrs};
+    let trimmed = text.trim();
+    let rest = ["turn://", "udp://", "turn:"]
+        .iter()
+        .find_map(|p| trimmed.strip_prefix(p))
+        .unwrap_or(trimmed);
+    let rest = rest
+        .strip_suffix("?transport=udp")
+        .unwrap_or(rest)
+        .trim_end_matches('/');
+    let bad =
+        |why: &str| format!("'{text}' is not a TURN relay ({why}); e.g. turn://192.0.2.1:3478");
+    if rest.is_empty() || rest.contains('?') {
+        return Err(bad("only UDP relays: turn://HOST:PORT"));
+    }
+    if let Ok(addr) = rest.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = rest.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
+    }
+    let with_port = if rest
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        rest.to_owned()
+    } else {
+        format!("{rest}:{DEFAULT_PORT}")
+    };
+    let addrs: Vec<SocketAddr> = with_port
+        .to_socket_addrs()
+        .map_err(|e| bad(&e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| bad("the name has no address"))
+}
+
+/// Parses `NAME:PASSWORD` (the password may contain colons).
+pub fn parse_user(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, password)) if !name.is_empty() => Ok((name.to_owned(), password.to_owned())),
+        _ => Err(format!("'{text}' is not NAME:PASSWORD")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_addresses_in_every_spelling() {
+        let want: SocketAddr = "192.0.2.1:3478".parse().unwrap();
+        for text in [
+            "turn://192.0.2.1:3478",
+            "turn:192.0.2.1",
+            "turn:192.0.2.1:3478?transport=udp",
+            "udp://192.0.2.1:3478",
+            "192.0.2.1:3478",
+            "192.0.2.1",
+        ] {
+            assert_eq!(parse_relay(text), Ok(want), "{text}");
+        }
+        assert_eq!(
+            parse_relay("turn://[2001:db8::1]:5349"),
+            Ok("[2001:db8::1]:5349".parse().unwrap())
+        );
+        assert!(parse_relay("turn:192.0.2.1?transport=tcp").is_err());
+        assert!(parse_relay("").is_err());
+    }
+
+    #[test]
+    fn user_and_password() {
+        assert_eq!(
+            parse_user("alice:pa:ss"),
+            Ok(("alice".to_owned(), "pa:ss".to_owned()))
+        );
+        assert!(parse_user("alice").is_err());
+        assert!(parse_user(":pw").is_err());
     }
 }

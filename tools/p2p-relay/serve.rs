@@ -1,0 +1,825 @@
+//! `p2p-relay serve`: a TURN server (RFC 8656, UDP allocations) on one thread.
+//!
+//! One control socket takes every client's requests, Send indications and
+//! ChannelData; each allocation owns a relayed socket read by its own task on the
+//! same single-threaded executor, so the state needs no locks. A sweep each second
+//! ends expired and idle allocations and drops expired permissions and channels.
+
+use crate::alloc::{Allocation, Bucket, Refusal};
+use crate::args::ServeArgs;
+use crate::auth::{Auth, Principal, Verdict};
+use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::codec::turn::{self, Turn, attr, code, method};
+use p2p_shared::connect::turn_client::method_name;
+use p2p_shared::entry::Ctx;
+use p2p_shared::output::Output;
+use p2p_shared::stun::{self, Attribute, Class, Message};
+use p2p_shared::{Context, Error, Result, Status, random};
+use serde_json::{Value, json};
+use smol::{Async, LocalExecutor, Timer};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// The SOFTWARE the relay sends.
+const SOFTWARE: &str = concat!("p2p-relay ", env!("CARGO_PKG_VERSION"));
+/// The largest datagram handled.
+const MAX_PACKET: usize = 65536;
+/// Attributes this server understands (comprehension-required ones not listed here
+/// get 420 Unknown Attribute).
+const KNOWN: &[u16] = &[
+    attr::USERNAME,
+    attr::MESSAGE_INTEGRITY,
+    attr::CHANNEL_NUMBER,
+    attr::LIFETIME,
+    attr::XOR_PEER_ADDRESS,
+    attr::DATA,
+    attr::REALM,
+    attr::NONCE,
+    attr::REQUESTED_ADDRESS_FAMILY,
+    attr::REQUESTED_TRANSPORT,
+];
+
+/// Counters for `stats` records.
+#[derive(Default)]
+struct Stats {
+    to_peers: u64,
+    to_clients: u64,
+    dropped_no_permission: u64,
+    dropped_rate: u64,
+    malformed: u64,
+    challenges: u64,
+    refusals: BTreeMap<u16, u64>,
+}
+
+#[derive(Default)]
+struct State {
+    allocations: HashMap<SocketAddr, Allocation>,
+    per_ip: HashMap<IpAddr, usize>,
+    per_user: HashMap<Principal, usize>,
+    stats: Stats,
+}
+
+struct Server {
+    control: Async<UdpSocket>,
+    auth: Auth,
+    args: ServeArgs,
+    relay_ip: IpAddr,
+    own_ips: Vec<IpAddr>,
+    out: Output,
+    state: RefCell<State>,
+    executor: Rc<LocalExecutor<'static>>,
+}
+
+/// The answer to a request: attributes of a success, or an error code and why.
+type Reply = std::result::Result<Vec<Attribute>, (u16, String)>;
+
+/// `p2p-relay serve`.
+pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
+    let auth = Auth::new(&args.access)?;
+    let relay_ip = match args.relay_ip {
+        Some(ip) => ip,
+        None if args.bind.ip().is_unspecified() => {
+            return Err(Error::usage(
+                "--bind is a wildcard address: give --relay-ip, the address peers send to",
+            ));
+        }
+        None => args.bind.ip(),
+    };
+    let control =
+        Async::<UdpSocket>::bind(args.bind).with_context(|| format!("binding {}", args.bind))?;
+    let local = control.get_ref().local_addr()?;
+    let mut own_ips = vec![local.ip(), relay_ip];
+    if local.ip().is_unspecified() {
+        own_ips.extend(
+            if_addrs::get_if_addrs()
+                .unwrap_or_default()
+                .iter()
+                .map(if_addrs::Interface::ip),
+        );
+    }
+    let l = &args.limits;
+    ctx.out.record(&json!({
+        "type": "listening",
+        "addr": Addr::from_socket(Scheme::Udp, local),
+        "relay_ip": relay_ip.to_string(),
+        "realm": auth.realm(),
+        "auth": auth.methods(),
+        "limits": {
+            "allocations": l.max_allocations, "per_ip": l.max_per_ip,
+            "per_user": l.max_per_user, "permissions": l.max_permissions,
+            "channels": l.max_channels, "lifetime_s": l.max_lifetime.as_secs(),
+            "bytes": l.max_bytes, "rate": l.rate, "idle_s": l.idle_timeout.as_secs(),
+        },
+    }))?;
+    ctx.note(format_args!(
+        "relaying from {relay_ip} for TURN clients of {local}"
+    ));
+    let executor = Rc::new(LocalExecutor::new());
+    let server = Rc::new(Server {
+        control,
+        auth,
+        args: clone_args(args),
+        relay_ip,
+        own_ips,
+        out: ctx.out.clone(),
+        state: RefCell::new(State::default()),
+        executor: Rc::clone(&executor),
+    });
+    let sweeper = executor.spawn(Rc::clone(&server).sweep_loop());
+    let result = smol::block_on(executor.run(Rc::clone(&server).control_loop()));
+    drop(sweeper);
+    server.state.borrow_mut().allocations.clear();
+    result.map(|()| Status::Success)
+}
+
+fn clone_args(args: &ServeArgs) -> ServeArgs {
+    ServeArgs {
+        bind: args.bind,
+        relay_ip: args.relay_ip,
+        ports: args.ports,
+        allow_loopback_peers: args.allow_loopback_peers,
+        stats_every: args.stats_every,
+        access: args.access.clone(),
+        limits: args.limits.clone(),
+    }
+}
+
+fn udp(addr: SocketAddr) -> Addr {
+    Addr::from_socket(Scheme::Udp, addr)
+}
+
+impl Server {
+    async fn control_loop(self: Rc<Self>) -> Result<()> {
+        let mut buf = vec![0u8; MAX_PACKET];
+        loop {
+            let (len, from) = match self.control.recv_from(&mut buf).await {
+                Ok(got) => got,
+                Err(e) if p2p_shared::punch::binding::transient(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let packet = &buf[..len];
+            if let Some((channel, data)) = turn::decode_channel_data(packet) {
+                self.relay_channel_data(from, channel, data).await;
+                continue;
+            }
+            match stun::decode(packet) {
+                Ok(message) => self.stun(&message, packet, from).await?,
+                Err(_) => self.state.borrow_mut().stats.malformed += 1,
+            }
+        }
+    }
+
+    async fn sweep_loop(self: Rc<Self>) {
+        let mut next_stats = self.args.stats_every.map(|every| Instant::now() + every);
+        loop {
+            Timer::after(Duration::from_secs(1)).await;
+            let now = Instant::now();
+            self.sweep(now);
+            if let (Some(at), Some(every)) = (next_stats, self.args.stats_every)
+                && now >= at
+            {
+                self.stats_record();
+                next_stats = Some(now + every);
+            }
+        }
+    }
+
+    fn sweep(&self, now: Instant) {
+        let idle = self.args.limits.idle_timeout;
+        let ended: Vec<(SocketAddr, &str)> = {
+            let mut state = self.state.borrow_mut();
+            for allocation in state.allocations.values_mut() {
+                allocation.sweep(now);
+            }
+            state
+                .allocations
+                .iter()
+                .filter_map(|(client, a)| {
+                    if a.expires <= now {
+                        Some((*client, "lifetime"))
+                    } else if now.duration_since(a.active) >= idle {
+                        Some((*client, "idle"))
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        };
+        for (client, reason) in ended {
+            self.end(client, reason);
+        }
+    }
+
+    fn stats_record(&self) {
+        let state = self.state.borrow();
+        let s = &state.stats;
+        let refusals: serde_json::Map<String, Value> = s
+            .refusals
+            .iter()
+            .map(|(c, n)| (c.to_string(), json!(n)))
+            .collect();
+        self.event(&json!({
+            "type": "stats",
+            "allocations": state.allocations.len(),
+            "bytes_to_peers": s.to_peers,
+            "bytes_to_clients": s.to_clients,
+            "dropped_no_permission": s.dropped_no_permission,
+            "dropped_rate": s.dropped_rate,
+            "malformed": s.malformed,
+            "challenges": s.challenges,
+            "refusals": refusals,
+        }));
+    }
+
+    /// Prints a record; a closed stdout is not the relay's problem (it keeps serving).
+    fn event(&self, record: &Value) {
+        let _ = self.out.record(record);
+    }
+
+    /// Removes an allocation and says why.
+    fn end(&self, client: SocketAddr, reason: &str) {
+        let removed = {
+            let mut state = self.state.borrow_mut();
+            let removed = state.allocations.remove(&client);
+            if let Some(a) = &removed {
+                decrement(&mut state.per_ip, &client.ip());
+                decrement(&mut state.per_user, &a.principal);
+            }
+            removed
+        };
+        if let Some(a) = removed {
+            self.event(
+                &json!({"type": "event", "event": "expired", "client": udp(client),
+                "relayed": udp(a.relayed), "reason": reason,
+                "bytes_to_peers": a.to_peers, "bytes_to_client": a.to_client}),
+            );
+        }
+    }
+
+    async fn send(&self, bytes: &[u8], to: SocketAddr) {
+        // A vanished client is its own problem.
+        let _ = self.control.send_to(bytes, to).await;
+    }
+
+    async fn stun(
+        self: &Rc<Self>,
+        message: &Message,
+        bytes: &[u8],
+        from: SocketAddr,
+    ) -> Result<()> {
+        match (message.class, message.method) {
+            (Class::Indication, method::SEND) => {
+                self.relay_send(message, from).await;
+                Ok(())
+            }
+            (Class::Request, stun::BINDING) => {
+                let mut response = Message::response_to(message, Class::Success);
+                response.attributes.push(Attribute::XorMappedAddress(from));
+                response
+                    .attributes
+                    .push(Attribute::Software(SOFTWARE.to_owned()));
+                response.attributes.push(Attribute::Fingerprint);
+                self.send(&response.encode(), from).await;
+                Ok(())
+            }
+            (Class::Request, _) => self.request(message, bytes, from).await,
+            _ => {
+                self.state.borrow_mut().stats.malformed += 1;
+                Ok(())
+            }
+        }
+    }
+
+    async fn request(
+        self: &Rc<Self>,
+        message: &Message,
+        bytes: &[u8],
+        from: SocketAddr,
+    ) -> Result<()> {
+        let known_method = matches!(
+            message.method,
+            method::ALLOCATE | method::REFRESH | method::CREATE_PERMISSION | method::CHANNEL_BIND
+        );
+        if !known_method {
+            let response = Self::error(message, code::BAD_REQUEST, None, vec![]);
+            self.send(&response, from).await;
+            return Ok(());
+        }
+        let unknown: Vec<u16> = message
+            .attributes
+            .iter()
+            .filter_map(|a| match a {
+                Attribute::Other { kind, .. }
+                    if a.is_unknown_required() && !KNOWN.contains(kind) =>
+                {
+                    Some(*kind)
+                }
+                _ => None,
+            })
+            .collect();
+        if !unknown.is_empty() {
+            self.refused(message, from, code::UNKNOWN_ATTRIBUTE, "unknown attribute");
+            let extra = vec![Attribute::UnknownAttributes(unknown)];
+            let response = Self::error(message, code::UNKNOWN_ATTRIBUTE, None, extra);
+            self.send(&response, from).await;
+            return Ok(());
+        }
+        let (principal, key) = match self.auth.check(message, bytes, from) {
+            Verdict::Ok(principal, key) => (principal, key),
+            Verdict::Refuse(code, why) => {
+                if code == code::UNAUTHENTICATED && why == "no credentials" {
+                    self.state.borrow_mut().stats.challenges += 1;
+                } else {
+                    self.refused(message, from, code, why);
+                }
+                let challenge = if matches!(code, code::UNAUTHENTICATED | code::STALE_NONCE) {
+                    vec![
+                        turn::realm(self.auth.realm()),
+                        turn::nonce(&self.auth.nonce(from)),
+                    ]
+                } else {
+                    vec![]
+                };
+                let response = Self::error(message, code, None, challenge);
+                self.send(&response, from).await;
+                return Ok(());
+            }
+        };
+        let reply = match message.method {
+            method::ALLOCATE => self.allocate(message, from, &principal),
+            method::REFRESH => self.refresh(message, from, &principal),
+            method::CREATE_PERMISSION => self.permission(message, from, &principal),
+            _ => self.channel_bind(message, from, &principal),
+        };
+        let response = match reply {
+            Ok(attributes) => {
+                let mut response = Message::response_to(message, Class::Success);
+                response.attributes = attributes;
+                response
+                    .attributes
+                    .push(Attribute::Software(SOFTWARE.to_owned()));
+                sign(&response, key)
+            }
+            Err((code, why)) => {
+                self.refused(message, from, code, &why);
+                Self::error(message, code, key, vec![])
+            }
+        };
+        self.send(&response, from).await;
+        Ok(())
+    }
+
+    fn refused(&self, message: &Message, from: SocketAddr, code: u16, why: &str) {
+        *self
+            .state
+            .borrow_mut()
+            .stats
+            .refusals
+            .entry(code)
+            .or_default() += 1;
+        self.event(
+            &json!({"type": "event", "event": "refused", "client": udp(from),
+            "method": method_name(message.method), "code": code, "reason": why}),
+        );
+    }
+
+    /// An error response, signed when the request was authenticated.
+    fn error(
+        request: &Message,
+        code: u16,
+        key: Option<[u8; 16]>,
+        extra: Vec<Attribute>,
+    ) -> Vec<u8> {
+        let mut response = Message::response_to(request, Class::Error);
+        response.attributes.push(turn::error(code));
+        response.attributes.extend(extra);
+        response
+            .attributes
+            .push(Attribute::Software(SOFTWARE.to_owned()));
+        sign(&response, key)
+    }
+
+    /// Whether relaying to `peer` is allowed at all (before permissions).
+    fn peer_allowed(&self, peer: SocketAddr) -> std::result::Result<(), (u16, String)> {
+        let ip = match peer.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+            v4 @ IpAddr::V4(_) => v4,
+        };
+        let forbidden = |why: &str| Err((code::FORBIDDEN, format!("{why}: {ip}")));
+        if ip.is_unspecified() || ip.is_multicast() || ip == IpAddr::from([255, 255, 255, 255]) {
+            return forbidden("not a unicast peer address");
+        }
+        if ip.is_ipv4() != self.relay_ip.is_ipv4() {
+            return Err((
+                443,
+                format!("peer address family differs from the relay's: {ip}"),
+            ));
+        }
+        if !self.args.allow_loopback_peers {
+            if ip.is_loopback() {
+                return forbidden("loopback peers need --allow-loopback-peers");
+            }
+            if self.own_ips.contains(&ip) {
+                return forbidden("the relay's own address");
+            }
+        }
+        Ok(())
+    }
+
+    fn allocate(
+        self: &Rc<Self>,
+        message: &Message,
+        from: SocketAddr,
+        principal: &Principal,
+    ) -> Reply {
+        let limits = &self.args.limits;
+        let now = Instant::now();
+        let mut state = self.state.borrow_mut();
+        if let Some(a) = state.allocations.get(&from) {
+            if a.tid == message.transaction_id && &a.principal == principal {
+                let left = a.expires.saturating_duration_since(now);
+                return Ok(allocated(message, a.relayed, from, left));
+            }
+            return Err((
+                code::ALLOCATION_MISMATCH,
+                "this 5-tuple has an allocation".to_owned(),
+            ));
+        }
+        match message.requested_transport() {
+            None => return Err((code::BAD_REQUEST, "no REQUESTED-TRANSPORT".to_owned())),
+            Some(turn::UDP) => {}
+            Some(p) => {
+                return Err((
+                    code::UNSUPPORTED_TRANSPORT,
+                    format!("transport {p} is not UDP"),
+                ));
+            }
+        }
+        if let Some(family) = message.raw(attr::REQUESTED_ADDRESS_FAMILY) {
+            let want_v4 = family.first() == Some(&1);
+            if want_v4 != self.relay_ip.is_ipv4() {
+                return Err((
+                    code::ADDRESS_FAMILY,
+                    "the relay has one address family".to_owned(),
+                ));
+            }
+        }
+        if state.allocations.len() >= limits.max_allocations {
+            return Err((
+                code::INSUFFICIENT_CAPACITY,
+                format!("{} allocations in total", limits.max_allocations),
+            ));
+        }
+        if state.per_ip.get(&from.ip()).copied().unwrap_or(0) >= limits.max_per_ip {
+            return Err((
+                code::ALLOCATION_QUOTA,
+                format!("{} allocations per client IP", limits.max_per_ip),
+            ));
+        }
+        if state.per_user.get(principal).copied().unwrap_or(0) >= limits.max_per_user {
+            return Err((
+                code::ALLOCATION_QUOTA,
+                format!("{} allocations per peer or user", limits.max_per_user),
+            ));
+        }
+        let Some(socket) = self.bind_relayed() else {
+            return Err((
+                code::INSUFFICIENT_CAPACITY,
+                "no relayed port free".to_owned(),
+            ));
+        };
+        let relayed = socket
+            .get_ref()
+            .local_addr()
+            .map_err(|e| (code::SERVER_ERROR, e.to_string()))?;
+        let lifetime = self.lifetime(message.lifetime());
+        let socket = Rc::new(socket);
+        let reader = self
+            .executor
+            .spawn(Rc::clone(self).relay_loop(Rc::clone(&socket), from));
+        state.allocations.insert(
+            from,
+            Allocation {
+                principal: principal.clone(),
+                tid: message.transaction_id,
+                socket,
+                relayed,
+                expires: now + lifetime,
+                active: now,
+                permissions: HashMap::new(),
+                channels: HashMap::new(),
+                bucket: Bucket::new(limits.rate),
+                to_peers: 0,
+                to_client: 0,
+                _reader: reader,
+            },
+        );
+        *state.per_ip.entry(from.ip()).or_default() += 1;
+        *state.per_user.entry(principal.clone()).or_default() += 1;
+        drop(state);
+        self.event(
+            &json!({"type": "event", "event": "allocated", "client": udp(from),
+            "relayed": udp(relayed), "lifetime_s": lifetime.as_secs(), "auth": principal.label()}),
+        );
+        Ok(allocated(message, relayed, from, lifetime))
+    }
+
+    fn lifetime(&self, requested: Option<u32>) -> Duration {
+        let default = u64::from(turn::DEFAULT_LIFETIME);
+        let asked = requested.map_or(default, u64::from).max(default);
+        Duration::from_secs(asked).min(self.args.limits.max_lifetime)
+    }
+
+    fn bind_relayed(&self) -> Option<Async<UdpSocket>> {
+        let Some((lo, hi)) = self.args.ports else {
+            return Async::<UdpSocket>::bind(SocketAddr::new(self.relay_ip, 0)).ok();
+        };
+        let span = u32::from(hi - lo) + 1;
+        for _ in 0..64 {
+            let r = u32::from_be_bytes(random::bytes().ok()?) % span;
+            let port = lo + u16::try_from(r).unwrap_or(0);
+            if let Ok(socket) = Async::<UdpSocket>::bind(SocketAddr::new(self.relay_ip, port)) {
+                return Some(socket);
+            }
+        }
+        None
+    }
+
+    /// Runs `f` on the client's allocation made by `principal`: 437 when there is
+    /// none, 441 when another principal made it.
+    fn with_allocation<T>(
+        &self,
+        from: SocketAddr,
+        principal: &Principal,
+        f: impl FnOnce(&mut Allocation) -> std::result::Result<T, (u16, String)>,
+    ) -> std::result::Result<T, (u16, String)> {
+        let mut state = self.state.borrow_mut();
+        let Some(a) = state.allocations.get_mut(&from) else {
+            return Err((
+                code::ALLOCATION_MISMATCH,
+                "no allocation for this 5-tuple".to_owned(),
+            ));
+        };
+        if &a.principal != principal {
+            return Err((
+                code::WRONG_CREDENTIALS,
+                "the allocation belongs to another user".to_owned(),
+            ));
+        }
+        f(a)
+    }
+
+    fn refresh(&self, message: &Message, from: SocketAddr, principal: &Principal) -> Reply {
+        if message.lifetime() == Some(0) {
+            self.with_allocation(from, principal, |_| Ok(()))?;
+            self.end(from, "released");
+            return Ok(vec![turn::lifetime(0)]);
+        }
+        let lifetime = self.lifetime(message.lifetime());
+        self.with_allocation(from, principal, |a| {
+            let now = Instant::now();
+            a.expires = now + lifetime;
+            a.active = now;
+            Ok(())
+        })?;
+        self.event(
+            &json!({"type": "event", "event": "refreshed", "client": udp(from),
+            "lifetime_s": lifetime.as_secs()}),
+        );
+        Ok(vec![turn::lifetime(
+            u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX),
+        )])
+    }
+
+    fn permission(&self, message: &Message, from: SocketAddr, principal: &Principal) -> Reply {
+        let Some(peers) = message.peer_addresses().filter(|p| !p.is_empty()) else {
+            return Err((code::BAD_REQUEST, "no valid XOR-PEER-ADDRESS".to_owned()));
+        };
+        for peer in &peers {
+            self.peer_allowed(*peer)?;
+        }
+        let ips: Vec<IpAddr> = peers.iter().map(SocketAddr::ip).collect();
+        let max = self.args.limits.max_permissions;
+        self.with_allocation(from, principal, |a| {
+            a.permit(&ips, max, Instant::now()).map_err(|_| {
+                (
+                    code::INSUFFICIENT_CAPACITY,
+                    format!("{max} permissions per allocation"),
+                )
+            })
+        })?;
+        let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
+        self.event(
+            &json!({"type": "event", "event": "permission", "client": udp(from), "peers": ips}),
+        );
+        Ok(vec![])
+    }
+
+    fn channel_bind(&self, message: &Message, from: SocketAddr, principal: &Principal) -> Reply {
+        let channel = message
+            .channel()
+            .filter(|c| (turn::CHANNEL_MIN..=turn::CHANNEL_MAX).contains(c))
+            .ok_or_else(|| {
+                (
+                    code::BAD_REQUEST,
+                    "CHANNEL-NUMBER missing or out of range".to_owned(),
+                )
+            })?;
+        let peer = match message.peer_addresses().as_deref() {
+            Some([peer]) => *peer,
+            _ => {
+                return Err((
+                    code::BAD_REQUEST,
+                    "ChannelBind needs one XOR-PEER-ADDRESS".to_owned(),
+                ));
+            }
+        };
+        self.peer_allowed(peer)?;
+        let limits = (
+            self.args.limits.max_permissions,
+            self.args.limits.max_channels,
+        );
+        self.with_allocation(from, principal, |a| {
+            a.bind(channel, peer, limits, Instant::now())
+                .map_err(|r| match r {
+                    Refusal::Conflict => (
+                        code::BAD_REQUEST,
+                        "channel or peer bound otherwise".to_owned(),
+                    ),
+                    Refusal::Full => (
+                        code::INSUFFICIENT_CAPACITY,
+                        format!(
+                            "{} channels or {} permissions per allocation",
+                            limits.1, limits.0
+                        ),
+                    ),
+                })
+        })?;
+        self.event(
+            &json!({"type": "event", "event": "channel", "client": udp(from),
+            "channel": channel, "peer": udp(peer)}),
+        );
+        Ok(vec![])
+    }
+
+    /// Checks and counts a packet from the client to `peer`; the socket to send it
+    /// on when it may go.
+    fn outbound(
+        &self,
+        from: SocketAddr,
+        peer: SocketAddr,
+        len: usize,
+    ) -> Option<Rc<Async<UdpSocket>>> {
+        let now = Instant::now();
+        let max_bytes = self.args.limits.max_bytes;
+        let over;
+        let socket = {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let a = state.allocations.get_mut(&from)?;
+            if !a.permitted(peer.ip(), now) {
+                state.stats.dropped_no_permission += 1;
+                return None;
+            }
+            if !a.bucket.take(len) {
+                state.stats.dropped_rate += 1;
+                return None;
+            }
+            a.to_peers += len as u64;
+            a.active = now;
+            state.stats.to_peers += len as u64;
+            over = max_bytes > 0 && a.bytes() >= max_bytes;
+            Some(Rc::clone(&a.socket))
+        };
+        if over {
+            self.end(from, "byte limit");
+        }
+        socket
+    }
+
+    async fn relay_send(&self, message: &Message, from: SocketAddr) {
+        let (Some(peers), Some(data)) = (message.peer_addresses(), message.data()) else {
+            return;
+        };
+        let Some(peer) = peers.first().copied() else {
+            return;
+        };
+        if self.peer_allowed(peer).is_err() {
+            return;
+        }
+        if let Some(socket) = self.outbound(from, peer, data.len()) {
+            let _ = socket.send_to(data, peer).await;
+        }
+    }
+
+    async fn relay_channel_data(&self, from: SocketAddr, channel: u16, data: &[u8]) {
+        let peer = {
+            let state = self.state.borrow();
+            let now = Instant::now();
+            state
+                .allocations
+                .get(&from)
+                .and_then(|a| a.channels.get(&channel))
+                .filter(|(_, e)| *e > now)
+                .map(|(p, _)| *p)
+        };
+        let Some(peer) = peer else { return };
+        if let Some(socket) = self.outbound(from, peer, data.len()) {
+            let _ = socket.send_to(data, peer).await;
+        }
+    }
+
+    /// Reads one allocation's relayed socket and forwards what permitted peers send.
+    async fn relay_loop(self: Rc<Self>, socket: Rc<Async<UdpSocket>>, client: SocketAddr) {
+        let mut buf = vec![0u8; MAX_PACKET];
+        let mut frame = Vec::with_capacity(MAX_PACKET + 64);
+        loop {
+            let (len, peer) = match socket.recv_from(&mut buf).await {
+                Ok(got) => got,
+                Err(e) if p2p_shared::punch::binding::transient(&e) => continue,
+                Err(_) => return,
+            };
+            let data = &buf[..len];
+            frame.clear();
+            let now = Instant::now();
+            let over;
+            {
+                let mut state = self.state.borrow_mut();
+                let state = &mut *state;
+                let Some(a) = state.allocations.get_mut(&client) else {
+                    return;
+                };
+                if !a.permitted(peer.ip(), now) {
+                    state.stats.dropped_no_permission += 1;
+                    continue;
+                }
+                if !a.bucket.take(len) {
+                    state.stats.dropped_rate += 1;
+                    continue;
+                }
+                a.to_client += len as u64;
+                a.active = now;
+                state.stats.to_clients += len as u64;
+                let max_bytes = self.args.limits.max_bytes;
+                over = max_bytes > 0 && a.bytes() >= max_bytes;
+                match a.channel_of(peer, now) {
+                    Some(channel) => turn::encode_channel_data(channel, data, &mut frame),
+                    None => {
+                        let tid = random::bytes().unwrap_or([0; 12]);
+                        let indication = Message {
+                            class: Class::Indication,
+                            method: method::DATA,
+                            transaction_id: tid,
+                            attributes: vec![turn::xor_peer_address(peer, &tid), turn::data(data)],
+                        };
+                        frame = indication.encode();
+                    }
+                }
+            }
+            self.send(&frame, client).await;
+            if over {
+                self.end(client, "byte limit");
+                return;
+            }
+        }
+    }
+}
+
+/// The attributes of a successful Allocate.
+fn allocated(
+    message: &Message,
+    relayed: SocketAddr,
+    from: SocketAddr,
+    lifetime: Duration,
+) -> Vec<Attribute> {
+    vec![
+        turn::xor_relayed_address(relayed, &message.transaction_id),
+        turn::lifetime(u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX)),
+        Attribute::XorMappedAddress(from),
+    ]
+}
+
+/// A response as bytes: with MESSAGE-INTEGRITY when the request had a key, and
+/// FINGERPRINT.
+fn sign(response: &Message, key: Option<[u8; 16]>) -> Vec<u8> {
+    match key {
+        Some(key) => turn::encode_with_integrity(response, &key, true),
+        None => {
+            let mut response = response.clone();
+            response.attributes.push(Attribute::Fingerprint);
+            response.encode()
+        }
+    }
+}
+
+fn decrement<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, usize>, key: &K) {
+    if let Some(n) = map.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(key);
+        }
+    }
+}

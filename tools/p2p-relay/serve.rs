@@ -40,6 +40,8 @@ const KNOWN: &[u16] = &[
     attr::NONCE,
     attr::REQUESTED_ADDRESS_FAMILY,
     attr::REQUESTED_TRANSPORT,
+    attr::EVEN_PORT,
+    attr::RESERVATION_TOKEN,
 ];
 
 /// Counters for `stats` records.
@@ -59,8 +61,13 @@ struct State {
     allocations: HashMap<SocketAddr, Allocation>,
     per_ip: HashMap<IpAddr, usize>,
     per_user: HashMap<Principal, usize>,
+    /// Ports held for a later Allocate (EVEN-PORT with its R bit), by token.
+    reservations: HashMap<[u8; 8], (Async<UdpSocket>, Instant)>,
     stats: Stats,
 }
+
+/// How long a reserved port is held.
+const RESERVATION_LIFETIME: Duration = Duration::from_secs(30);
 
 struct Server {
     control: Async<UdpSocket>,
@@ -73,8 +80,10 @@ struct Server {
     executor: Rc<LocalExecutor<'static>>,
 }
 
-/// The answer to a request: attributes of a success, or an error code and why.
-type Reply = std::result::Result<Vec<Attribute>, (u16, String)>;
+/// A refusal: the error code and why.
+type Refused = (u16, String);
+/// The answer to a request: attributes of a success, or a refusal.
+type Reply = std::result::Result<Vec<Attribute>, Refused>;
 
 /// `p2p-relay serve`.
 pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
@@ -251,8 +260,13 @@ impl Server {
             removed
         };
         if let Some(a) = removed {
+            let event = if reason == "released" {
+                "released"
+            } else {
+                "expired"
+            };
             self.event(
-                &json!({"type": "event", "event": "expired", "client": udp(client),
+                &json!({"type": "event", "event": event, "client": udp(client),
                 "relayed": udp(a.relayed), "reason": reason,
                 "bytes_to_peers": a.to_peers, "bytes_to_client": a.to_client}),
             );
@@ -321,7 +335,9 @@ impl Server {
             })
             .collect();
         if !unknown.is_empty() {
-            self.refused(message, from, code::UNKNOWN_ATTRIBUTE, "unknown attribute");
+            let names: Vec<String> = unknown.iter().map(|k| format!("0x{k:04x}")).collect();
+            let why = format!("unknown attribute {}", names.join(", "));
+            self.refused(message, from, code::UNKNOWN_ATTRIBUTE, &why);
             let extra = vec![Attribute::UnknownAttributes(unknown)];
             let response = Self::error(message, code::UNKNOWN_ATTRIBUTE, None, extra);
             self.send(&response, from).await;
@@ -403,7 +419,7 @@ impl Server {
     }
 
     /// Whether relaying to `peer` is allowed at all (before permissions).
-    fn peer_allowed(&self, peer: SocketAddr) -> std::result::Result<(), (u16, String)> {
+    fn peer_allowed(&self, peer: SocketAddr) -> std::result::Result<(), Refused> {
         let ip = match peer.ip() {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
             v4 @ IpAddr::V4(_) => v4,
@@ -485,12 +501,7 @@ impl Server {
                 format!("{} allocations per peer or user", limits.max_per_user),
             ));
         }
-        let Some(socket) = self.bind_relayed() else {
-            return Err((
-                code::INSUFFICIENT_CAPACITY,
-                "no relayed port free".to_owned(),
-            ));
-        };
+        let (socket, token) = self.relayed_socket(message, &mut state)?;
         let relayed = socket
             .get_ref()
             .local_addr()
@@ -524,7 +535,70 @@ impl Server {
             &json!({"type": "event", "event": "allocated", "client": udp(from),
             "relayed": udp(relayed), "lifetime_s": lifetime.as_secs(), "auth": principal.label()}),
         );
-        Ok(allocated(message, relayed, from, lifetime))
+        let mut attributes = allocated(message, relayed, from, lifetime);
+        if let Some(token) = token {
+            attributes.push(Attribute::Other {
+                kind: attr::RESERVATION_TOKEN,
+                value: token.to_vec(),
+            });
+        }
+        Ok(attributes)
+    }
+
+    /// The relayed socket for an Allocate: a reserved one (RESERVATION-TOKEN), an
+    /// even port (EVEN-PORT, holding the next port under a token when its R bit is
+    /// set), or any free port.
+    fn relayed_socket(
+        &self,
+        message: &Message,
+        state: &mut State,
+    ) -> std::result::Result<(Async<UdpSocket>, Option<[u8; 8]>), Refused> {
+        let full = || {
+            (
+                code::INSUFFICIENT_CAPACITY,
+                "no relayed port free".to_owned(),
+            )
+        };
+        let even = message.raw(attr::EVEN_PORT);
+        if let Some(token) = message.raw(attr::RESERVATION_TOKEN) {
+            if even.is_some() {
+                return Err((
+                    code::BAD_REQUEST,
+                    "EVEN-PORT with RESERVATION-TOKEN".to_owned(),
+                ));
+            }
+            let now = Instant::now();
+            state.reservations.retain(|_, (_, until)| *until > now);
+            let token: [u8; 8] = token.try_into().map_err(|_| full())?;
+            return state
+                .reservations
+                .remove(&token)
+                .map(|(socket, _)| (socket, None))
+                .ok_or_else(full);
+        }
+        let reserve = even.is_some_and(|v| v.first().is_some_and(|b| b & 0x80 != 0));
+        if !reserve {
+            return self
+                .bind_relayed(even.is_some())
+                .map(|s| (s, None))
+                .ok_or_else(full);
+        }
+        if state.reservations.len() >= self.args.limits.max_allocations {
+            return Err(full());
+        }
+        for _ in 0..64 {
+            let socket = self.bind_relayed(true).ok_or_else(full)?;
+            let port = socket.get_ref().local_addr().map_err(|_| full())?.port();
+            let next = SocketAddr::new(self.relay_ip, port.wrapping_add(1));
+            if let Ok(held) = Async::<UdpSocket>::bind(next) {
+                let token: [u8; 8] = random::bytes().map_err(|_| full())?;
+                state
+                    .reservations
+                    .insert(token, (held, Instant::now() + RESERVATION_LIFETIME));
+                return Ok((socket, Some(token)));
+            }
+        }
+        Err(full())
     }
 
     fn lifetime(&self, requested: Option<u32>) -> Duration {
@@ -533,15 +607,22 @@ impl Server {
         Duration::from_secs(asked).min(self.args.limits.max_lifetime)
     }
 
-    fn bind_relayed(&self) -> Option<Async<UdpSocket>> {
-        let Some((lo, hi)) = self.args.ports else {
-            return Async::<UdpSocket>::bind(SocketAddr::new(self.relay_ip, 0)).ok();
-        };
-        let span = u32::from(hi - lo) + 1;
+    /// A relayed socket on a free port (from `--ports` when given; even if `even`).
+    fn bind_relayed(&self, even: bool) -> Option<Async<UdpSocket>> {
         for _ in 0..64 {
-            let r = u32::from_be_bytes(random::bytes().ok()?) % span;
-            let port = lo + u16::try_from(r).unwrap_or(0);
-            if let Ok(socket) = Async::<UdpSocket>::bind(SocketAddr::new(self.relay_ip, port)) {
+            let port = match self.args.ports {
+                None => 0,
+                Some((lo, hi)) => {
+                    let span = u32::from(hi - lo) + 1;
+                    let r = u32::from_be_bytes(random::bytes().ok()?) % span;
+                    lo + u16::try_from(r).unwrap_or(0)
+                }
+            };
+            let Ok(socket) = Async::<UdpSocket>::bind(SocketAddr::new(self.relay_ip, port)) else {
+                continue;
+            };
+            let got = socket.get_ref().local_addr().ok()?.port();
+            if !even || got % 2 == 0 {
                 return Some(socket);
             }
         }
@@ -554,8 +635,8 @@ impl Server {
         &self,
         from: SocketAddr,
         principal: &Principal,
-        f: impl FnOnce(&mut Allocation) -> std::result::Result<T, (u16, String)>,
-    ) -> std::result::Result<T, (u16, String)> {
+        f: impl FnOnce(&mut Allocation) -> std::result::Result<T, Refused>,
+    ) -> std::result::Result<T, Refused> {
         let mut state = self.state.borrow_mut();
         let Some(a) = state.allocations.get_mut(&from) else {
             return Err((
@@ -621,7 +702,7 @@ impl Server {
     fn channel_bind(&self, message: &Message, from: SocketAddr, principal: &Principal) -> Reply {
         let channel = message
             .channel()
-            .filter(|c| (turn::CHANNEL_MIN..=turn::CHANNEL_MAX).contains(c))
+            .filter(|c| (turn::CHANNEL_MIN..=turn::CHANNEL_MAX_RFC5766).contains(c))
             .ok_or_else(|| {
                 (
                     code::BAD_REQUEST,

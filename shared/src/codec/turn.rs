@@ -125,8 +125,11 @@ pub fn reason(code: u16) -> &'static str {
 pub const UDP: u8 = 17;
 /// The lowest channel number.
 pub const CHANNEL_MIN: u16 = 0x4000;
-/// The highest channel number.
+/// The highest channel number RFC 8656 allows (and this toolbox's client uses).
 pub const CHANNEL_MAX: u16 = 0x4FFF;
+/// The highest channel number RFC 5766 allowed; older clients (coturn's
+/// `turnutils_uclient` among them) pick numbers up to it, so a server accepts them.
+pub const CHANNEL_MAX_RFC5766: u16 = 0x7FFE;
 /// An allocation's default lifetime in seconds (RFC 8656 section 3.2).
 pub const DEFAULT_LIFETIME: u32 = 600;
 /// How long a permission lives without refresh, in seconds.
@@ -424,9 +427,11 @@ pub fn check_peer_auth(bytes: &[u8]) -> PeerAuth {
     }
 }
 
-/// True when `bytes` start like a ChannelData message (channel 0x4000-0x4FFF).
+/// True when `bytes` start like a ChannelData message (channel 0x4000-0x7FFE:
+/// RFC 5766's range, which includes RFC 8656's 0x4000-0x4FFF).
 pub fn is_channel_data(bytes: &[u8]) -> bool {
-    bytes.len() >= 4 && (0x40..=0x4F).contains(&bytes[0])
+    bytes.len() >= 4
+        && (CHANNEL_MIN..=CHANNEL_MAX_RFC5766).contains(&u16::from_be_bytes([bytes[0], bytes[1]]))
 }
 
 /// Appends a ChannelData message carrying `payload` on `channel` to `buf` (no
@@ -586,7 +591,8 @@ mod tests {
         buf.push(0);
         assert_eq!(decode_channel_data(&buf), Some((0x4000, &b"abc"[..])));
         assert_eq!(decode_channel_data(&buf[..5]), None);
-        assert_eq!(decode_channel_data(&[0x50, 0, 0, 0]), None);
+        assert_eq!(decode_channel_data(&[0x7F, 0xFF, 0, 0]), None);
+        assert_eq!(decode_channel_data(&[0x80, 0, 0, 0]), None);
         assert!(!is_channel_data(
             &Message::binding_request([0; 12]).encode()
         ));

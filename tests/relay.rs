@@ -1,0 +1,546 @@
+//! `p2p-relay` on loopback: data relayed both ways through permissions and channels,
+//! every access rule and limit refused with its STUN error code, expiry; and interop
+//! with coturn both ways (our probe and client against coturn's server, coturn's
+//! `turnutils_uclient` against ours).
+
+mod common;
+
+use common::{DEADLINE, Finished, Running};
+use p2p_shared::connect::turn_client::{Client, Credentials};
+use p2p_shared::identity::Identity;
+use serde_json::Value;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(10);
+const SECRET: &str = "test-secret";
+
+/// Starts `p2p-relay serve` on loopback with `args`; returns it and its address.
+fn serve(home: &Path, args: &[&str]) -> (Running, SocketAddr) {
+    let mut cmd = common::command(&bin!("p2p-relay"), home);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]).args(args);
+    let mut server = Running::start(cmd);
+    let listening = server.wait_for(WAIT, |r| r["type"] == "listening");
+    let addr = listening["addr"].as_str().unwrap();
+    (server, addr.trim_start_matches("udp://").parse().unwrap())
+}
+
+fn probe(home: &Path, args: &[&str]) -> Finished {
+    let mut cmd = common::command(&bin!("p2p-relay"), home);
+    cmd.arg("probe").args(args);
+    common::run(cmd, b"", DEADLINE)
+}
+
+fn user(name: &str, password: &str) -> Credentials {
+    Credentials::User {
+        username: name.to_owned(),
+        password: password.to_owned(),
+    }
+}
+
+fn secret(secret: &str) -> Credentials {
+    Credentials::Secret {
+        secret: secret.to_owned(),
+        name: "tester".to_owned(),
+    }
+}
+
+fn allocate(server: SocketAddr, credentials: Credentials) -> p2p_shared::Result<Client> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    Client::allocate(socket, server, credentials, None, Duration::from_secs(3))
+}
+
+/// The error message of a refused allocation (which names the STUN code).
+fn refusal(result: p2p_shared::Result<Client>) -> String {
+    match result {
+        Ok(client) => panic!(
+            "allocated {} where a refusal was expected",
+            client.relayed()
+        ),
+        Err(e) => e.message().to_owned(),
+    }
+}
+
+/// Waits for the relay's `refused` event and checks its code.
+fn refused(server: &mut Running, code: u64) -> Value {
+    server.wait_for(WAIT, |r| r["event"] == "refused" && r["code"] == code)
+}
+
+fn peer_socket() -> (UdpSocket, SocketAddr) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
+}
+
+#[test]
+fn relays_both_ways_through_send_indications_and_channels() {
+    let home = common::tempdir();
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--user",
+            "alice:pw",
+            "--allow-loopback-peers",
+            "--stats-every",
+            "200ms",
+        ],
+    );
+    let mut client = allocate(addr, user("alice", "pw")).unwrap();
+    assert_eq!(client.relayed().ip(), addr.ip());
+    assert_eq!(client.lifetime(), Duration::from_secs(600));
+    let (peer, peer_addr) = peer_socket();
+    let mut buf = [0u8; 2048];
+
+    // No permission yet: the relay drops what the peer sends.
+    peer.send_to(b"too early", client.relayed()).unwrap();
+    server.wait_for(WAIT, |r| {
+        r["type"] == "stats" && r["dropped_no_permission"].as_u64() >= Some(1)
+    });
+
+    client.create_permission(&[peer_addr]).unwrap();
+    client.send_to(b"via send", peer_addr).unwrap();
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"via send"[..], client.relayed()));
+    peer.send_to(b"via data", client.relayed()).unwrap();
+    client.socket().set_read_timeout(Some(WAIT)).unwrap();
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"via data"[..], peer_addr));
+
+    let channel = client.bind_channel(peer_addr).unwrap();
+    assert_eq!(channel, 0x4000);
+    client.send_to(b"via channel", peer_addr).unwrap();
+    let (n, _) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"via channel");
+    peer.send_to(b"back on channel", client.relayed()).unwrap();
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"back on channel"[..], peer_addr));
+
+    let stats = server.wait_for(WAIT, |r| {
+        r["type"] == "stats" && r["bytes_to_peers"].as_u64() == Some(19)
+    });
+    assert_eq!(stats["bytes_to_clients"], 23);
+    client.release().unwrap();
+    let released = server.wait_for(WAIT, |r| r["event"] == "released");
+    assert_eq!(released["bytes_to_peers"], 19);
+}
+
+#[test]
+fn access_needs_credentials_and_refuses_wrong_ones() {
+    let home = common::tempdir();
+    let listed = Identity::generate().unwrap();
+    let allow = home.path().join("allow.txt");
+    std::fs::write(&allow, format!("# who may relay\n{}\n", listed.id())).unwrap();
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--user",
+            "alice:pw",
+            "--auth-secret",
+            SECRET,
+            "--allow",
+            allow.to_str().unwrap(),
+        ],
+    );
+    assert!(allocate(addr, user("alice", "pw")).is_ok());
+    assert!(allocate(addr, secret(SECRET)).is_ok());
+    let by_key = allocate(addr, Credentials::PeerKey(Box::new(listed))).unwrap();
+    assert_eq!(by_key.realm(), "p2p-relay");
+
+    assert!(refusal(allocate(addr, Credentials::None)).contains("401"));
+    assert!(refusal(allocate(addr, user("alice", "wrong"))).contains("401"));
+    refused(&mut server, 401);
+    assert!(refusal(allocate(addr, secret("other-secret"))).contains("401"));
+    let unlisted = Credentials::PeerKey(Box::new(Identity::generate().unwrap()));
+    assert!(refusal(allocate(addr, unlisted)).contains("403"));
+    let event = refused(&mut server, 403);
+    assert_eq!(event["reason"], "peer id not allowed");
+}
+
+#[test]
+fn an_open_relay_is_refused_at_start() {
+    let home = common::tempdir();
+    let mut cmd = common::command(&bin!("p2p-relay"), home.path());
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]);
+    let out = common::run(cmd, b"", DEADLINE);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+    assert!(out.stderr.contains("open relay"), "{}", out.stderr);
+}
+
+#[test]
+fn allocation_limits_answer_486_and_508() {
+    let home = common::tempdir();
+    let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--max-per-user", "1"]);
+    let _a = allocate(addr, user("a", "pw")).unwrap();
+    assert!(refusal(allocate(addr, user("a", "pw"))).contains("486"));
+    refused(&mut server, 486);
+    drop(server);
+
+    let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--max-per-ip", "1"]);
+    let _a = allocate(addr, user("a", "pw")).unwrap();
+    assert!(refusal(allocate(addr, user("a", "pw"))).contains("486"));
+    refused(&mut server, 486);
+    drop(server);
+
+    let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--max-allocations", "1"]);
+    let _a = allocate(addr, user("a", "pw")).unwrap();
+    assert!(refusal(allocate(addr, user("a", "pw"))).contains("508"));
+    refused(&mut server, 508);
+}
+
+#[test]
+fn permission_and_channel_limits_and_forbidden_peers() {
+    let home = common::tempdir();
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--user",
+            "a:pw",
+            "--max-permissions",
+            "1",
+            "--max-channels",
+            "1",
+        ],
+    );
+    let mut client = allocate(addr, user("a", "pw")).unwrap();
+    // Loopback and the relay's own address are refused without --allow-loopback-peers.
+    let err = client
+        .create_permission(&["127.0.0.1:9".parse().unwrap()])
+        .unwrap_err();
+    assert!(err.message().contains("403"), "{err}");
+    refused(&mut server, 403);
+    drop(server);
+
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--user",
+            "a:pw",
+            "--max-permissions",
+            "1",
+            "--max-channels",
+            "1",
+            "--allow-loopback-peers",
+        ],
+    );
+    let mut client = allocate(addr, user("a", "pw")).unwrap();
+    client
+        .create_permission(&["127.0.0.1:9".parse().unwrap()])
+        .unwrap();
+    let err = client
+        .create_permission(&["127.0.0.2:9".parse().unwrap()])
+        .unwrap_err();
+    assert!(err.message().contains("508"), "{err}");
+    refused(&mut server, 508);
+    client.bind_channel("127.0.0.1:9".parse().unwrap()).unwrap();
+    let err = client
+        .bind_channel("127.0.0.1:10".parse().unwrap())
+        .unwrap_err();
+    assert!(err.message().contains("508"), "{err}");
+    let event = refused(&mut server, 508);
+    assert_eq!(event["method"], "ChannelBind");
+
+    // A second Allocate from the same 5-tuple is an allocation mismatch.
+    let socket = client.socket().try_clone().unwrap();
+    let again = Client::allocate(socket, addr, user("a", "pw"), None, Duration::from_secs(3));
+    assert!(refusal(again).contains("437"));
+}
+
+#[test]
+fn rate_and_byte_limits() {
+    let home = common::tempdir();
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--user",
+            "a:pw",
+            "--allow-loopback-peers",
+            "--rate",
+            "10K",
+            "--max-bytes",
+            "40K",
+            "--stats-every",
+            "200ms",
+        ],
+    );
+    let mut client = allocate(addr, user("a", "pw")).unwrap();
+    let (peer, peer_addr) = peer_socket();
+    client.bind_channel(peer_addr).unwrap();
+    // 50 KB at once: the bucket holds one second (10 KB), the rest is dropped.
+    for _ in 0..50 {
+        client.send_to(&[7u8; 1000], peer_addr).unwrap();
+    }
+    let stats = server.wait_for(WAIT, |r| {
+        r["type"] == "stats" && r["dropped_rate"].as_u64() >= Some(30)
+    });
+    assert!(
+        stats["bytes_to_peers"].as_u64().unwrap() <= 11_000,
+        "{stats}"
+    );
+    let mut buf = [0u8; 2048];
+    peer.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut received = 0;
+    while let Ok((n, _)) = peer.recv_from(&mut buf) {
+        received += n;
+    }
+    assert!((1000..=11_000).contains(&received), "{received}");
+    // Keep sending within the rate until the byte limit closes the allocation.
+    let end = Instant::now() + Duration::from_secs(20);
+    let closed = loop {
+        client.send_to(&[7u8; 1000], peer_addr).unwrap();
+        if let Some(r) = server.next_record(Duration::from_millis(100))
+            && r["event"] == "expired"
+        {
+            break r;
+        }
+        assert!(
+            Instant::now() < end,
+            "the byte limit never closed the allocation"
+        );
+    };
+    assert_eq!(closed["reason"], "byte limit");
+}
+
+#[test]
+fn allocations_expire_and_idle_ones_close() {
+    let home = common::tempdir();
+    let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--max-lifetime", "1s"]);
+    let client = allocate(addr, user("a", "pw")).unwrap();
+    assert_eq!(client.lifetime(), Duration::from_secs(1));
+    let expired = server.wait_for(WAIT, |r| r["event"] == "expired");
+    assert_eq!(expired["reason"], "lifetime");
+    drop(server);
+
+    let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--idle-timeout", "1s"]);
+    let mut client = allocate(addr, user("a", "pw")).unwrap();
+    let expired = server.wait_for(WAIT, |r| r["event"] == "expired");
+    assert_eq!(expired["reason"], "idle");
+    // Gone: a refresh is an allocation mismatch.
+    assert!(
+        client
+            .refresh(Duration::from_secs(60))
+            .unwrap_err()
+            .message()
+            .contains("437")
+    );
+}
+
+#[test]
+fn probe_reports_the_allocation_and_exit_statuses() {
+    let home = common::tempdir();
+    let (_server, addr) = serve(
+        home.path(),
+        &["--auth-secret", SECRET, "--allow-loopback-peers"],
+    );
+    let url = format!("turn://{addr}");
+    let out = probe(
+        home.path(),
+        &[
+            &url,
+            "--auth-secret",
+            SECRET,
+            "--peer",
+            "127.0.0.1:9",
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let r = &out.records()[0];
+    assert_eq!(r["type"], "relay");
+    assert_eq!(r["auth"], "shared-secret");
+    assert!(
+        r["relayed"]
+            .as_str()
+            .unwrap()
+            .starts_with("udp://127.0.0.1:")
+    );
+    assert_eq!(r["lifetime_s"], 600);
+    assert_eq!(r["channel"], 0x4000);
+    assert_eq!(r["released"], true);
+    assert!(r["software"].as_str().unwrap().starts_with("p2p-relay"));
+
+    let out = probe(
+        home.path(),
+        &[&url, "--auth-secret", "wrong", "--bind", "127.0.0.1:0"],
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let nobody = format!("turn://{}", silent.local_addr().unwrap());
+    let out = probe(
+        home.path(),
+        &[&nobody, "--timeout", "500ms", "--bind", "127.0.0.1:0"],
+    );
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+
+    let out = probe(home.path(), &["turn:192.0.2.1?transport=tcp"]);
+    assert_eq!(out.code(), 2, "{}", out.stderr);
+}
+
+/// True when coturn's programs are installed; a missing coturn fails the test when
+/// `P2P_REQUIRE_PEERS=1`.
+fn coturn_installed(program: &str) -> bool {
+    let found = Command::new(program).arg("-h").output().is_ok();
+    if !found {
+        assert!(
+            std::env::var("P2P_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "{program} (coturn) is missing and P2P_REQUIRE_PEERS=1"
+        );
+        eprintln!("skipping: {program} (coturn) is not installed; scripts/test installs it");
+    }
+    found
+}
+
+/// coturn on a free loopback port with shared-secret auth and loopback peers
+/// allowed; killed on drop.
+struct Coturn {
+    addr: SocketAddr,
+    _process: Running,
+}
+
+impl Coturn {
+    fn start(home: &Path) -> Option<Coturn> {
+        if !coturn_installed("turnserver") {
+            return None;
+        }
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new("turnserver");
+        cmd.args([
+            "-n",
+            "--listening-ip=127.0.0.1",
+            "--relay-ip=127.0.0.1",
+            "--allow-loopback-peers",
+            "--use-auth-secret",
+            "--no-cli",
+            "--no-tls",
+            "--no-dtls",
+            "--log-file=stdout",
+            "--simple-log",
+            "--realm=coturn.test",
+        ])
+        .arg(format!("--static-auth-secret={SECRET}"))
+        .arg(format!("--listening-port={port}"))
+        .arg(format!(
+            "--pidfile={}",
+            home.join("turnserver.pid").display()
+        ))
+        .arg(format!("--userdb={}", home.join("turndb.sqlite").display()));
+        let coturn = Coturn {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            _process: Running::start(cmd),
+        };
+        // coturn prints nothing machine-readable when ready: ask until it answers.
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+            let timeout = Duration::from_millis(300);
+            if let Ok(mut client) =
+                Client::allocate(socket, coturn.addr, secret(SECRET), None, timeout)
+            {
+                client.release().unwrap();
+                return Some(coturn);
+            }
+        }
+        panic!("coturn did not start");
+    }
+}
+
+#[test]
+fn probe_and_client_against_coturn() {
+    let home = common::tempdir();
+    let Some(coturn) = Coturn::start(home.path()) else {
+        return;
+    };
+    let url = format!("turn://{}", coturn.addr);
+    let out = probe(
+        home.path(),
+        &[
+            &url,
+            "--auth-secret",
+            SECRET,
+            "--peer",
+            "127.0.0.1:9",
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let r = &out.records()[0];
+    assert_eq!(r["realm"], "coturn.test");
+    assert!(r["software"].as_str().unwrap().starts_with("Coturn"), "{r}");
+    assert_eq!(r["released"], true);
+    let out = probe(
+        home.path(),
+        &[&url, "--auth-secret", "wrong", "--bind", "127.0.0.1:0"],
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+
+    // Our client relays both ways through coturn.
+    let mut client = allocate(coturn.addr, secret(SECRET)).unwrap();
+    let (peer, peer_addr) = peer_socket();
+    client.bind_channel(peer_addr).unwrap();
+    client.send_to(b"through coturn", peer_addr).unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!(
+        (&buf[..n], from),
+        (&b"through coturn"[..], client.relayed())
+    );
+    peer.send_to(b"and back", client.relayed()).unwrap();
+    client.socket().set_read_timeout(Some(WAIT)).unwrap();
+    let (n, from) = client.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..n], from), (&b"and back"[..], peer_addr));
+    client.release().unwrap();
+}
+
+#[test]
+fn coturn_uclient_relays_through_p2p_relay() {
+    if !coturn_installed("turnutils_uclient") {
+        return;
+    }
+    let home = common::tempdir();
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--auth-secret",
+            SECRET,
+            "--allow-loopback-peers",
+            "--realm",
+            "test.realm",
+        ],
+    );
+    let port = addr.port().to_string();
+    // Two clients that relay to each other's relayed address (-y), 20 messages each.
+    let mut cmd = Command::new("turnutils_uclient");
+    cmd.args([
+        "-W", SECRET, "-y", "-n", "20", "-m", "2", "-l", "200", "-p", &port,
+    ])
+    .args(["-L", "127.0.0.1", "127.0.0.1"]);
+    let out = common::run(cmd, b"", Duration::from_secs(60));
+    let log = format!("{}{}", out.text(), out.stderr);
+    assert!(out.status.success(), "{log}");
+    // The summary line: "start_mclient: tot_send_msgs=N, tot_recv_msgs=N".
+    let totals = log
+        .lines()
+        .filter_map(|l| l.split("start_mclient: tot_send_msgs=").nth(1))
+        .next_back()
+        .unwrap_or_else(|| panic!("no totals in {log}"));
+    let (sent, received) = totals.split_once(", tot_recv_msgs=").unwrap();
+    assert!(sent.trim().parse::<u32>().unwrap() >= 40, "{log}");
+    assert_eq!(sent.trim(), received.trim(), "{log}");
+    assert!(log.contains("Total lost packets 0 "), "{log}");
+    let allocated = server.wait_for(WAIT, |r| r["event"] == "allocated");
+    assert!(allocated["auth"].as_str().unwrap().starts_with("user:"));
+    server.wait_for(WAIT, |r| {
+        r["event"] == "released" && r["bytes_to_peers"].as_u64() > Some(0)
+    });
+}

@@ -90,7 +90,7 @@ fn relays_both_ways_through_send_indications_and_channels() {
     );
     let mut client = allocate(addr, user("alice", "pw")).unwrap();
     assert_eq!(client.relayed().ip(), addr.ip());
-    assert_eq!(client.lifetime(), Duration::from_secs(600));
+    assert_eq!(client.lifetime(), Duration::from_mins(10));
     let (peer, peer_addr) = peer_socket();
     let mut buf = [0u8; 2048];
 
@@ -321,7 +321,7 @@ fn allocations_expire_and_idle_ones_close() {
     // Gone: a refresh is an allocation mismatch.
     assert!(
         client
-            .refresh(Duration::from_secs(60))
+            .refresh(Duration::from_mins(1))
             .unwrap_err()
             .message()
             .contains("437")
@@ -525,7 +525,7 @@ fn coturn_uclient_relays_through_p2p_relay() {
         "-W", SECRET, "-y", "-n", "20", "-m", "2", "-l", "200", "-p", &port,
     ])
     .args(["-L", "127.0.0.1", "127.0.0.1"]);
-    let out = common::run(cmd, b"", Duration::from_secs(60));
+    let out = common::run(cmd, b"", Duration::from_mins(1));
     let log = format!("{}{}", out.text(), out.stderr);
     assert!(out.status.success(), "{log}");
     // The summary line: "start_mclient: tot_send_msgs=N, tot_recv_msgs=N".

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod natlab;
 pub mod netns;
 
 use serde_json::Value;

@@ -6,7 +6,7 @@ use crate::args::{ListenArgs, Signal};
 use crate::connect::LINGER;
 use crate::report::{Counters, Reporter};
 use crate::{forward, paths, session};
-use p2p_shared::connect::path::{Via, await_punch};
+use p2p_shared::connect::path::{Via, await_punch, listen_relayed};
 use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{ALPN_PIPE, Allow, Endpoint, Tuning};
 use p2p_shared::connect::ticket::Ticket;
@@ -65,15 +65,35 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
                 tuning,
             )?));
         }
+        let relayed = match args.common.relay {
+            Some(server) => {
+                let (endpoint, relayed) = listen_relayed(
+                    &identity,
+                    binds[0],
+                    server,
+                    paths::relay_credentials(&args.common),
+                    listen.clone(),
+                    tuning,
+                )?;
+                ctx.note(format_args!(
+                    "relayed address udp://{relayed} on turn://{server}"
+                ));
+                Some((Arc::new(endpoint), relayed))
+            }
+            None => None,
+        };
         let ticket = Ticket {
             id: identity.id(),
             addrs: advertised(&endpoints)?,
             rendezvous: args.common.rendezvous,
-            relay: None,
+            relay: relayed.as_ref().map(|(_, addr)| *addr),
         };
         publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
         for endpoint in endpoints {
             spawn_acceptor(endpoint, Via::Direct, tx.clone());
+        }
+        if let Some((endpoint, _)) = relayed {
+            spawn_acceptor(endpoint, Via::Relayed, tx.clone());
         }
         if let Some(server) = args.common.rendezvous {
             spawn_puncher(

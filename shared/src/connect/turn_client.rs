@@ -15,6 +15,7 @@ use crate::stun::{self, Attribute, Class, Message};
 use crate::{Error, Result, random};
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The first retransmission timeout.
@@ -93,6 +94,9 @@ pub struct Client {
     channels: HashMap<SocketAddr, (u16, Instant)>,
     permissions: HashMap<std::net::IpAddr, Instant>,
     queue: VecDeque<(Vec<u8>, SocketAddr)>,
+    /// Where responses come from once another reader owns the socket
+    /// ([`Client::hand_over_receiving`]).
+    inbox: Option<mpsc::Receiver<Vec<u8>>>,
 }
 
 impl Client {
@@ -121,6 +125,7 @@ impl Client {
             channels: HashMap::new(),
             permissions: HashMap::new(),
             queue: VecDeque::new(),
+            inbox: None,
         };
         let mut attributes = vec![turn::requested_transport_udp()];
         if let Some(l) = lifetime {
@@ -177,6 +182,21 @@ impl Client {
     /// The socket, e.g. to set a read timeout for [`Client::recv_from`].
     pub fn socket(&self) -> &UdpSocket {
         &self.socket
+    }
+
+    /// The channel bound to `peer`, if any.
+    pub fn channel_for(&self, peer: SocketAddr) -> Option<u16> {
+        self.channels.get(&peer).map(|(c, _)| *c)
+    }
+
+    /// Lets another reader own the socket (QUIC, through
+    /// [`super::turn_socket::TurnSocket`]): returns a clone of the socket and the
+    /// sender the reader passes every STUN response from the relay into; from then
+    /// on this client's transactions wait on those instead of reading the socket.
+    pub fn hand_over_receiving(&mut self) -> Result<(UdpSocket, mpsc::Sender<Vec<u8>>)> {
+        let (tx, rx) = mpsc::channel();
+        self.inbox = Some(rx);
+        Ok((self.socket.try_clone()?, tx))
     }
 
     /// Refreshes the allocation for `lifetime` (zero releases it); returns the
@@ -438,22 +458,43 @@ impl Client {
                     self.server, self.timeout
                 )));
             }
-            self.socket.send_to(bytes, self.server)?;
+            match self.socket.send_to(bytes, self.server) {
+                // A non-blocking socket that is full: the retransmission tries again.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                other => {
+                    other?;
+                }
+            }
             let resend = (now + rto).min(deadline);
             rto *= 2;
             while let Some(wait) = resend.checked_duration_since(Instant::now()) {
                 if wait.is_zero() {
                     break;
                 }
-                self.socket.set_read_timeout(Some(wait))?;
-                let (len, from) = match self.socket.recv_from(&mut packet) {
-                    Ok(got) => got,
-                    Err(e) if timed_out(&e) || transient(&e) => continue,
-                    Err(e) => return Err(e.into()),
+                let len = if let Some(inbox) = &self.inbox {
+                    match inbox.recv_timeout(wait) {
+                        Ok(bytes) => {
+                            let len = bytes.len().min(packet.len());
+                            packet[..len].copy_from_slice(&bytes[..len]);
+                            len
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => {
+                            return Err(Error::failure("the relayed socket is closed"));
+                        }
+                    }
+                } else {
+                    self.socket.set_read_timeout(Some(wait))?;
+                    let (len, from) = match self.socket.recv_from(&mut packet) {
+                        Ok(got) => got,
+                        Err(e) if timed_out(&e) || transient(&e) => continue,
+                        Err(e) => return Err(e.into()),
+                    };
+                    if from != self.server {
+                        continue;
+                    }
+                    len
                 };
-                if from != self.server {
-                    continue;
-                }
                 let got = &packet[..len];
                 if let Some((data, peer)) = self.relayed_data(got) {
                     if self.queue.len() < QUEUE_MAX {
@@ -473,7 +514,9 @@ impl Client {
                     continue; // forged or damaged: RFC 8489 says to discard it
                 }
                 self.rtt = start.elapsed();
-                self.socket.set_read_timeout(None)?;
+                if self.inbox.is_none() {
+                    self.socket.set_read_timeout(None)?;
+                }
                 return Ok(response);
             }
         }
@@ -481,7 +524,7 @@ impl Client {
 }
 
 /// Where the DATA attribute's value starts in an encoded message.
-fn data_offset(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn data_offset(bytes: &[u8]) -> Option<usize> {
     let mut at = stun::HEADER_LEN;
     while bytes.len().saturating_sub(at) >= 4 {
         let kind = u16::from_be_bytes([bytes[at], bytes[at + 1]]);

@@ -86,6 +86,33 @@ impl Endpoint {
         })
     }
 
+    /// An endpoint on a socket that is not a plain UDP socket, such as a TURN
+    /// allocation ([`crate::connect::turn_socket::TurnSocket`]).
+    pub fn from_abstract(
+        identity: &Identity,
+        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        listen: Option<Listen>,
+        tuning: Tuning,
+    ) -> Result<Self> {
+        let server = match &listen {
+            Some(l) => Some(server_config(identity, l, &tuning)?),
+            None => None,
+        };
+        let inner = quinn::Endpoint::new_with_abstract_socket(
+            config::endpoint(),
+            server,
+            socket,
+            Arc::new(quinn::SmolRuntime),
+        )
+        .context("starting the QUIC endpoint")?;
+        Ok(Endpoint {
+            inner,
+            identity: identity.clone(),
+            tuning,
+            listen,
+        })
+    }
+
     /// The local address of the socket.
     pub fn local_addr(&self) -> Result<SocketAddr> {
         Ok(self.inner.local_addr()?)

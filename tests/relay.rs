@@ -205,12 +205,27 @@ fn permission_and_channel_limits_and_forbidden_peers() {
         ],
     );
     let mut client = allocate(addr, user("a", "pw")).unwrap();
-    // Loopback and the relay's own address are refused without --allow-loopback-peers.
+    // Loopback peers are refused without --allow-loopback-peers...
     let err = client
-        .create_permission(&["127.0.0.1:9".parse().unwrap()])
+        .create_permission(&["127.0.0.2:9".parse().unwrap()])
         .unwrap_err();
     assert!(err.message().contains("403"), "{err}");
     refused(&mut server, 403);
+    // ...and so are the relay's own ports, except the relayed address of another
+    // allocation (two peers on one relay).
+    let err = client.bind_channel(addr).unwrap_err();
+    assert!(err.message().contains("403"), "{err}");
+    let mut other = allocate(addr, user("a", "pw")).unwrap();
+    client.bind_channel(other.relayed()).unwrap();
+    other.create_permission(&[client.relayed()]).unwrap();
+    client.send_to(b"relay to relay", other.relayed()).unwrap();
+    other.socket().set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = other.recv_from(&mut buf).unwrap();
+    assert_eq!(
+        (&buf[..n], from),
+        (&b"relay to relay"[..], client.relayed())
+    );
     drop(server);
 
     let (mut server, addr) = serve(
@@ -543,4 +558,178 @@ fn coturn_uclient_relays_through_p2p_relay() {
     server.wait_for(WAIT, |r| {
         r["event"] == "released" && r["bytes_to_peers"].as_u64() > Some(0)
     });
+}
+
+/// A UDP forwarder between one client and a relay that keeps a copy of every byte
+/// the client sends: the relay's view of the traffic.
+struct Tap {
+    addr: SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Tap {
+    fn start(relay: SocketAddr) -> Tap {
+        let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let back = UdpSocket::bind("127.0.0.1:0").unwrap();
+        back.connect(relay).unwrap();
+        let addr = front.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let client = std::sync::Arc::new(std::sync::Mutex::new(None::<SocketAddr>));
+        let (front2, back2) = (front.try_clone().unwrap(), back.try_clone().unwrap());
+        let (seen2, client2) = (seen.clone(), client.clone());
+        // Both threads end with the test process (they block on their sockets).
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok((n, from)) = front2.recv_from(&mut buf) {
+                *client2.lock().unwrap() = Some(from);
+                seen2.lock().unwrap().extend_from_slice(&buf[..n]);
+                let _ = back2.send(&buf[..n]);
+            }
+        });
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = back.recv(&mut buf) {
+                if let Some(to) = *client.lock().unwrap() {
+                    let _ = front.send_to(&buf[..n], to);
+                }
+            }
+        });
+        Tap { addr, seen }
+    }
+}
+
+/// `p2p-pipe listen` with `args`, its stdout into `out`; returns it with its ticket.
+fn pipe_listener(home: &Path, out: &Path, args: &[&str]) -> (common::Guard, Value) {
+    let ticket = home.join("ticket.json");
+    let _ = std::fs::remove_file(&ticket);
+    let mut cmd = common::command(&bin!("p2p-pipe"), home);
+    cmd.args(["listen", "--bind", "127.0.0.1:0", "--ticket-file"])
+        .arg(&ticket)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(std::fs::File::create(home.join("listener.err")).unwrap());
+    let guard = common::Guard(cmd.spawn().unwrap());
+    let end = Instant::now() + WAIT;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&ticket)
+            && text.ends_with('\n')
+        {
+            return (guard, serde_json::from_str(text.trim()).unwrap());
+        }
+        assert!(Instant::now() < end, "no ticket from the listener");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// `p2p-pipe connect` to `ticket` with `data` on stdin; its `path` event.
+fn pipe_connect(home: &Path, ticket: &Value, data: &[u8], args: &[&str]) -> Value {
+    let events = home.join("connect.ndjson");
+    let mut cmd = common::command(&bin!("p2p-pipe"), home);
+    cmd.args([
+        "connect",
+        ticket["ticket"].as_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+    ])
+    .arg("--events")
+    .arg(&events)
+    .args(args);
+    let out = common::run(cmd, data, Duration::from_secs(60));
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let text = std::fs::read_to_string(&events).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["event"] == "path")
+        .expect("a path event")
+}
+
+/// Waits for the listener to finish and checks it received `data`.
+fn received_intact(mut listener: common::Guard, out: &Path, data: &[u8]) {
+    let status = listener
+        .wait_until(WAIT)
+        .expect("the listener did not finish");
+    assert!(status.success());
+    let got = std::fs::read(out).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the received bytes differ");
+}
+
+/// A megabyte of recognisable plaintext.
+fn plaintext() -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut i = 0u64;
+    while data.len() < 1 << 20 {
+        data.extend_from_slice(format!("PLAINTEXT-MARKER line {i}\n").as_bytes());
+        i += 1;
+    }
+    data
+}
+
+#[test]
+fn pipe_streams_through_p2p_relay_which_sees_only_ciphertext() {
+    let home = common::tempdir();
+    // No --allow-loopback-peers: the peers reach each other relay to relay.
+    let (mut server, addr) = serve(home.path(), &["--allow-any-peer"]);
+    let relay = format!("turn://{addr}");
+    let out = home.path().join("received");
+    let (listener, ticket) = pipe_listener(home.path(), &out, &["--relay", &relay]);
+    let relayed = ticket["relay"]
+        .as_str()
+        .expect("the ticket names the relayed address");
+    assert!(relayed.starts_with("udp://127.0.0.1:"));
+    let tap = Tap::start(addr);
+    let data = plaintext();
+    let tapped = format!("turn://{}", tap.addr);
+    let path = pipe_connect(
+        home.path(),
+        &ticket,
+        &data,
+        &["--relay", &tapped, "--relay-first"],
+    );
+    assert_eq!(path["path"], "relayed");
+    assert_eq!(path["remote"], relayed);
+    received_intact(listener, &out, &data);
+    let seen = tap.seen.lock().unwrap().clone();
+    assert!(seen.len() > data.len(), "the stream did not pass the tap");
+    let marker = b"PLAINTEXT-MARKER";
+    assert!(
+        !seen.windows(marker.len()).any(|w| w == marker),
+        "the relay saw plaintext"
+    );
+    let allocated = server.wait_for(WAIT, |r| r["event"] == "allocated");
+    assert!(allocated["auth"].as_str().unwrap().starts_with("peer:"));
+    server.wait_for(WAIT, |r| r["event"] == "channel");
+}
+
+#[test]
+fn pipe_prefers_the_direct_path_unless_told_relay_first() {
+    let home = common::tempdir();
+    let (_server, addr) = serve(home.path(), &["--allow-any-peer"]);
+    let relay = format!("turn://{addr}");
+    let out = home.path().join("received");
+    let (listener, ticket) = pipe_listener(home.path(), &out, &["--relay", &relay]);
+    let data = b"short and direct".to_vec();
+    let path = pipe_connect(home.path(), &ticket, &data, &["--relay", &relay]);
+    assert_eq!(path["path"], "direct");
+    received_intact(listener, &out, &data);
+}
+
+#[test]
+fn pipe_streams_through_coturn() {
+    let home = common::tempdir();
+    let Some(coturn) = Coturn::start(home.path()) else {
+        return;
+    };
+    let relay = format!("turn://{}", coturn.addr);
+    let out = home.path().join("received");
+    let creds = ["--relay", relay.as_str(), "--auth-secret", SECRET];
+    let (listener, ticket) = pipe_listener(home.path(), &out, &creds);
+    let mut data = plaintext();
+    data.extend(std::iter::repeat_n(0xA5u8, 2 << 20));
+    let mut args = creds.to_vec();
+    args.push("--relay-first");
+    let path = pipe_connect(home.path(), &ticket, &data, &args);
+    assert_eq!(path["path"], "relayed");
+    received_intact(listener, &out, &data);
 }

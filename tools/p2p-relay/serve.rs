@@ -18,7 +18,7 @@ use p2p_shared::{Context, Error, Result, Status, random};
 use serde_json::{Value, json};
 use smol::{Async, LocalExecutor, Timer};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -61,6 +61,8 @@ struct State {
     allocations: HashMap<SocketAddr, Allocation>,
     per_ip: HashMap<IpAddr, usize>,
     per_user: HashMap<Principal, usize>,
+    /// Every allocation's relayed address.
+    relayed: HashSet<SocketAddr>,
     /// Ports held for a later Allocate (EVEN-PORT with its R bit), by token.
     reservations: HashMap<[u8; 8], (Async<UdpSocket>, Instant)>,
     stats: Stats,
@@ -254,6 +256,7 @@ impl Server {
             let mut state = self.state.borrow_mut();
             let removed = state.allocations.remove(&client);
             if let Some(a) = &removed {
+                state.relayed.remove(&a.relayed);
                 decrement(&mut state.per_ip, &client.ip());
                 decrement(&mut state.per_user, &a.principal);
             }
@@ -418,8 +421,14 @@ impl Server {
         sign(&response, key)
     }
 
-    /// Whether relaying to `peer` is allowed at all (before permissions).
-    fn peer_allowed(&self, peer: SocketAddr) -> std::result::Result<(), Refused> {
+    /// Whether relaying to `peer` is allowed at all (before permissions). The
+    /// relay's own relayed addresses are allowed (two peers on one relay, each with an
+    /// allocation): for a permission (`exact` false, only the IP counts) the relay IP
+    /// itself, otherwise only the relayed address of a live allocation.
+    fn peer_allowed(&self, peer: SocketAddr, exact: bool) -> std::result::Result<(), Refused> {
+        if peer.ip() == self.relay_ip && (!exact || self.state.borrow().relayed.contains(&peer)) {
+            return Ok(());
+        }
         let ip = match peer.ip() {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
             v4 @ IpAddr::V4(_) => v4,
@@ -528,6 +537,7 @@ impl Server {
                 _reader: reader,
             },
         );
+        state.relayed.insert(relayed);
         *state.per_ip.entry(from.ip()).or_default() += 1;
         *state.per_user.entry(principal.clone()).or_default() += 1;
         drop(state);
@@ -680,7 +690,7 @@ impl Server {
             return Err((code::BAD_REQUEST, "no valid XOR-PEER-ADDRESS".to_owned()));
         };
         for peer in &peers {
-            self.peer_allowed(*peer)?;
+            self.peer_allowed(*peer, false)?;
         }
         let ips: Vec<IpAddr> = peers.iter().map(SocketAddr::ip).collect();
         let max = self.args.limits.max_permissions;
@@ -718,7 +728,7 @@ impl Server {
                 ));
             }
         };
-        self.peer_allowed(peer)?;
+        self.peer_allowed(peer, true)?;
         let limits = (
             self.args.limits.max_permissions,
             self.args.limits.max_channels,
@@ -788,7 +798,7 @@ impl Server {
         let Some(peer) = peers.first().copied() else {
             return;
         };
-        if self.peer_allowed(peer).is_err() {
+        if self.peer_allowed(peer, true).is_err() {
             return;
         }
         if let Some(socket) = self.outbound(from, peer, data.len()) {

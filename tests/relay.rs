@@ -635,7 +635,7 @@ fn pipe_connect(home: &Path, ticket: &Value, data: &[u8], args: &[&str]) -> Valu
     .arg("--events")
     .arg(&events)
     .args(args);
-    let out = common::run(cmd, data, Duration::from_secs(60));
+    let out = common::run(cmd, data, Duration::from_mins(1));
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let text = std::fs::read_to_string(&events).unwrap();
     text.lines()

@@ -700,6 +700,11 @@ fn pipe_streams_through_p2p_relay_which_sees_only_ciphertext() {
     let allocated = server.wait_for(WAIT, |r| r["event"] == "allocated");
     assert!(allocated["auth"].as_str().unwrap().starts_with("peer:"));
     server.wait_for(WAIT, |r| r["event"] == "channel");
+    // Both sides release their allocations when the stream ends.
+    for _ in 0..2 {
+        let released = server.wait_for(WAIT, |r| r["event"] == "released");
+        assert!(released["bytes_to_peers"].as_u64() > Some(0), "{released}");
+    }
 }
 
 #[test]

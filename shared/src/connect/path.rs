@@ -223,7 +223,7 @@ impl Dialer {
         .await?;
         let socket = TurnSocket::start(client)?;
         socket.use_channel(at, channel);
-        let endpoint = Endpoint::from_abstract(&self.identity, socket, None, self.tuning)?;
+        let endpoint = Endpoint::from_turn(&self.identity, socket, None, self.tuning)?;
         let conn = endpoint.dial(peer, &[at], &self.alpn).await?;
         Ok(Path {
             via: Via::Relayed,
@@ -253,7 +253,7 @@ pub fn listen_relayed(
     let relayed = client.relayed();
     client.create_permission(&[SocketAddr::new(relayed.ip(), 0)])?;
     let socket = TurnSocket::start(client)?;
-    let endpoint = Endpoint::from_abstract(identity, socket, Some(listen), tuning)?;
+    let endpoint = Endpoint::from_turn(identity, socket, Some(listen), tuning)?;
     Ok((endpoint, relayed))
 }
 

@@ -38,6 +38,17 @@ struct Channels {
     asked: HashSet<SocketAddr>,
 }
 
+/// What the upkeep thread is asked to do.
+enum Upkeep {
+    /// Bind a channel to this peer.
+    Channel(SocketAddr),
+    /// Release the allocation, then say so.
+    Release(mpsc::Sender<()>),
+}
+
+/// How long [`TurnSocket::release`] waits for the relay's answer.
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
 /// A TURN allocation that quinn uses as its socket.
 pub struct TurnSocket {
     io: Arc<Async<UdpSocket>>,
@@ -45,7 +56,7 @@ pub struct TurnSocket {
     relayed: SocketAddr,
     channels: Arc<Mutex<Channels>>,
     responses: mpsc::Sender<Vec<u8>>,
-    wants_channel: Mutex<mpsc::Sender<SocketAddr>>,
+    upkeep: Mutex<mpsc::Sender<Upkeep>>,
     tid_prefix: [u8; 4],
     tid_counter: AtomicU64,
 }
@@ -66,7 +77,7 @@ impl TurnSocket {
         let (socket, responses) = client.hand_over_receiving()?;
         let io = Arc::new(Async::new(socket)?);
         let channels = Arc::new(Mutex::new(Channels::default()));
-        let (wants_tx, wants_rx) = mpsc::channel::<SocketAddr>();
+        let (wants_tx, wants_rx) = mpsc::channel::<Upkeep>();
         let upkeep_channels = Arc::clone(&channels);
         let turn = Arc::new(TurnSocket {
             io,
@@ -74,7 +85,7 @@ impl TurnSocket {
             relayed: client.relayed(),
             channels,
             responses,
-            wants_channel: Mutex::new(wants_tx),
+            upkeep: Mutex::new(wants_tx),
             tid_prefix: random::bytes()?,
             tid_counter: AtomicU64::new(0),
         });
@@ -101,15 +112,24 @@ impl TurnSocket {
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn ask(&self, request: Upkeep) {
+        let tx = self.upkeep.lock().unwrap_or_else(PoisonError::into_inner);
+        let _ = tx.send(request);
+    }
+
     /// Asks the upkeep thread (once per peer) to bind a channel to `peer`.
     fn ask_channel(&self, peer: SocketAddr) {
         if self.lock().asked.insert(peer) {
-            let tx = self
-                .wants_channel
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let _ = tx.send(peer);
+            self.ask(Upkeep::Channel(peer));
         }
+    }
+
+    /// Releases the allocation (a Refresh with lifetime zero), waiting a moment for
+    /// the relay's answer, so that it does not linger until it expires.
+    pub fn release(&self) {
+        let (tx, rx) = mpsc::channel();
+        self.ask(Upkeep::Release(tx));
+        let _ = rx.recv_timeout(RELEASE_WAIT);
     }
 
     /// Turns one datagram from the relay, read into `buf[..len]`, into a peer's
@@ -151,10 +171,15 @@ impl TurnSocket {
 
 /// The upkeep thread: binds channels on request, refreshes what is due, and
 /// releases the allocation when the socket is gone.
-fn upkeep(mut client: Client, wants: &mpsc::Receiver<SocketAddr>, channels: &Mutex<Channels>) {
+fn upkeep(mut client: Client, wants: &mpsc::Receiver<Upkeep>, channels: &Mutex<Channels>) {
     loop {
         match wants.recv_timeout(UPKEEP_EVERY) {
-            Ok(peer) => {
+            Ok(Upkeep::Release(done)) => {
+                let _ = client.release();
+                let _ = done.send(());
+                return;
+            }
+            Ok(Upkeep::Channel(peer)) => {
                 if let Ok(channel) = client.bind_channel(peer) {
                     let mut c = channels.lock().unwrap_or_else(PoisonError::into_inner);
                     c.to_peer.insert(peer, channel);

@@ -8,6 +8,7 @@
 use super::config::{self, Tuning};
 use super::keys::peer_of_spki;
 use super::verify::Allow;
+use crate::connect::turn_socket::TurnSocket;
 use crate::identity::Identity;
 use crate::peer_id::PeerId;
 use crate::{Context, Error, Result};
@@ -42,6 +43,8 @@ pub struct Endpoint {
     identity: Identity,
     tuning: Tuning,
     listen: Option<Listen>,
+    /// The TURN allocation underneath, when relayed.
+    turn: Option<Arc<TurnSocket>>,
 }
 
 impl Endpoint {
@@ -83,14 +86,14 @@ impl Endpoint {
             identity: identity.clone(),
             tuning,
             listen,
+            turn: None,
         })
     }
 
-    /// An endpoint on a socket that is not a plain UDP socket, such as a TURN
-    /// allocation ([`crate::connect::turn_socket::TurnSocket`]).
-    pub fn from_abstract(
+    /// An endpoint on a TURN allocation; [`Endpoint::shut`] releases it.
+    pub fn from_turn(
         identity: &Identity,
-        socket: Arc<dyn quinn::AsyncUdpSocket>,
+        socket: Arc<TurnSocket>,
         listen: Option<Listen>,
         tuning: Tuning,
     ) -> Result<Self> {
@@ -101,7 +104,7 @@ impl Endpoint {
         let inner = quinn::Endpoint::new_with_abstract_socket(
             config::endpoint(),
             server,
-            socket,
+            socket.clone(),
             Arc::new(quinn::SmolRuntime),
         )
         .context("starting the QUIC endpoint")?;
@@ -110,6 +113,7 @@ impl Endpoint {
             identity: identity.clone(),
             tuning,
             listen,
+            turn: Some(socket),
         })
     }
 
@@ -226,7 +230,8 @@ impl Endpoint {
     }
 
     /// Closes every connection with `code` and waits (at most `linger`) until the
-    /// peers have been told, so a last close is not lost with the process.
+    /// peers have been told, so a last close is not lost with the process; a TURN
+    /// allocation underneath is released.
     pub async fn shut(&self, code: u32, reason: &[u8], linger: Duration) {
         self.inner.close(code.into(), reason);
         let _ = smol::future::or(
@@ -240,6 +245,9 @@ impl Endpoint {
             },
         )
         .await;
+        if let Some(turn) = self.turn.clone() {
+            smol::unblock(move || turn.release()).await;
+        }
     }
 }
 

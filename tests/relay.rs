@@ -738,3 +738,39 @@ fn pipe_streams_through_coturn() {
     assert_eq!(path["path"], "relayed");
     received_intact(listener, &out, &data);
 }
+
+#[test]
+fn another_user_on_the_same_5_tuple_gets_441() {
+    use p2p_shared::codec::turn::{self, Turn, attr, method};
+    use p2p_shared::stun::{self, Class, Message};
+    let home = common::tempdir();
+    let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--user", "b:pw"]);
+    let client = allocate(addr, user("a", "pw")).unwrap();
+    let socket = client.socket().try_clone().unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    let ask = |message: &[u8]| {
+        socket.send_to(message, addr).unwrap();
+        let mut buf = [0u8; 1500];
+        let (n, _) = socket.recv_from(&mut buf).unwrap();
+        stun::decode(&buf[..n]).unwrap()
+    };
+    let refresh = |id: u8| Message {
+        class: Class::Request,
+        method: method::REFRESH,
+        transaction_id: [id; 12],
+        attributes: vec![turn::lifetime(60)],
+    };
+    let challenge = ask(&refresh(1).encode());
+    assert_eq!(challenge.error_code().map(|(c, _)| c), Some(401));
+    let (realm, nonce) = (
+        challenge.text(attr::REALM).unwrap(),
+        challenge.text(attr::NONCE).unwrap(),
+    );
+    let mut as_b = refresh(2);
+    as_b.attributes
+        .extend([turn::username("b"), turn::realm(realm), turn::nonce(nonce)]);
+    let key = turn::long_term_key("b", realm, "pw");
+    let answer = ask(&turn::encode_with_integrity(&as_b, &key, true));
+    assert_eq!(answer.error_code().map(|(c, _)| c), Some(441));
+    refused(&mut server, 441);
+}

@@ -227,3 +227,33 @@ fn read_allow(path: &std::path::Path) -> Result<HashSet<PeerId>> {
     }
     Ok(ids)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> Auth {
+        Auth {
+            secret: [1; 32],
+            realm: "r".to_owned(),
+            shared_secret: None,
+            users: HashMap::new(),
+            allowed: None,
+            any_peer: true,
+        }
+    }
+
+    #[test]
+    fn nonces_are_bound_to_the_client_and_go_stale() {
+        let auth = auth();
+        let client: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+        let other: SocketAddr = "192.0.2.1:4001".parse().unwrap();
+        let nonce = auth.nonce(client);
+        assert_eq!(auth.nonce_state(&nonce, client), Some(true));
+        assert_eq!(auth.nonce_state(&nonce, other), None);
+        let old = now() - NONCE_LIFETIME - 1;
+        let stale = format!("{old:x}:{}", auth.mac(old, client));
+        assert_eq!(auth.nonce_state(&stale, client), Some(false));
+        assert_eq!(auth.nonce_state("zz:00", client), None);
+    }
+}

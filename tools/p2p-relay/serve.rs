@@ -25,6 +25,8 @@ use std::time::{Duration, Instant};
 
 /// The SOFTWARE the relay sends.
 const SOFTWARE: &str = concat!("p2p-relay ", env!("CARGO_PKG_VERSION"));
+/// Socket buffers asked for on the control socket.
+const CONTROL_BUFFER: usize = 8 << 20;
 /// The largest datagram handled.
 const MAX_PACKET: usize = 65536;
 /// Attributes this server understands (comprehension-required ones not listed here
@@ -80,6 +82,8 @@ struct Server {
     out: Output,
     state: RefCell<State>,
     executor: Rc<LocalExecutor<'static>>,
+    /// The buffer every relayed socket is read into (one thread: one at a time).
+    scratch: RefCell<Vec<u8>>,
 }
 
 /// A refusal: the error code and why.
@@ -101,6 +105,11 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
     };
     let control =
         Async::<UdpSocket>::bind(args.bind).with_context(|| format!("binding {}", args.bind))?;
+    // Room for bursts: every client's traffic passes this one socket (the kernel
+    // caps the sizes at net.core.rmem_max and wmem_max).
+    let sock = socket2::SockRef::from(control.get_ref());
+    let _ = sock.set_recv_buffer_size(CONTROL_BUFFER);
+    let _ = sock.set_send_buffer_size(CONTROL_BUFFER);
     let local = control.get_ref().local_addr()?;
     let mut own_ips = vec![local.ip(), relay_ip];
     if local.ip().is_unspecified() {
@@ -138,6 +147,7 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         out: ctx.out.clone(),
         state: RefCell::new(State::default()),
         executor: Rc::clone(&executor),
+        scratch: RefCell::new(vec![0; MAX_PACKET + 4]),
     });
     let sweeper = executor.spawn(Rc::clone(&server).sweep_loop());
     let result = smol::block_on(executor.run(Rc::clone(&server).control_loop()));
@@ -173,11 +183,11 @@ impl Server {
             };
             let packet = &buf[..len];
             if let Some((channel, data)) = turn::decode_channel_data(packet) {
-                self.relay_channel_data(from, channel, data).await;
+                self.relay_channel_data(from, channel, data);
                 continue;
             }
             match stun::decode(packet) {
-                Ok(message) => self.stun(&message, packet, from).await?,
+                Ok(message) => self.stun(&message, packet, from),
                 Err(_) => self.state.borrow_mut().stats.malformed += 1,
             }
         }
@@ -276,21 +286,16 @@ impl Server {
         }
     }
 
-    async fn send(&self, bytes: &[u8], to: SocketAddr) {
-        // A vanished client is its own problem.
-        let _ = self.control.send_to(bytes, to).await;
+    /// Sends on the control socket without waiting: a full socket buffer drops the
+    /// datagram, as a congested link would (a vanished client is its own problem).
+    fn send(&self, bytes: &[u8], to: SocketAddr) {
+        let _ = self.control.get_ref().send_to(bytes, to);
     }
 
-    async fn stun(
-        self: &Rc<Self>,
-        message: &Message,
-        bytes: &[u8],
-        from: SocketAddr,
-    ) -> Result<()> {
+    fn stun(self: &Rc<Self>, message: &Message, bytes: &[u8], from: SocketAddr) {
         match (message.class, message.method) {
             (Class::Indication, method::SEND) => {
-                self.relay_send(message, from).await;
-                Ok(())
+                self.relay_send(message, from);
             }
             (Class::Request, stun::BINDING) => {
                 let mut response = Message::response_to(message, Class::Success);
@@ -299,31 +304,24 @@ impl Server {
                     .attributes
                     .push(Attribute::Software(SOFTWARE.to_owned()));
                 response.attributes.push(Attribute::Fingerprint);
-                self.send(&response.encode(), from).await;
-                Ok(())
+                self.send(&response.encode(), from);
             }
-            (Class::Request, _) => self.request(message, bytes, from).await,
+            (Class::Request, _) => self.request(message, bytes, from),
             _ => {
                 self.state.borrow_mut().stats.malformed += 1;
-                Ok(())
             }
         }
     }
 
-    async fn request(
-        self: &Rc<Self>,
-        message: &Message,
-        bytes: &[u8],
-        from: SocketAddr,
-    ) -> Result<()> {
+    fn request(self: &Rc<Self>, message: &Message, bytes: &[u8], from: SocketAddr) {
         let known_method = matches!(
             message.method,
             method::ALLOCATE | method::REFRESH | method::CREATE_PERMISSION | method::CHANNEL_BIND
         );
         if !known_method {
             let response = Self::error(message, code::BAD_REQUEST, None, vec![]);
-            self.send(&response, from).await;
-            return Ok(());
+            self.send(&response, from);
+            return;
         }
         let unknown: Vec<u16> = message
             .attributes
@@ -343,8 +341,8 @@ impl Server {
             self.refused(message, from, code::UNKNOWN_ATTRIBUTE, &why);
             let extra = vec![Attribute::UnknownAttributes(unknown)];
             let response = Self::error(message, code::UNKNOWN_ATTRIBUTE, None, extra);
-            self.send(&response, from).await;
-            return Ok(());
+            self.send(&response, from);
+            return;
         }
         let (principal, key) = match self.auth.check(message, bytes, from) {
             Verdict::Ok(principal, key) => (principal, key),
@@ -363,8 +361,8 @@ impl Server {
                     vec![]
                 };
                 let response = Self::error(message, code, None, challenge);
-                self.send(&response, from).await;
-                return Ok(());
+                self.send(&response, from);
+                return;
             }
         };
         let reply = match message.method {
@@ -387,8 +385,7 @@ impl Server {
                 Self::error(message, code, key, vec![])
             }
         };
-        self.send(&response, from).await;
-        Ok(())
+        self.send(&response, from);
     }
 
     fn refused(&self, message: &Message, from: SocketAddr, code: u16, why: &str) {
@@ -791,7 +788,7 @@ impl Server {
         socket
     }
 
-    async fn relay_send(&self, message: &Message, from: SocketAddr) {
+    fn relay_send(&self, message: &Message, from: SocketAddr) {
         let (Some(peers), Some(data)) = (message.peer_addresses(), message.data()) else {
             return;
         };
@@ -802,11 +799,11 @@ impl Server {
             return;
         }
         if let Some(socket) = self.outbound(from, peer, data.len()) {
-            let _ = socket.send_to(data, peer).await;
+            let _ = socket.get_ref().send_to(data, peer);
         }
     }
 
-    async fn relay_channel_data(&self, from: SocketAddr, channel: u16, data: &[u8]) {
+    fn relay_channel_data(&self, from: SocketAddr, channel: u16, data: &[u8]) {
         let peer = {
             let state = self.state.borrow();
             let now = Instant::now();
@@ -819,64 +816,99 @@ impl Server {
         };
         let Some(peer) = peer else { return };
         if let Some(socket) = self.outbound(from, peer, data.len()) {
-            let _ = socket.send_to(data, peer).await;
+            let _ = socket.get_ref().send_to(data, peer);
         }
     }
 
     /// Reads one allocation's relayed socket and forwards what permitted peers send.
     async fn relay_loop(self: Rc<Self>, socket: Rc<Async<UdpSocket>>, client: SocketAddr) {
-        let mut buf = vec![0u8; MAX_PACKET];
-        let mut frame = Vec::with_capacity(MAX_PACKET + 64);
         loop {
-            let (len, peer) = match socket.recv_from(&mut buf).await {
-                Ok(got) => got,
-                Err(e) if p2p_shared::punch::binding::transient(&e) => continue,
-                Err(_) => return,
-            };
-            let data = &buf[..len];
-            frame.clear();
-            let now = Instant::now();
-            let over;
-            {
-                let mut state = self.state.borrow_mut();
-                let state = &mut *state;
-                let Some(a) = state.allocations.get_mut(&client) else {
-                    return;
-                };
-                if !a.permitted(peer.ip(), now) {
-                    state.stats.dropped_no_permission += 1;
-                    continue;
-                }
-                if !a.bucket.take(len) {
-                    state.stats.dropped_rate += 1;
-                    continue;
-                }
-                a.to_client += len as u64;
-                a.active = now;
-                state.stats.to_clients += len as u64;
-                let max_bytes = self.args.limits.max_bytes;
-                over = max_bytes > 0 && a.bytes() >= max_bytes;
-                match a.channel_of(peer, now) {
-                    Some(channel) => turn::encode_channel_data(channel, data, &mut frame),
-                    None => {
-                        let tid = random::bytes().unwrap_or([0; 12]);
-                        let indication = Message {
-                            class: Class::Indication,
-                            method: method::DATA,
-                            transaction_id: tid,
-                            attributes: vec![turn::xor_peer_address(peer, &tid), turn::data(data)],
-                        };
-                        frame = indication.encode();
-                    }
-                }
-            }
-            self.send(&frame, client).await;
-            if over {
-                self.end(client, "byte limit");
+            if socket.readable().await.is_err() {
                 return;
+            }
+            loop {
+                match self.forward_to_client(&socket, client) {
+                    Forward::Again => {}
+                    Forward::Drained => break,
+                    Forward::Gone => return,
+                }
             }
         }
     }
+
+    /// Forwards one datagram waiting on an allocation's relayed socket to its
+    /// client. The datagram is read into the shared scratch buffer behind room for
+    /// the ChannelData header, so relaying on a channel copies nothing.
+    fn forward_to_client(&self, socket: &Async<UdpSocket>, client: SocketAddr) -> Forward {
+        let mut scratch = self.scratch.borrow_mut();
+        let (len, peer) = match socket.get_ref().recv_from(&mut scratch[4..]) {
+            Ok(got) => got,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Forward::Drained,
+            Err(e) if p2p_shared::punch::binding::transient(&e) => return Forward::Again,
+            Err(_) => return Forward::Gone,
+        };
+        let now = Instant::now();
+        let (channel, over) = {
+            let mut state = self.state.borrow_mut();
+            let state = &mut *state;
+            let Some(a) = state.allocations.get_mut(&client) else {
+                return Forward::Gone;
+            };
+            if !a.permitted(peer.ip(), now) {
+                state.stats.dropped_no_permission += 1;
+                return Forward::Again;
+            }
+            if !a.bucket.take(len) {
+                state.stats.dropped_rate += 1;
+                return Forward::Again;
+            }
+            a.to_client += len as u64;
+            a.active = now;
+            state.stats.to_clients += len as u64;
+            let max_bytes = self.args.limits.max_bytes;
+            (
+                a.channel_of(peer, now),
+                max_bytes > 0 && a.bytes() >= max_bytes,
+            )
+        };
+        match channel {
+            Some(channel) => {
+                scratch[..2].copy_from_slice(&channel.to_be_bytes());
+                let n = u16::try_from(len).unwrap_or(u16::MAX);
+                scratch[2..4].copy_from_slice(&n.to_be_bytes());
+                self.send(&scratch[..4 + len], client);
+            }
+            None => {
+                let tid = random::bytes().unwrap_or([0; 12]);
+                let indication = Message {
+                    class: Class::Indication,
+                    method: method::DATA,
+                    transaction_id: tid,
+                    attributes: vec![
+                        turn::xor_peer_address(peer, &tid),
+                        turn::data(&scratch[4..4 + len]),
+                    ],
+                };
+                self.send(&indication.encode(), client);
+            }
+        }
+        drop(scratch);
+        if over {
+            self.end(client, "byte limit");
+            return Forward::Gone;
+        }
+        Forward::Again
+    }
+}
+
+/// What reading one datagram from a relayed socket came to.
+enum Forward {
+    /// One was handled (or dropped); there may be more.
+    Again,
+    /// None is waiting.
+    Drained,
+    /// The allocation or its socket is gone.
+    Gone,
 }
 
 /// The attributes of a successful Allocate.

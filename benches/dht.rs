@@ -9,7 +9,7 @@
 //! already running process, for scale: the difference is the cost of a process.
 //! The sides take turns target by target, so machine noise hits all alike.
 //!
-//! Part 1 uses the toolbox's testnet (`p2p_shared::dht::local_testnet`). Part 2 uses
+//! Part 1 uses the toolbox's testnet (`p2p_shared::discovery::dht::local_testnet`). Part 2 uses
 //! `mainline::Testnet`, whose nodes hand out silent clients as close nodes, to show
 //! the ~2 s finished lookup and the two ways around it: the toolbox's testnet, or a
 //! shorter `--request-timeout`.
@@ -19,7 +19,7 @@
 
 use mainline::async_dht::AsyncDht;
 use mainline::{Dht, MutableItem};
-use p2p_shared::dht::{local_testnet, topic_infohash};
+use p2p_shared::discovery::dht::{local_testnet, topic_infohash};
 use p2p_shared::identity::Identity;
 use smol::stream::StreamExt;
 use std::collections::HashSet;
@@ -305,7 +305,7 @@ mod direct {
     }
 
     pub async fn put(client: &AsyncDht, key: mainline::SigningKey, salt: &str, value: &str) {
-        let seq = i64::try_from(p2p_shared::peer::now_millis()).expect("seq");
+        let seq = i64::try_from(p2p_shared::ndjson::peer::now_millis()).expect("seq");
         let item = MutableItem::new(key, value.as_bytes(), seq, Some(salt.as_bytes()));
         client.put_mutable(item, None).await.expect("put");
     }

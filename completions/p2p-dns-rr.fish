@@ -44,7 +44,7 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l max-line
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l server -d 'The DNS server, IP[:PORT] (port 53 when omitted)' -r
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l server -d 'The DNS server, IP or IP:PORT (port 53 when omitted)' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l type -d 'The record type to ask for' -r -f -a "auto\t'TXT when NAME starts with a peer id, SRV (at _p2p._udp.NAME) otherwise'
 a\t'IPv4 addresses (needs --port)'
 aaaa\t'IPv6 addresses (needs --port)'
@@ -54,7 +54,7 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l port -d 
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l timeout -d 'Give up after this long' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l server -d 'The authoritative server to update, IP[:PORT] (port 53 when omitted)' -r
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l server -d 'The authoritative server to update, IP or IP:PORT (port 53 when omitted)' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l zone -d 'The zone that holds the records' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l name -d 'The name to publish at [default: the zone\'s apex]' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l tsig-key -d 'TSIG key (HMAC-SHA256) to sign updates with' -r -F

@@ -77,7 +77,7 @@ complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -s h -l help
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand convert" -l to -d 'Print just this form, as plain text' -r -f -a "id\t'z-base-32 peer id'
 hex\t'public key, hex'
 base64\t'public key, base64'
-ssb\t'secure-scuttlebutt id, @<base64>.ed25519'
+ssb\t'secure-scuttlebutt id, @BASE64.ed25519'
 openssh\t'OpenSSH public key line'
 identity\t'toolbox identity record, with the secret (needs a secret input)'
 ssb-secret\t'ssb secret file (needs a secret input)'"

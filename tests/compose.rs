@@ -1,9 +1,8 @@
 //! Pipelines between tools, joined by real pipes: what one tool prints, the next one
 //! reads, with signatures surviving the trip.
 
-mod common;
-
-use common::{DEADLINE, Running};
+use crate::common;
+use crate::common::{DEADLINE, Running};
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;

@@ -2,11 +2,9 @@
 //! `p2p-dht` processes through `--bootstrap`. Nothing here reaches the internet: every
 //! command gets the testnet's addresses and `$P2P_DHT_BOOTSTRAP` is cleared.
 
-mod common;
-mod dht_support;
-
-use common::{DEADLINE, Finished, Running};
-use dht_support::{Libtorrent, until};
+use crate::common;
+use crate::common::libtorrent::{Libtorrent, until};
+use crate::common::{DEADLINE, Finished, Running};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,7 +34,7 @@ impl Testnet {
                 .unwrap_or_else(|| panic!("testnet printed nothing: {}", process.stderr()));
             match record["type"].as_str() {
                 Some("node") => {
-                    ids.push(record["id"].as_str().unwrap().to_owned());
+                    ids.push(record["node_id"].as_str().unwrap().to_owned());
                     addrs.push(record["addr"].as_str().unwrap().to_owned());
                 }
                 Some("bootstrap") => {
@@ -383,18 +381,21 @@ fn ping_find_node_and_info_see_the_testnet() {
     let net = Testnet::start(10);
     let pong = net.ping(&net.addrs[3]);
     assert_eq!(pong["type"], "pong");
-    assert_eq!(pong["id"], net.ids[3].as_str());
+    assert_eq!(pong["node_id"], net.ids[3].as_str());
 
     let target = &net.ids[5];
     let nodes = net.ok(&["find-node", target]);
     assert!(!nodes.is_empty());
     assert_eq!(
-        nodes[0]["id"],
+        nodes[0]["node_id"],
         target.as_str(),
         "closest first: the node itself"
     );
     for node in &nodes {
-        assert!(net.ids.contains(&node["id"].as_str().unwrap().to_owned()));
+        assert!(
+            net.ids
+                .contains(&node["node_id"].as_str().unwrap().to_owned())
+        );
     }
 
     let info = net.ok(&["info"]);
@@ -477,7 +478,7 @@ fn sample_lists_the_infohashes_a_libtorrent_node_stores() {
     assert_eq!(summary["type"], "sampled");
     assert_eq!(summary["count"], 3);
     assert_eq!(summary["num"], 3);
-    assert_eq!(summary["id"].as_str().unwrap().len(), 40);
+    assert_eq!(summary["node_id"].as_str().unwrap().len(), 40);
 }
 
 #[test]
@@ -591,7 +592,7 @@ fn serve_joins_the_testnet_and_prints_stats() {
     let listening = server.wait_for(DEADLINE, |r| r["type"] == "listening");
     let addr = listening["addr"].as_str().unwrap();
     let pong = net.ping(addr);
-    assert_eq!(pong["id"], listening["id"]);
+    assert_eq!(pong["node_id"], listening["node_id"]);
     let stats = server.wait_for(DEADLINE, |r| {
         r["type"] == "stats" && r["routing_table_size"].as_u64() > Some(0)
     });

@@ -2,10 +2,9 @@
 //! local DHT testnet, `p2p-dns-rr` as the DNS server, and mDNS between two hosts in
 //! network namespaces. Nothing leaves loopback or the namespaces.
 
-mod common;
-
-use common::netns::Pair;
-use common::{DEADLINE, Finished, Running};
+use crate::common;
+use crate::common::netns::Pair;
+use crate::common::{DEADLINE, Finished, Running};
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 use std::path::Path;
@@ -395,11 +394,11 @@ fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
     assert_eq!(gone["id"], ids[1].as_str());
 }
 
-/// tests/libtorrent_client.py in `mode`, a standard BitTorrent client on 127.0.0.1.
+/// tests/common/libtorrent_client.py in `mode`, a standard BitTorrent client on 127.0.0.1.
 fn libtorrent_client(home: &Path, mode: &str, tracker: &str, arg: &str) -> Running {
     let mut cmd = common::command(Path::new(common::PYTHON), home);
     cmd.current_dir(home)
-        .arg(common::repo_root().join("tests/libtorrent_client.py"))
+        .arg(common::repo_root().join("tests/common/libtorrent_client.py"))
         .args([mode, tracker, arg]);
     Running::start(cmd)
 }

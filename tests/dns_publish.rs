@@ -1,11 +1,9 @@
 //! `p2p-dns-rr publish` against a real authoritative server: Knot DNS, started by the
 //! test in a temporary directory on a free loopback port, checked with `dig`.
 
-mod common;
-mod dns_support;
-
-use common::{Guard, Running};
-use dns_support::{WAIT, dig, have, plain_peer, short, signed_peer};
+use crate::common;
+use crate::common::dns::{WAIT, dig, plain_peer, short, signed_peer};
+use crate::common::{Guard, Running};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,7 +31,7 @@ fn free_port() -> u16 {
 }
 
 fn start_knot() -> Option<Knot> {
-    if !have("knotd") || !have("dig") {
+    if !common::have("start_knot", "knotd") || !common::have("start_knot", "dig") {
         return None;
     }
     let dir = common::tempdir();

@@ -1,9 +1,7 @@
 //! `p2p-dns-rr serve` against the real `dig`, and `p2p-dns-rr query` against `serve`.
 
-mod common;
-mod dns_support;
-
-use dns_support::{WAIT, dig, have, plain_peer, serve, short, signed_peer, status, until};
+use crate::common;
+use crate::common::dns::{WAIT, dig, plain_peer, serve, short, signed_peer, status, until};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
@@ -11,7 +9,7 @@ use std::time::Duration;
 
 #[test]
 fn every_name_and_type_answers_dig() {
-    if !have("dig") {
+    if !common::have("every_name_and_type_answers_dig", "dig") {
         return;
     }
     let mut server = serve(&["--answers", "2"]);
@@ -122,7 +120,7 @@ fn every_name_and_type_answers_dig() {
 
 #[test]
 fn rotation_moves_over_every_peer() {
-    if !have("dig") {
+    if !common::have("rotation_moves_over_every_peer", "dig") {
         return;
     }
     let mut server = serve(&["--answers", "3"]);
@@ -155,7 +153,10 @@ fn rotation_moves_over_every_peer() {
 
 #[test]
 fn a_large_answer_is_truncated_over_udp_and_whole_over_tcp() {
-    if !have("dig") {
+    if !common::have(
+        "a_large_answer_is_truncated_over_udp_and_whole_over_tcp",
+        "dig",
+    ) {
         return;
     }
     let mut server = serve(&["--answers", "0"]);
@@ -193,7 +194,7 @@ fn a_large_answer_is_truncated_over_udp_and_whole_over_tcp() {
 
 #[test]
 fn peers_expire_and_peer_gone_removes_them() {
-    if !have("dig") {
+    if !common::have("peers_expire_and_peer_gone_removes_them", "dig") {
         return;
     }
     let mut server = serve(&["--expire", "1s"]);
@@ -217,7 +218,7 @@ fn peers_expire_and_peer_gone_removes_them() {
 
 #[test]
 fn garbage_packets_and_lines_do_not_lose_the_table() {
-    if !have("dig") {
+    if !common::have("garbage_packets_and_lines_do_not_lose_the_table", "dig") {
         return;
     }
     let mut server = serve(&["--stats-every", "100ms"]);
@@ -272,7 +273,10 @@ fn garbage_packets_and_lines_do_not_lose_the_table() {
 
 #[test]
 fn a_peers_file_is_served_and_read_again_when_it_changes() {
-    if !have("dig") {
+    if !common::have(
+        "a_peers_file_is_served_and_read_again_when_it_changes",
+        "dig",
+    ) {
         return;
     }
     let dir = common::tempdir();

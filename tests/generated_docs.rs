@@ -3,8 +3,7 @@
 //! A stale file is rewritten and the test fails, so a forgotten regeneration fails
 //! CI and one local test run fixes it.
 
-mod common;
-
+use crate::common;
 use std::path::PathBuf;
 
 /// Every tool binary, by name and path.
@@ -15,6 +14,7 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
         ("p2p-dht", bin!("p2p-dht")),
         ("p2p-discover", bin!("p2p-discover")),
         ("p2p-punch", bin!("p2p-punch")),
+        ("p2p", bin!("p2p")),
         ("p2p-relay", bin!("p2p-relay")),
         ("p2p-pipe", bin!("p2p-pipe")),
     ]

@@ -1,8 +1,7 @@
 //! `p2p-keygen` end to end: the real binary, real files, real pipes.
 
-mod common;
-
-use common::{DEADLINE, Finished};
+use crate::common;
+use crate::common::{DEADLINE, Finished};
 use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! resolved through a local DHT testnet, `--signal stdio`, and TCP forwarding with
 //! concurrent connections. The NAT lab tests are in `pipe_lab.rs`.
 
-mod common;
+use crate::common;
 
 use common::{DEADLINE, Guard, Running};
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! punched through the rendezvous of `p2p-punch serve`, and carries every byte.
 //! Needs root; skips with a message otherwise (fails under `P2P_REQUIRE_PEERS=1`).
 
-mod common;
+use crate::common;
 
 use common::natlab::{ALT, Lab, SERVER};
 use common::{DEADLINE, Running};

@@ -2,9 +2,8 @@
 //! between two local peers, bad input; and interop with coturn (an independent STUN
 //! implementation) inside a private network namespace.
 
-mod common;
-
-use common::{DEADLINE, Finished, Running};
+use crate::common;
+use crate::common::{DEADLINE, Finished, Running};
 use serde_json::{Value, json};
 use std::net::UdpSocket;
 use std::path::Path;
@@ -273,11 +272,13 @@ struct Coturn {
 impl Coturn {
     fn start(home: &Path) -> Option<Coturn> {
         if !common::is_root() {
-            eprintln!("skipping: coturn interop runs in a network namespace, which needs root");
+            common::skip(
+                "coturn interop",
+                "it runs in a network namespace, which needs root",
+            );
             return None;
         }
-        if Command::new("turnserver").arg("-h").output().is_err() {
-            eprintln!("skipping: coturn (turnserver) is not installed; scripts/test installs it");
+        if !common::have("coturn interop", "turnserver") {
             return None;
         }
         let netns = format!("p2ppunch-coturn-{}", std::process::id());
@@ -381,10 +382,10 @@ fn coturn_as_the_server_for_stun_and_nat() {
 #[test]
 fn turnutils_stunclient_against_our_server() {
     let home = common::tempdir();
-    if Command::new("turnutils_stunclient").output().is_err() {
-        eprintln!(
-            "skipping: turnutils_stunclient (coturn) is not installed; scripts/test installs it"
-        );
+    if !common::have(
+        "turnutils_stunclient_against_our_server",
+        "turnutils_stunclient",
+    ) {
         return;
     }
     let (_server, listening) = serve(

@@ -3,9 +3,8 @@
 //! stdio through a symmetric NAT, and the mapping lifetime. Needs root (network
 //! namespaces, iptables); skips with a message otherwise.
 
-mod common;
-
-use common::{DEADLINE, Finished, Running};
+use crate::common;
+use crate::common::{DEADLINE, Finished, Running};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -30,7 +29,10 @@ impl Lab {
 
     fn up_with(type_a: &str, type_b: &str, udp_timeout: Option<u32>) -> Option<Lab> {
         if !common::is_root() {
-            eprintln!("skipping: the NAT lab needs root (network namespaces, iptables)");
+            common::skip(
+                &format!("NAT lab {type_a} x {type_b}"),
+                "the NAT lab needs root (network namespaces, iptables)",
+            );
             return None;
         }
         let name = format!(

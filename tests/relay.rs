@@ -3,7 +3,7 @@
 //! with coturn both ways (our probe and client against coturn's server, coturn's
 //! `turnutils_uclient` against ours).
 
-mod common;
+use crate::common;
 
 use common::{DEADLINE, Finished, Running};
 use p2p_shared::connect::turn_client::{Client, Credentials};
@@ -397,18 +397,10 @@ fn probe_reports_the_allocation_and_exit_statuses() {
     assert_eq!(out.code(), 2, "{}", out.stderr);
 }
 
-/// True when coturn's programs are installed; a missing coturn fails the test when
-/// `P2P_REQUIRE_PEERS=1`.
-fn coturn_installed(program: &str) -> bool {
-    let found = Command::new(program).arg("-h").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("P2P_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "{program} (coturn) is missing and P2P_REQUIRE_PEERS=1"
-        );
-        eprintln!("skipping: {program} (coturn) is not installed; scripts/test installs it");
-    }
-    found
+/// True when coturn's `program` is installed (otherwise the test skips, or fails
+/// under `P2P_REQUIRE_PEERS=1`).
+fn coturn_installed(test: &str, program: &str) -> bool {
+    common::have(test, program)
 }
 
 /// coturn on a free loopback port with shared-secret auth and loopback peers
@@ -420,7 +412,7 @@ struct Coturn {
 
 impl Coturn {
     fn start(home: &Path) -> Option<Coturn> {
-        if !coturn_installed("turnserver") {
+        if !coturn_installed("coturn interop", "turnserver") {
             return None;
         }
         let port = UdpSocket::bind("127.0.0.1:0")
@@ -519,7 +511,10 @@ fn probe_and_client_against_coturn() {
 
 #[test]
 fn coturn_uclient_relays_through_p2p_relay() {
-    if !coturn_installed("turnutils_uclient") {
+    if !coturn_installed(
+        "coturn_uclient_relays_through_p2p_relay",
+        "turnutils_uclient",
+    ) {
         return;
     }
     let home = common::tempdir();
@@ -741,8 +736,8 @@ fn pipe_streams_through_coturn() {
 
 #[test]
 fn another_user_on_the_same_5_tuple_gets_441() {
+    use p2p_shared::codec::stun::{self, Class, Message};
     use p2p_shared::codec::turn::{self, Turn, attr, method};
-    use p2p_shared::stun::{self, Class, Message};
     let home = common::tempdir();
     let (mut server, addr) = serve(home.path(), &["--user", "a:pw", "--user", "b:pw"]);
     let client = allocate(addr, user("a", "pw")).unwrap();

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use p2p_shared::addr::Addr;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
 
 fuzz_target!(|text: &str| {
     if let Ok(addr) = text.parse::<Addr>() {

@@ -8,11 +8,11 @@
 use hickory_proto::op::{Message, MessageType};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
-use p2p_shared::dns_server::fast::FastPath;
-use p2p_shared::dns_server::respond::{self, MAX_UDP, Transport};
-use p2p_shared::dns_server::zone::{Config, Zone};
+use p2p_shared::discovery::dns_server::fast::FastPath;
+use p2p_shared::discovery::dns_server::respond::{self, MAX_UDP, Transport};
+use p2p_shared::discovery::dns_server::zone::{Config, Zone};
 use p2p_shared::identity::Identity;
-use p2p_shared::peer::PeerRecord;
+use p2p_shared::ndjson::peer::PeerRecord;
 use std::sync::{Arc, LazyLock, Mutex};
 
 /// A zone with every kind of name: topics, signed peers with ids (TXT, SRV targets),

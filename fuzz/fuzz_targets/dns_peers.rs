@@ -6,7 +6,7 @@
 
 use hickory_proto::op::Message;
 use libfuzzer_sys::fuzz_target;
-use p2p_shared::dns;
+use p2p_shared::discovery::dns;
 
 fuzz_target!(|bytes: &[u8]| {
     let Ok(message) = Message::from_vec(bytes) else {

@@ -5,9 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use p2p_shared::input::{LineReader, parse_object};
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::{canonical, identity::Identity, signing};
+use p2p_shared::ndjson::input::{LineReader, parse_object};
+use p2p_shared::ndjson::peer::PeerRecord;
+use p2p_shared::{identity::Identity, identity::canonical, identity::signing};
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use p2p_shared::stun;
+use p2p_shared::codec::stun;
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(message) = stun::decode(bytes) {

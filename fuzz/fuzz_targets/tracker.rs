@@ -1,19 +1,13 @@
-//! Arbitrary bytes through the tracker protocol parsers of `p2p-discover` and the
-//! shared bencode codec: the first byte picks the parser, the rest is its input.
+//! Arbitrary bytes through the tracker protocol parsers (`codec::tracker`) and the
+//! bencode codec: the first byte picks the parser, the rest is its input.
 //! Nothing panics, and whatever parses re-encodes to bytes that parse the same.
-//!
-//! The protocol module lives in the binary, so it is included by path.
 
 #![no_main]
 
-#[allow(dead_code)]
-#[path = "../../tools/p2p-discover/tracker_proto.rs"]
-mod tracker_proto;
-
 use libfuzzer_sys::fuzz_target;
-use p2p_shared::bencode;
+use p2p_shared::codec::bencode;
+use p2p_shared::codec::tracker::{self as tracker_proto, Announce, Reply, UdpRequest};
 use std::net::SocketAddr;
-use tracker_proto::{Announce, Reply, UdpRequest};
 
 /// A UDP request (what the tracker server reads) survives a round trip.
 fn udp_request(bytes: &[u8]) {

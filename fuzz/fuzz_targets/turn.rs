@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use p2p_shared::codec::stun;
 use p2p_shared::codec::turn::{self, Integrity, Turn, attr};
-use p2p_shared::stun;
 
 fuzz_target!(|bytes: &[u8]| {
     if let Some((channel, payload)) = turn::decode_channel_data(bytes) {

@@ -64,6 +64,16 @@ impl Addr {
         }
     }
 
+    /// `udp://IP:PORT` for a socket address: how every tool prints a UDP socket.
+    pub fn udp(socket: impl Into<SocketAddr>) -> Self {
+        Self::from_socket(Scheme::Udp, socket.into())
+    }
+
+    /// `tcp://IP:PORT` for a socket address.
+    pub fn tcp(socket: impl Into<SocketAddr>) -> Self {
+        Self::from_socket(Scheme::Tcp, socket.into())
+    }
+
     /// The socket address, when the host is a literal IP.
     pub fn socket_addr(&self) -> Option<SocketAddr> {
         match self.host {

@@ -2,8 +2,8 @@
 //! scrubbed environment, hold long-running ones in guards that kill and reap them on
 //! drop, and read their NDJSON output with deadlines (never fixed sleeps).
 
-#![allow(dead_code)]
-
+pub mod dns;
+pub mod libtorrent;
 pub mod natlab;
 pub mod netns;
 
@@ -68,11 +68,37 @@ impl Finished {
 
     /// stdout parsed as NDJSON records.
     pub fn records(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
-            .collect()
+        self.text().lines().map(parse_record).collect()
     }
+}
+
+/// Parses one NDJSON line a tool printed, and fails the test when its `type` is not
+/// one that docs/ndjson.md lists: every record any test sees is checked against the
+/// contract's table.
+pub fn parse_record(line: &str) -> Value {
+    let record: Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"));
+    if let Some(kind) = record["type"].as_str() {
+        assert!(
+            documented_types().contains(kind),
+            "record type `{kind}` is not listed in docs/ndjson.md: {line}"
+        );
+    }
+    record
+}
+
+/// The record types of the table in docs/ndjson.md: its rows' first cells, `` `name` ``.
+fn documented_types() -> &'static std::collections::HashSet<String> {
+    static TYPES: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    TYPES.get_or_init(|| {
+        let doc = std::fs::read_to_string(repo_root().join("docs/ndjson.md")).unwrap();
+        doc.lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`'))
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    })
 }
 
 /// Runs `cmd` to completion with `stdin` as its input, killing it after `deadline`.
@@ -140,6 +166,8 @@ pub struct Running {
     guard: Guard,
     lines: Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    /// Whether it is one of the toolbox's binaries, whose records must be documented.
+    toolbox: bool,
     /// Its standard input, while open.
     pub stdin: Option<ChildStdin>,
 }
@@ -156,6 +184,9 @@ impl Running {
         cmd.stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        let toolbox = Path::new(cmd.get_program())
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with("p2p-"));
         let mut child = cmd.spawn().expect("cannot start the binary");
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().unwrap();
@@ -183,6 +214,7 @@ impl Running {
             guard: Guard(child),
             lines,
             stderr,
+            toolbox,
             stdin,
         }
     }
@@ -191,6 +223,7 @@ impl Running {
     /// (or the process closed stdout).
     pub fn next_record(&mut self, timeout: Duration) -> Option<Value> {
         match self.lines.recv_timeout(timeout) {
+            Ok(line) if self.toolbox => Some(parse_record(&line)),
             Ok(line) => Some(
                 serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}")),
             ),
@@ -273,8 +306,37 @@ pub fn libtorrent_available(test: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        eprintln!(
-            "skipping {test}: python3-libtorrent is missing (scripts/test installs it as root)"
+        skip(
+            test,
+            "python3-libtorrent is missing (scripts/test installs it as root)",
+        );
+    }
+    found
+}
+
+/// The environment variable that turns every skip into a failure (CI sets it), so a
+/// run on a machine without the peer programs or root can never pass unnoticed.
+pub const REQUIRE_PEERS: &str = "P2P_REQUIRE_PEERS";
+
+/// Says on stderr why `test` is skipped; under `P2P_REQUIRE_PEERS=1` fails it instead.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var_os(REQUIRE_PEERS).is_none_or(|v| v != "1"),
+        "{test} cannot run: {why}, and {REQUIRE_PEERS}=1 forbids skipping"
+    );
+    eprintln!("skipping {test}: {why}");
+}
+
+/// True when `program` is installed; otherwise skips `test` (see [`skip`]).
+pub fn have(test: &str, program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        skip(
+            test,
+            &format!("`{program}` is not installed (scripts/test installs it as root)"),
         );
     }
     found

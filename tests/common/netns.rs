@@ -28,11 +28,11 @@ impl Pair {
     /// `ip` is missing.
     pub fn new(test: &str) -> Option<Pair> {
         if !super::is_root() {
-            eprintln!("skipping {test}: network namespaces need root");
+            super::skip(test, "network namespaces need root");
             return None;
         }
         if !ip(&["-V"]) {
-            eprintln!("skipping {test}: the ip command (iproute2) is missing");
+            super::skip(test, "the ip command (iproute2) is missing");
             return None;
         }
         let n = NEXT.fetch_add(1, Ordering::Relaxed);

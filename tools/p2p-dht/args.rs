@@ -2,9 +2,9 @@
 
 use clap::{Parser, Subcommand};
 use p2p_shared::addr::Addr;
-use p2p_shared::dht::{DhtOptions, parse_node_addr};
-use p2p_shared::duration;
-use p2p_shared::input::InputOptions;
+use p2p_shared::cli::duration;
+use p2p_shared::discovery::dht::{DhtOptions, parse_node_addr};
+use p2p_shared::ndjson::input::InputOptions;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -405,6 +405,6 @@ mod tests {
     /// its own) passes clap's consistency checks.
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
     }
 }

@@ -11,12 +11,12 @@ mod runner;
 mod sample;
 
 use args::{Args, Command};
-use p2p_shared::entry::Ctx;
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::{Result, Status};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    p2p_shared::entry::main::<Args>(run)
+    p2p_shared::cli::entry::main::<Args>(run)
 }
 
 fn run(args: Args, ctx: &Ctx) -> Result<Status> {

@@ -5,14 +5,16 @@ use crate::peers::client;
 use crate::runner::{self, Input, Job, within};
 use mainline::async_dht::AsyncDht;
 use mainline::{Id, Node};
-use p2p_shared::dht::{BOOTSTRAP_ENV, id_hex, local_testnet, parse_id, udp_addr};
-use p2p_shared::entry::Ctx;
-use p2p_shared::{Error, Result, Status, progress};
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dht::{BOOTSTRAP_ENV, id_hex, local_testnet, parse_id};
+use p2p_shared::ndjson::records::Listening;
+use p2p_shared::{Error, Result, Status, cli::progress};
 use serde_json::{Value, json};
 
 /// A `node` record.
 fn node_record(node: &Node) -> Value {
-    json!({"type": "node", "id": id_hex(node.id()), "addr": udp_addr(node.address())})
+    json!({"type": "node", "node_id": id_hex(node.id()), "addr": Addr::udp(node.address())})
 }
 
 /// `p2p-dht find-node`.
@@ -32,7 +34,7 @@ pub fn find_node(args: &FindNodeArgs, ctx: &Ctx) -> Result<Status> {
         |input| match input {
             Input::Plain(text) => parse_id(&text),
             Input::Object(object) => parse_id(
-                &Input::field(&object, &["id", "target", "infohash"])?
+                &Input::field(&object, &["node_id", "id", "target", "infohash"])?
                     .ok_or("the object has no \"id\"")?,
             ),
         },
@@ -84,9 +86,9 @@ async fn info_record(dht: &AsyncDht, kind: &str) -> Value {
     let (size, stddev) = info.dht_size_estimate();
     json!({
         "type": kind,
-        "id": id_hex(info.id()),
-        "addr": udp_addr(info.local_addr()),
-        "public_addr": info.public_address().map(udp_addr),
+        "node_id": id_hex(info.id()),
+        "addr": Addr::udp(info.local_addr()),
+        "public_addr": info.public_address().map(Addr::udp),
         "firewalled": info.firewalled(),
         "server_mode": info.server_mode(),
         "routing_table_size": table,
@@ -100,11 +102,9 @@ pub fn serve(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
     let dht = args.dht.start(Some(args.bind), true)?;
     smol::block_on(async {
         let info = dht.info().await;
-        ctx.out.record(&json!({
-            "type": "listening",
-            "addr": udp_addr(info.local_addr()),
-            "id": id_hex(info.id()),
-        }))?;
+        ctx.out.record(
+            &Listening::new(Addr::udp(info.local_addr()), []).with("node_id", id_hex(info.id())),
+        )?;
         loop {
             match args.stats_every {
                 Some(every) => {
@@ -125,11 +125,11 @@ pub fn testnet(args: &TestnetArgs, ctx: &Ctx) -> Result<Status> {
             let info = node.info().await;
             ctx.out.record(&json!({
                 "type": "node",
-                "id": id_hex(info.id()),
-                "addr": udp_addr(info.local_addr()),
+                "node_id": id_hex(info.id()),
+                "addr": Addr::udp(info.local_addr()),
             }))?;
         }
-        let addrs: Vec<_> = testnet.bootstrap().into_iter().map(udp_addr).collect();
+        let addrs: Vec<_> = testnet.bootstrap().into_iter().map(Addr::udp).collect();
         ctx.out.record(&json!({
             "type": "bootstrap",
             "addrs": addrs,

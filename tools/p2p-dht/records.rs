@@ -10,10 +10,10 @@ use crate::peers::client;
 use crate::runner::{self, Input, Job, within};
 use mainline::MutableItem;
 use mainline::async_dht::AsyncDht;
-use p2p_shared::dht::{self, PEER_RECORD_SALT};
-use p2p_shared::entry::Ctx;
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dht::{self, PEER_RECORD_SALT};
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::peer::PeerRecord;
 use p2p_shared::{Error, Result, Status};
 use serde_json::json;
 

@@ -6,9 +6,11 @@
 //! reported with its number while the others are still answered, and the exit status
 //! is the worst of all.
 
-use p2p_shared::input::{InputOptions, LineError, LineReader, Problems, is_blank, parse_object};
-use p2p_shared::output::Output;
-use p2p_shared::{Error, Result, Status, diag, duration};
+use p2p_shared::ndjson::input::{
+    InputOptions, LineError, LineReader, Problems, is_blank, parse_object,
+};
+use p2p_shared::ndjson::output::Output;
+use p2p_shared::{Error, Result, Status, cli::duration, diag};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use smol::lock::Semaphore;
@@ -46,7 +48,7 @@ impl Job {
 
     /// Writes bytes as they are (for `get --raw`).
     pub fn raw(&self, bytes: &[u8]) -> Result<()> {
-        self.out.raw(bytes)
+        self.out.write(bytes)
     }
 
     /// True in batch mode.
@@ -207,7 +209,7 @@ where
 }
 
 /// Reads a line as an object when it looks like one, else as plain text.
-fn read_line(line: &p2p_shared::input::RawLine, max: usize) -> Result<Input, LineError> {
+fn read_line(line: &p2p_shared::ndjson::input::RawLine, max: usize) -> Result<Input, LineError> {
     let is_object = line
         .bytes
         .as_ref()

@@ -8,11 +8,12 @@
 //! that is alive but ignores the query (mainline does) is told apart from silence.
 
 use crate::args::SampleArgs;
-use crate::krpc::{Answer, Client};
-use p2p_shared::bencode::Value as Bencode;
-use p2p_shared::dht::udp_addr;
-use p2p_shared::entry::Ctx;
-use p2p_shared::{Error, Result, Status, duration, random};
+use crate::krpc::Client;
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::codec::bencode::Value as Bencode;
+use p2p_shared::codec::krpc::Answer;
+use p2p_shared::{Error, Result, Status, cli::duration, random};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -69,7 +70,7 @@ pub fn parse_samples(fields: &BTreeMap<Vec<u8>, Bencode>) -> Result<Sample, Stri
 /// `p2p-dht sample`.
 pub fn run(args: &SampleArgs, ctx: &Ctx) -> Result<Status> {
     let target = match &args.target {
-        Some(text) => *p2p_shared::dht::parse_id(text)
+        Some(text) => *p2p_shared::discovery::dht::parse_id(text)
             .map_err(Error::usage)?
             .as_bytes(),
         None => random::bytes::<20>()?,
@@ -117,7 +118,7 @@ pub fn run(args: &SampleArgs, ctx: &Ctx) -> Result<Status> {
     };
     let found = parse_samples(&fields)
         .map_err(|e| Error::failure(format!("{} sent a malformed sample: {e}", args.addr)))?;
-    let from = udp_addr(args.addr);
+    let from = Addr::udp(args.addr);
     for infohash in &found.infohashes {
         ctx.out.record(&json!({
             "type": "sample",
@@ -126,13 +127,14 @@ pub fn run(args: &SampleArgs, ctx: &Ctx) -> Result<Status> {
         }))?;
     }
     for (id, addr) in &found.nodes {
-        ctx.out
-            .record(&json!({"type": "node", "id": hex::encode(id), "addr": udp_addr(*addr)}))?;
+        ctx.out.record(
+            &json!({"type": "node", "node_id": hex::encode(id), "addr": Addr::udp(*addr)}),
+        )?;
     }
     ctx.out.record(&json!({
         "type": "sampled",
         "addr": from,
-        "id": hex::encode(&found.id),
+        "node_id": hex::encode(&found.id),
         "count": found.infohashes.len(),
         "num": found.num,
         "interval": found.interval,
@@ -150,7 +152,7 @@ pub fn run(args: &SampleArgs, ctx: &Ctx) -> Result<Status> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p2p_shared::bencode::decode;
+    use p2p_shared::codec::bencode::decode;
 
     fn fields(datagram: &[u8]) -> BTreeMap<Vec<u8>, Bencode> {
         match decode(datagram).unwrap().get("r") {

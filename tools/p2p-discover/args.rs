@@ -1,7 +1,7 @@
 //! The command line of `p2p-discover`.
 
-use crate::dns_mechanism::Target;
 use crate::tracker_client::Tracker;
+use crate::via_dns::Target;
 use clap::{Parser, Subcommand};
 use p2p_shared::addr::Addr;
 use p2p_shared::identity::IdentityArgs;
@@ -66,14 +66,14 @@ pub struct FindArgs {
     #[arg(
         long = "bootstrap-dht",
         value_name = "ADDR",
-        env = p2p_shared::dht::BOOTSTRAP_ENV,
+        env = p2p_shared::discovery::dht::BOOTSTRAP_ENV,
         value_delimiter = ',',
-        value_parser = p2p_shared::dht::parse_node_addr,
+        value_parser = p2p_shared::discovery::dht::parse_node_addr,
         hide_env_values = true
     )]
     pub bootstrap_dht: Vec<std::net::SocketAddrV4>,
     /// How long to wait for one DHT node's answer
-    #[arg(long, value_name = "D", default_value = "2s", value_parser = p2p_shared::duration::parse)]
+    #[arg(long, value_name = "D", default_value = "2s", value_parser = p2p_shared::cli::duration::parse)]
     pub dht_request_timeout: Duration,
     /// Restrict mDNS to this interface (repeatable)
     #[arg(long = "interface", value_name = "NAME")]
@@ -109,7 +109,7 @@ pub struct FindArgs {
     pub count: Option<usize>,
     /// Give up after D and exit 1 if no peer was found [default: 5s, none with --watch
     /// or --announce]
-    #[arg(long, value_name = "D", value_parser = p2p_shared::duration::parse)]
+    #[arg(long, value_name = "D", value_parser = p2p_shared::cli::duration::parse)]
     pub timeout: Option<Duration>,
     /// Keep running: report new peers, and `peer_gone` when one leaves
     #[arg(long)]
@@ -127,7 +127,7 @@ pub struct TrackerArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6969")]
     pub bind: SocketAddr,
     /// How often peers should re-announce; they expire after two intervals
-    #[arg(long, value_name = "D", default_value = "60s", value_parser = p2p_shared::duration::parse)]
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = p2p_shared::cli::duration::parse)]
     pub interval: Duration,
     /// Most peers in one response
     #[arg(long, value_name = "N", default_value_t = 50)]
@@ -145,6 +145,6 @@ mod tests {
     /// its own) passes clap's consistency checks.
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
     }
 }

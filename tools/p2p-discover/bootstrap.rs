@@ -5,8 +5,8 @@
 
 use crate::found::{self, Found, Sender};
 use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::Value;
 use std::path::PathBuf;
 

@@ -6,17 +6,17 @@
 use crate::args::FindArgs;
 use crate::found::{Found, Sender};
 use crate::mdns::{self, Mdns};
-use crate::tracker_mechanism::{self, Plan};
-use crate::{bootstrap, dht_mechanism, dns_mechanism};
+use crate::via_tracker::{self, Plan};
+use crate::{bootstrap, via_dht, via_dns};
 use futures_lite::FutureExt;
 use p2p_shared::addr::Addr;
-use p2p_shared::dht::{DhtOptions, Nudger, topic_infohash};
-use p2p_shared::entry::Ctx;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dht::{DhtOptions, Nudger, topic_infohash};
 use p2p_shared::identity::Identity;
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
-use p2p_shared::{Error, Result, Status, diag, shutdown};
-use serde_json::json;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::peer::PeerRecord;
+use p2p_shared::ndjson::records;
+use p2p_shared::{Error, Result, Status, cli::shutdown, diag};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -75,7 +75,7 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
         drop(tasks);
         if args.announce.is_some() {
             for tracker in &args.trackers {
-                tracker_mechanism::leave(tracker, &plan).await;
+                via_tracker::leave(tracker, &plan).await;
             }
         }
         if let Some(responder) = mdns {
@@ -127,7 +127,7 @@ fn start(
     let plan = Plan {
         info_hash: *topic_infohash(&topic).as_bytes(),
         topic: topic.clone(),
-        peer_id: tracker_mechanism::new_peer_id(),
+        peer_id: via_tracker::new_peer_id(),
         port: args.announce.unwrap_or(0),
         record: match (identity, args.announce) {
             (Some(identity), Some(_)) => {
@@ -146,7 +146,7 @@ fn start(
         };
         let (dht, node_nudger) = options.start_client(None)?;
         nudger = Some(node_nudger);
-        tasks.push(smol::spawn(dht_mechanism::run(
+        tasks.push(smol::spawn(via_dht::run(
             dht,
             topic.clone(),
             args.announce,
@@ -155,7 +155,7 @@ fn start(
         )));
     }
     for tracker in &args.trackers {
-        tasks.push(smol::spawn(tracker_mechanism::run(
+        tasks.push(smol::spawn(via_tracker::run(
             tracker.clone(),
             plan.clone(),
             tx.clone(),
@@ -171,10 +171,10 @@ fn start(
     if !args.dns.is_empty() {
         let server = args
             .dns_server
-            .or_else(dns_mechanism::system_resolver)
+            .or_else(via_dns::system_resolver)
             .ok_or_else(|| Error::usage("no DNS server: pass --dns-server ADDR"))?;
         for target in &args.dns {
-            tasks.push(smol::spawn(dns_mechanism::run(
+            tasks.push(smol::spawn(via_dns::run(
                 target.clone(),
                 server,
                 topic.clone(),
@@ -279,13 +279,7 @@ impl Report {
                     self.seen.remove(&key);
                 }
                 if self.watch {
-                    ctx.out.record(&json!({
-                        "type": "peer_gone",
-                        "id": peer.id,
-                        "addrs": peer.addrs,
-                        "topic": peer.topic,
-                        "via": peer.via,
-                    }))?;
+                    ctx.out.record(&records::peer_gone(&peer))?;
                 }
                 Ok(false)
             }
@@ -313,7 +307,10 @@ impl Report {
         if self.emitted == 0 && !matches!(end, End::Signal) {
             let why = match (end, timeout) {
                 (End::Timeout, Some(t)) => {
-                    format!("no peer found within {}", p2p_shared::duration::format(t))
+                    format!(
+                        "no peer found within {}",
+                        p2p_shared::cli::duration::format(t)
+                    )
                 }
                 _ => "no peer found".to_owned(),
             };
@@ -330,7 +327,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use p2p_shared::output::Output;
+    use p2p_shared::ndjson::output::Output;
     use std::io::Write;
     use std::sync::{Arc, Mutex};
 

@@ -1,6 +1,6 @@
 //! What the discovery mechanisms report to the main loop.
 
-use p2p_shared::peer::PeerRecord;
+use p2p_shared::ndjson::peer::PeerRecord;
 
 /// One finding of a mechanism.
 #[derive(Debug, Clone)]

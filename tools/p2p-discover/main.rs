@@ -4,25 +4,24 @@
 
 mod args;
 mod bootstrap;
-mod dht_mechanism;
-mod dns_mechanism;
 mod finder;
 mod found;
 mod mdns;
 mod mdns_query;
 mod poll;
 mod tracker_client;
-mod tracker_mechanism;
-mod tracker_proto;
 mod tracker_server;
+mod via_dht;
+mod via_dns;
+mod via_tracker;
 
 use args::{Args, Command};
-use p2p_shared::entry::Ctx;
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::{Result, Status};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    p2p_shared::entry::main::<Args>(run)
+    p2p_shared::cli::entry::main::<Args>(run)
 }
 
 fn run(args: Args, ctx: &Ctx) -> Result<Status> {

@@ -3,7 +3,7 @@
 //! are reported as found, missing ones as gone.
 
 use crate::found::{Found, Sender};
-use p2p_shared::peer::PeerRecord;
+use p2p_shared::ndjson::peer::PeerRecord;
 
 /// The peers of the previous answer, to compare the next one with.
 #[derive(Default)]

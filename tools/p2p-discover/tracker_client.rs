@@ -2,8 +2,8 @@
 //! sent as HTTP/1.0 so replies are never chunked) and UDP (`udp://host:port`, BEP 15
 //! with retries inside the time budget). HTTPS trackers are not supported.
 
-use crate::tracker_proto::{self, Announce, Reply, UdpReply};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use p2p_shared::codec::tracker::{self, Announce, Reply, UdpReply};
 use smol::net::{TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -180,13 +180,13 @@ async fn udp(
     let v6 = target.is_ipv6();
     let end = Instant::now() + budget;
     let tx = random_u32();
-    let conn = match exchange(&socket, &tracker_proto::udp_connect(tx), tx, v6, end).await? {
+    let conn = match exchange(&socket, &tracker::udp_connect(tx), tx, v6, end).await? {
         UdpReply::Connected(conn) => conn,
         UdpReply::Error(e) => return Err(format!("tracker refused: {e}")),
         UdpReply::Announced(_) => return Err("answered a connect with an announce".to_owned()),
     };
     let tx = random_u32();
-    let packet = tracker_proto::udp_announce(conn, tx, announce, random_u32());
+    let packet = tracker::udp_announce(conn, tx, announce, random_u32());
     match exchange(&socket, &packet, tx, v6, end).await? {
         UdpReply::Announced(reply) => Ok(reply),
         UdpReply::Error(e) => Err(format!("tracker refused: {e}")),
@@ -222,7 +222,7 @@ async fn exchange(
                 None => break,
                 Some(Err(e)) => return Err(format!("receiving: {e}")),
                 Some(Ok(n)) => {
-                    if let Some(reply) = tracker_proto::parse_udp_reply(&buf[..n], tx, v6) {
+                    if let Some(reply) = tracker::parse_udp_reply(&buf[..n], tx, v6) {
                         return Ok(reply);
                     }
                 }

@@ -6,13 +6,14 @@
 //! `--rate` announces a minute. An announce with port 0 asks for peers without
 //! joining. Signed peer records sent along (`p2p=`) are handed out with their peers.
 
-use crate::tracker_proto::{
+use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::codec::tracker::{
     self, Announce, Event, Id20, Reply, UdpRequest, parse_query, parse_udp_request,
 };
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use p2p_shared::entry::Ctx;
-use p2p_shared::{Context, Result, Status, diag, shutdown};
-use serde_json::json;
+use p2p_shared::ndjson::records::Listening;
+use p2p_shared::{Context, Result, Status, cli::shutdown, diag};
 use smol::net::{TcpListener, TcpStream, UdpSocket};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -167,12 +168,11 @@ pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
     smol::block_on(async {
         let (tcp, udp) = bind_both(bind).await?;
         let local = tcp.local_addr()?;
-        ctx.out.record(&json!({
-            "type": "listening",
-            "addr": format!("tcp://{local}"),
-            "announce_http": format!("http://{local}/announce"),
-            "announce_udp": format!("udp://{local}"),
-        }))?;
+        ctx.out.record(
+            &Listening::new(Addr::tcp(local), [Addr::udp(local)])
+                .with("announce_http", format!("http://{local}/announce"))
+                .with("announce_udp", Addr::udp(local)),
+        )?;
         ctx.note(format_args!(
             "tracker on http://{local}/announce and udp://{local}"
         ));
@@ -234,26 +234,26 @@ async fn serve_udp(socket: UdpSocket, state: Shared) -> Result<()> {
             Err(_) => continue,
             Ok(UdpRequest::Connect { tx }) => {
                 let s = lock(&state);
-                tracker_proto::udp_connect_reply(tx, s.connection_id(from.ip(), s.window(now)))
+                tracker::udp_connect_reply(tx, s.connection_id(from.ip(), s.window(now)))
             }
             Ok(UdpRequest::Announce { conn, tx, announce }) => {
                 let mut s = lock(&state);
                 if s.valid_connection(from, conn, now) {
                     match s.announce(from, &announce, now) {
-                        Ok(reply) => tracker_proto::udp_announce_reply(tx, &reply, from.is_ipv6()),
-                        Err(why) => tracker_proto::udp_error(tx, why),
+                        Ok(reply) => tracker::udp_announce_reply(tx, &reply, from.is_ipv6()),
+                        Err(why) => tracker::udp_error(tx, why),
                     }
                 } else {
-                    tracker_proto::udp_error(tx, "unknown connection id")
+                    tracker::udp_error(tx, "unknown connection id")
                 }
             }
             Ok(UdpRequest::Scrape { conn, tx, hashes }) => {
                 let mut s = lock(&state);
                 if s.valid_connection(from, conn, now) {
                     let counts: Vec<_> = hashes.iter().map(|h| s.scrape(h, now)).collect();
-                    tracker_proto::udp_scrape_reply(tx, &counts)
+                    tracker::udp_scrape_reply(tx, &counts)
                 } else {
-                    tracker_proto::udp_error(tx, "unknown connection id")
+                    tracker::udp_error(tx, "unknown connection id")
                 }
             }
         };
@@ -280,23 +280,23 @@ async fn handle_http(mut stream: TcpStream, from: SocketAddr, state: &Shared) ->
     let (status, body) = match target {
         None => (
             "405 Method Not Allowed",
-            tracker_proto::failure("only GET is supported"),
+            tracker::failure("only GET is supported"),
         ),
         Some(target) => {
             let (path, query) = target.split_once('?').unwrap_or((target, ""));
             match (path, parse_query(query)) {
-                (_, Err(e)) => ("400 Bad Request", tracker_proto::failure(&e)),
+                (_, Err(e)) => ("400 Bad Request", tracker::failure(&e)),
                 ("/announce", Ok(pairs)) => match Announce::from_query(&pairs) {
                     Ok(announce) => match lock(state).announce(from, &announce, Instant::now()) {
                         Ok(reply) => ("200 OK", reply.to_bencode()),
-                        Err(why) => ("200 OK", tracker_proto::failure(why)),
+                        Err(why) => ("200 OK", tracker::failure(why)),
                     },
-                    Err(e) => ("200 OK", tracker_proto::failure(&e)),
+                    Err(e) => ("200 OK", tracker::failure(&e)),
                 },
                 ("/scrape", Ok(pairs)) => ("200 OK", scrape_body(state, &pairs)),
                 _ => (
                     "404 Not Found",
-                    tracker_proto::failure("try /announce or /scrape"),
+                    tracker::failure("try /announce or /scrape"),
                 ),
             }
         }
@@ -312,7 +312,7 @@ async fn handle_http(mut stream: TcpStream, from: SocketAddr, state: &Shared) ->
 }
 
 fn scrape_body(state: &Shared, pairs: &[(String, Vec<u8>)]) -> Vec<u8> {
-    use p2p_shared::bencode::{Value, dict};
+    use p2p_shared::codec::bencode::{Value, dict};
     let now = Instant::now();
     let mut s = lock(state);
     let hashes: Vec<Id20> = if pairs.iter().any(|(k, _)| k == "info_hash") {

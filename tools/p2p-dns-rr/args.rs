@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hickory_proto::rr::Name;
-use p2p_shared::duration;
-use p2p_shared::input::InputOptions;
+use p2p_shared::cli::duration;
+use p2p_shared::ndjson::input::InputOptions;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -128,7 +128,7 @@ pub struct QueryArgs {
     /// The name to ask about
     #[arg(value_parser = parse_zone)]
     pub name: Name,
-    /// The DNS server, IP[:PORT] (port 53 when omitted)
+    /// The DNS server, IP or IP:PORT (port 53 when omitted)
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:53", value_parser = parse_server)]
     pub server: SocketAddr,
     /// The record type to ask for
@@ -164,7 +164,7 @@ Example:
 #[derive(Debug, clap::Args)]
 #[command(after_help = PUBLISH_HELP)]
 pub struct PublishArgs {
-    /// The authoritative server to update, IP[:PORT] (port 53 when omitted)
+    /// The authoritative server to update, IP or IP:PORT (port 53 when omitted)
     #[arg(long, value_name = "ADDR", value_parser = parse_server)]
     pub server: SocketAddr,
     /// The zone that holds the records
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
         Args::command().debug_assert();
     }
 

@@ -2,7 +2,7 @@
 //! applies them to the live table between its other duties (expiry, stats, updates).
 
 use crate::table::{Change, Table};
-use p2p_shared::input::{self, LineError, LineReader, Problems, RawLine};
+use p2p_shared::ndjson::input::{self, LineError, LineReader, Problems, RawLine};
 use p2p_shared::{Result, Status};
 use std::io::BufReader;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};

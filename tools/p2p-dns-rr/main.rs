@@ -7,18 +7,18 @@ mod feed;
 mod publish;
 mod query;
 mod serve;
-mod server;
+mod sockets;
 mod stats;
 mod table;
 mod tsig;
 
 use args::{Args, Command};
-use p2p_shared::entry::Ctx;
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::{Result, Status};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    p2p_shared::entry::main::<Args>(run)
+    p2p_shared::cli::entry::main::<Args>(run)
 }
 
 fn run(args: Args, ctx: &Ctx) -> Result<Status> {

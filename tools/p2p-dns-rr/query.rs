@@ -3,8 +3,8 @@
 use crate::args::{QueryArgs, QueryType};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RecordType};
-use p2p_shared::entry::Ctx;
-use p2p_shared::{Error, Result, Status, diag, dns};
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::{Error, Result, Status, diag, discovery::dns};
 
 /// `p2p-dns-rr query`.
 pub fn run(args: &QueryArgs, ctx: &Ctx) -> Result<Status> {

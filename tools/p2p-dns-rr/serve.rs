@@ -5,15 +5,16 @@
 
 use crate::args::ServeArgs;
 use crate::feed::Feed;
-use crate::server::{self, Shared};
+use crate::sockets::{self, Shared};
 use crate::stats::Counters;
 use crate::table::{self, Table};
 use hickory_proto::rr::Name;
-use p2p_shared::dns_server::zone::{Config, Zone};
-use p2p_shared::entry::Ctx;
-use p2p_shared::input::Problems;
-use p2p_shared::{Context, Error, Result, Status, diag, parallel};
-use serde_json::json;
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dns_server::zone::{Config, Zone};
+use p2p_shared::ndjson::input::Problems;
+use p2p_shared::ndjson::records::Listening;
+use p2p_shared::{Context, Error, Result, Status, diag, ndjson::parallel};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,16 +45,13 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
     let shared = Shared::new(build(&config, &table, serial.next()));
     let threads = args.threads.unwrap_or_else(parallel::default_jobs);
     let sockets =
-        server::bind(args.bind, threads).with_context(|| format!("listening on {}", args.bind))?;
+        sockets::bind(args.bind, threads).with_context(|| format!("listening on {}", args.bind))?;
     let addr = sockets.addr;
     let counters = Counters::default();
-    server::start(sockets, &shared, &counters);
-    ctx.out.record(&json!({
-        "type": "listening",
-        "addr": format!("udp://{addr}"),
-        "tcp": format!("tcp://{addr}"),
-        "zone": args.zone.to_ascii(),
-    }))?;
+    sockets::start(sockets, &shared, &counters);
+    ctx.out.record(
+        &Listening::new(Addr::udp(addr), [Addr::tcp(addr)]).with("zone", args.zone.to_ascii()),
+    )?;
     ctx.note(format_args!(
         "serving {} on {addr} (UDP and TCP)",
         args.zone
@@ -148,7 +146,7 @@ impl PeersFile {
             table::read_file(std::io::BufReader::new(file), max_line, Instant::now())
                 .with_context(|| format!("reading {shown}"))?;
         for problem in bad {
-            problems.report(&p2p_shared::input::LineError {
+            problems.report(&p2p_shared::ndjson::input::LineError {
                 message: format!("{shown}: {}", problem.message),
                 ..problem
             })?;

@@ -3,7 +3,7 @@
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use p2p_shared::dns_server::respond::Transport;
+use p2p_shared::discovery::dns_server::respond::Transport;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

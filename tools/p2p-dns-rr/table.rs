@@ -6,9 +6,9 @@
 //! so a replayed announcement cannot roll a peer back.
 
 use p2p_shared::Status;
-use p2p_shared::input::{self, LineError, LineReader};
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::input::{self, LineError, LineReader};
+use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::BufRead;

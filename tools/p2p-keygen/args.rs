@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use p2p_shared::addr::Addr;
 use p2p_shared::identity::IdentityArgs;
-use p2p_shared::input::InputOptions;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::input::InputOptions;
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -184,7 +184,7 @@ pub enum Form {
     Hex,
     /// public key, base64
     Base64,
-    /// secure-scuttlebutt id, @<base64>.ed25519
+    /// secure-scuttlebutt id, @BASE64.ed25519
     Ssb,
     /// OpenSSH public key line
     Openssh,
@@ -202,6 +202,6 @@ mod tests {
     /// its own) passes clap's consistency checks.
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
     }
 }

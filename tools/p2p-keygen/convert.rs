@@ -7,9 +7,9 @@
 use crate::args::{ConvertArgs, Form};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use p2p_shared::entry::Ctx;
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::identity::Identity;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::{Error, Result, Status};
 use serde_json::{Value, json};
 use std::io::Read;
@@ -45,7 +45,7 @@ pub fn run(args: &ConvertArgs, ctx: &Ctx) -> Result<Status> {
             if !text.ends_with('\n') {
                 text.push('\n');
             }
-            ctx.out.raw(text.as_bytes())?;
+            ctx.out.write(text.as_bytes())?;
         }
     }
     Ok(Status::Success)

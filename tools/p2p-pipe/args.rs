@@ -2,9 +2,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::duration;
 use p2p_shared::connect::turn_client::{parse_relay, parse_user};
-use p2p_shared::dht::DhtOptions;
-use p2p_shared::duration;
+use p2p_shared::discovery::dht::DhtOptions;
 use p2p_shared::identity::IdentityArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;

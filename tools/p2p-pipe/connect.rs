@@ -5,9 +5,9 @@
 use crate::args::{ConnectArgs, Signal};
 use crate::report::{Counters, Reporter};
 use crate::{forward, paths, session, target};
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::path::{Candidate, Dialer, Path};
 use p2p_shared::connect::quic::ALPN_PIPE;
-use p2p_shared::entry::Ctx;
 use p2p_shared::identity::Identity;
 use p2p_shared::{Error, Result, Status};
 use std::net::SocketAddr;
@@ -80,7 +80,7 @@ fn dial(
     identity: &Identity,
     bind: SocketAddr,
     reporter: &Reporter,
-) -> Result<(p2p_shared::peer_id::PeerId, Path)> {
+) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
     let (ticket, found) = target::resolve(args)?;
     let mut candidates = Vec::new();
     if !ticket.addrs.is_empty() {
@@ -132,7 +132,7 @@ fn dial(
         Err(Error::timeout(format!(
             "no path to {} within {}",
             ticket.id,
-            p2p_shared::duration::format(timeout)
+            p2p_shared::cli::duration::format(timeout)
         )))
     }))?;
     Ok((ticket.id, path))
@@ -143,7 +143,7 @@ fn signalled(
     args: &ConnectArgs,
     identity: &Identity,
     bind: SocketAddr,
-) -> Result<(p2p_shared::peer_id::PeerId, Path)> {
+) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
     let expected = match &args.target {
         Some(text) => Some(text.parse().map_err(|e: String| {
             Error::usage(format!("with --signal stdio, TARGET is a peer id: {e}"))

@@ -4,16 +4,16 @@
 //! line of its stdin.
 
 use crate::args::Common;
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::path::{Via, punch_signalled};
+use p2p_shared::connect::punch::candidate::{Behaviour, Candidate};
+use p2p_shared::connect::punch::gather::gather;
 use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{Endpoint, Tuning};
 use p2p_shared::connect::turn_client::Credentials;
-use p2p_shared::entry::Ctx;
 use p2p_shared::identity::Identity;
-use p2p_shared::input::{self, LineReader};
-use p2p_shared::peer_id::PeerId;
-use p2p_shared::punch::candidate::{Behaviour, Candidate};
-use p2p_shared::punch::gather::gather;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::input::{self, LineReader};
 use p2p_shared::{Context, Error, Result, random};
 use serde_json::Value;
 use std::io::Write;

@@ -11,9 +11,9 @@
 //! ```
 
 use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::path::Via;
-use p2p_shared::entry::Ctx;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::{Context, Result, diag};
 use serde_json::{Value, json};
 use std::fs::File;
@@ -202,7 +202,7 @@ impl Progress {
 
 /// Starts the progress display for `counters`.
 pub fn progress(common: &crate::args::Common, ctx: &Ctx, counters: Arc<Counters>) -> Progress {
-    let bar = p2p_shared::progress::bytes(ctx.quiet || !common.progress, "sent");
+    let bar = p2p_shared::cli::progress::bytes(ctx.quiet || !common.progress, "sent");
     let ticker = (!bar.is_hidden()).then(|| {
         let bar = bar.clone();
         smol::spawn(async move {

@@ -4,12 +4,13 @@
 
 use crate::args::ConnectArgs;
 use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::duration;
 use p2p_shared::connect::ticket::{self, Ticket};
-use p2p_shared::input::{self, LineReader};
-use p2p_shared::peer::PeerRecord;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::discovery::dht;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::input::{self, LineReader};
+use p2p_shared::ndjson::peer::PeerRecord;
 use p2p_shared::{Context, Error, Result};
-use p2p_shared::{dht, duration};
 use serde_json::{Map, Value};
 use std::fs::File;
 use std::io::BufReader;

@@ -1,9 +1,9 @@
 //! The command line of `p2p-punch`.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use p2p_shared::duration;
+use p2p_shared::cli::duration;
 use p2p_shared::identity::IdentityArgs;
-use p2p_shared::peer_id::PeerId;
+use p2p_shared::identity::peer_id::PeerId;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -106,7 +106,7 @@ pub struct ServeArgs {
 
 /// How the two sides exchange candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Signal {
+pub enum Signalling {
     /// Through a `p2p-punch serve` rendezvous (--rendezvous)
     Rendezvous,
     /// Print this side's candidate record on stdout, read the peer's from stdin
@@ -167,7 +167,7 @@ pub struct ConnectArgs {
     pub peer: Option<PeerId>,
     /// How candidates travel
     #[arg(long, value_enum, value_name = "HOW", default_value = "rendezvous")]
-    pub signal: Signal,
+    pub signal: Signalling,
     /// The rendezvous server (with --signal rendezvous)
     #[arg(long, value_name = "SERVER", required_if_eq("signal", "rendezvous"))]
     pub rendezvous: Option<String>,
@@ -201,6 +201,6 @@ mod tests {
     /// its own) passes clap's consistency checks.
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
     }
 }

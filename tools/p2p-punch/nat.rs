@@ -11,23 +11,19 @@
 //! times and asks the server to answer to them (RESPONSE-PORT) to see which survive.
 
 use crate::args::NatArgs;
-use crate::servers;
-use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::entry::Ctx;
-use p2p_shared::punch::binding::{self, Request, Response, Stats, timed_out};
-use p2p_shared::punch::candidate::Behaviour;
-use p2p_shared::punch::gather::local_address;
-use p2p_shared::{Context, Error, Result, Status, diag, random, stun};
+use crate::stun_servers;
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::connect::punch::binding::{self, Request, Response, Stats, timed_out};
+use p2p_shared::connect::punch::candidate::Behaviour;
+use p2p_shared::connect::punch::gather::local_address;
+use p2p_shared::{Context, Error, Result, Status, codec::stun, diag, random};
 use serde_json::{Value, json};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// How long one behaviour test waits for answers that may never come.
 const TEST_WAIT: Duration = Duration::from_millis(900);
-
-fn udp(addr: SocketAddr) -> Addr {
-    Addr::from_socket(Scheme::Udp, addr)
-}
 
 /// The classic name for a mapping and filtering combination.
 fn label(udp_blocked: bool, mapping: Behaviour, filtering: Behaviour) -> &'static str {
@@ -73,7 +69,7 @@ fn one(
 /// `p2p-punch nat`.
 #[allow(clippy::too_many_lines)]
 pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
-    let names = servers::named_or_default(&args.servers);
+    let names = stun_servers::named_or_default(&args.servers);
     if args.servers.is_empty() {
         ctx.note(format_args!(
             "no --server named: testing against the default public servers"
@@ -81,7 +77,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
     }
     let servers: Vec<SocketAddr> = names
         .iter()
-        .map(|n| servers::resolve(n))
+        .map(|n| stun_servers::resolve(n))
         .collect::<Result<_>>()?;
     let started = Instant::now();
     let budget = Budget {
@@ -107,7 +103,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             .map(|r| (i, r.clone()))
     }) else {
         let record = json!({"type": "nat", "nat": "udp-blocked", "udp_blocked": true,
-            "servers": servers.iter().map(|s| udp(*s)).collect::<Vec<_>>()});
+            "servers": servers.iter().map(|s| Addr::udp(*s)).collect::<Vec<_>>()});
         ctx.out.record(&record)?;
         diag::warn(format_args!("no STUN server answered: UDP looks blocked"));
         return Err(Error::timeout("no STUN server answered"));
@@ -220,9 +216,9 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         "udp_blocked": false,
         "port_preserving": m1.port() == local.port(),
         "hairpinning": hairpinning,
-        "local": udp(local),
-        "public": udp(m1),
-        "server": udp(server),
+        "local": Addr::udp(local),
+        "public": Addr::udp(m1),
+        "server": Addr::udp(server),
         "rfc5780": other.is_some(),
     });
     if let Some(software) = primary.message.software() {
@@ -334,7 +330,7 @@ fn measure_lifetime(
     max: Duration,
     ctx: &Ctx,
 ) -> Result<Lifetime> {
-    let bar = p2p_shared::progress::spinner(ctx.quiet, "measuring the mapping lifetime");
+    let bar = p2p_shared::cli::progress::spinner(ctx.quiet, "measuring the mapping lifetime");
     let mut stats = Stats::default();
     let mut probes = Vec::new();
     for &secs in IDLE_STEPS

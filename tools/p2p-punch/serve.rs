@@ -8,14 +8,15 @@
 //! OTHER-ADDRESS is socket `r ^ 3`.
 
 use crate::args::ServeArgs;
-use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::entry::Ctx;
-use p2p_shared::output::Output;
-use p2p_shared::peer_id::PeerId;
-use p2p_shared::punch::binding::{SOFTWARE, timed_out, transient};
-use p2p_shared::punch::candidate::Candidate;
-use p2p_shared::punch::rendezvous::{self, Message as Rv, TTL};
-use p2p_shared::stun::{self, Attribute, Class, Message};
+use p2p_shared::addr::Addr;
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::codec::stun::{self, Attribute, Class, Message};
+use p2p_shared::connect::punch::binding::{SOFTWARE, timed_out, transient};
+use p2p_shared::connect::punch::candidate::Candidate;
+use p2p_shared::connect::punch::rendezvous::{self, Message as Rv, TTL};
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::output::Output;
+use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status, diag, random};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -57,10 +58,10 @@ struct Server {
 /// `p2p-punch serve`.
 pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
     let sockets = bind_all(args.bind, args.alt)?;
-    let udp = |s: &UdpSocket| s.local_addr().map(|a| Addr::from_socket(Scheme::Udp, a));
-    let mut listening = json!({"type": "listening", "addr": udp(&sockets[0])?});
+    let udp = |s: &UdpSocket| s.local_addr().map(Addr::udp);
+    let mut listening = Listening::new(udp(&sockets[0])?, []);
     if sockets.len() == 4 {
-        listening["alt"] = json!(udp(&sockets[3])?);
+        listening = listening.with("alt", udp(&sockets[3])?);
     }
     ctx.out.record(&listening)?;
     ctx.note(format_args!(
@@ -317,11 +318,13 @@ impl Server {
                     },
                 );
                 reply(&Rv::Registered {
-                    observed: rendezvous::udp_addr(from),
+                    observed: Addr::udp(from),
                     ttl_s: TTL.as_secs(),
                 });
-                self.event(&json!({"type": "event", "event": "registered", "id": id,
-                    "addr": rendezvous::udp_addr(from)}))?;
+                self.event(&records::event(
+                    "registered",
+                    json!({"id": id, "addr": Addr::udp(from)}),
+                ))?;
             }
             Rv::Connect { from: a, to: b } => {
                 let introduced = {
@@ -357,13 +360,15 @@ impl Server {
                             let introduce = Rv::Introduce {
                                 session: hex::encode(session),
                                 peer,
-                                observed: rendezvous::udp_addr(observed),
+                                observed: Addr::udp(observed),
                                 start_in_ms: START_IN_MS,
                             };
                             self.send(socket, &introduce.encode(), addr);
                         }
-                        self.event(&json!({"type": "event", "event": "introduced",
-                            "from": a, "to": b, "session": hex::encode(session)}))?;
+                        self.event(&records::event(
+                            "introduced",
+                            json!({"from": a, "to": b, "session": hex::encode(session)}),
+                        ))?;
                     }
                 }
             }

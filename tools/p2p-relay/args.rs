@@ -1,8 +1,8 @@
 //! The command line of `p2p-relay`.
 
 use clap::{Parser, Subcommand};
+use p2p_shared::cli::duration;
 use p2p_shared::connect::turn_client::{parse_relay, parse_user};
-use p2p_shared::duration;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -238,7 +238,7 @@ mod tests {
     /// consistency checks.
     #[test]
     fn command_is_well_formed() {
-        p2p_shared::entry::command::<Args>().debug_assert();
+        p2p_shared::cli::entry::command::<Args>().debug_assert();
     }
 
     #[test]

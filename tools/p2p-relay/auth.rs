@@ -8,9 +8,9 @@
 
 use crate::args::Access;
 use hmac::{Hmac, KeyInit as _, Mac as _};
+use p2p_shared::codec::stun::Message;
 use p2p_shared::codec::turn::{self, Integrity, PeerAuth, Turn, attr, code};
-use p2p_shared::peer_id::PeerId;
-use p2p_shared::stun::Message;
+use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::{Context, Error, Result, random};
 use sha2::Sha256;
 use std::collections::{HashMap, HashSet};

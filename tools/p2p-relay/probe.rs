@@ -3,8 +3,8 @@
 
 use crate::args::ProbeArgs;
 use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::turn_client::{Client, Credentials};
-use p2p_shared::entry::Ctx;
 use p2p_shared::identity::Identity;
 use p2p_shared::{Context, Result, Status};
 use serde_json::json;

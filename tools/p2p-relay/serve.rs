@@ -9,11 +9,12 @@ use crate::alloc::{Allocation, Bucket, Refusal};
 use crate::args::ServeArgs;
 use crate::auth::{Auth, Principal, Verdict};
 use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::codec::stun::{self, Attribute, Class, Message};
 use p2p_shared::codec::turn::{self, Turn, attr, code, method};
 use p2p_shared::connect::turn_client::method_name;
-use p2p_shared::entry::Ctx;
-use p2p_shared::output::Output;
-use p2p_shared::stun::{self, Attribute, Class, Message};
+use p2p_shared::ndjson::output::Output;
+use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status, random};
 use serde_json::{Value, json};
 use smol::{Async, LocalExecutor, Timer};
@@ -121,19 +122,18 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         );
     }
     let l = &args.limits;
-    ctx.out.record(&json!({
-        "type": "listening",
-        "addr": Addr::from_socket(Scheme::Udp, local),
-        "relay_ip": relay_ip.to_string(),
-        "realm": auth.realm(),
-        "auth": auth.methods(),
-        "limits": {
-            "allocations": l.max_allocations, "per_ip": l.max_per_ip,
-            "per_user": l.max_per_user, "permissions": l.max_permissions,
-            "channels": l.max_channels, "lifetime_s": l.max_lifetime.as_secs(),
-            "bytes": l.max_bytes, "rate": l.rate, "idle_s": l.idle_timeout.as_secs(),
-        },
-    }))?;
+    let limits = json!({
+        "allocations": l.max_allocations, "per_ip": l.max_per_ip,
+        "per_user": l.max_per_user, "permissions": l.max_permissions,
+        "channels": l.max_channels, "lifetime_s": l.max_lifetime.as_secs(),
+        "bytes": l.max_bytes, "rate": l.rate, "idle_s": l.idle_timeout.as_secs(),
+    });
+    let listening = Listening::new(Addr::from_socket(Scheme::Udp, local), [])
+        .with("relay_ip", relay_ip.to_string())
+        .with("realm", auth.realm())
+        .with("auth", auth.methods())
+        .with("limits", limits);
+    ctx.out.record(&listening)?;
     ctx.note(format_args!(
         "relaying from {relay_ip} for TURN clients of {local}"
     ));
@@ -178,7 +178,7 @@ impl Server {
         loop {
             let (len, from) = match self.control.recv_from(&mut buf).await {
                 Ok(got) => got,
-                Err(e) if p2p_shared::punch::binding::transient(&e) => continue,
+                Err(e) if p2p_shared::connect::punch::binding::transient(&e) => continue,
                 Err(e) => return Err(e.into()),
             };
             let packet = &buf[..len];
@@ -242,8 +242,7 @@ impl Server {
             .iter()
             .map(|(c, n)| (c.to_string(), json!(n)))
             .collect();
-        self.event(&json!({
-            "type": "stats",
+        self.event(&records::stats(json!({
             "allocations": state.allocations.len(),
             "bytes_to_peers": s.to_peers,
             "bytes_to_clients": s.to_clients,
@@ -252,7 +251,7 @@ impl Server {
             "malformed": s.malformed,
             "challenges": s.challenges,
             "refusals": refusals,
-        }));
+        })));
     }
 
     /// Prints a record; a closed stdout is not the relay's problem (it keeps serving).
@@ -278,11 +277,12 @@ impl Server {
             } else {
                 "expired"
             };
-            self.event(
-                &json!({"type": "event", "event": event, "client": udp(client),
+            self.event(&records::event(
+                event,
+                json!({"client": udp(client),
                 "relayed": udp(a.relayed), "reason": reason,
                 "bytes_to_peers": a.to_peers, "bytes_to_client": a.to_client}),
-            );
+            ));
         }
     }
 
@@ -396,10 +396,11 @@ impl Server {
             .refusals
             .entry(code)
             .or_default() += 1;
-        self.event(
-            &json!({"type": "event", "event": "refused", "client": udp(from),
+        self.event(&records::event(
+            "refused",
+            json!({"client": udp(from),
             "method": method_name(message.method), "code": code, "reason": why}),
-        );
+        ));
     }
 
     /// An error response, signed when the request was authenticated.
@@ -538,10 +539,11 @@ impl Server {
         *state.per_ip.entry(from.ip()).or_default() += 1;
         *state.per_user.entry(principal.clone()).or_default() += 1;
         drop(state);
-        self.event(
-            &json!({"type": "event", "event": "allocated", "client": udp(from),
+        self.event(&records::event(
+            "allocated",
+            json!({"client": udp(from),
             "relayed": udp(relayed), "lifetime_s": lifetime.as_secs(), "auth": principal.label()}),
-        );
+        ));
         let mut attributes = allocated(message, relayed, from, lifetime);
         if let Some(token) = token {
             attributes.push(Attribute::Other {
@@ -673,10 +675,11 @@ impl Server {
             a.active = now;
             Ok(())
         })?;
-        self.event(
-            &json!({"type": "event", "event": "refreshed", "client": udp(from),
+        self.event(&records::event(
+            "refreshed",
+            json!({"client": udp(from),
             "lifetime_s": lifetime.as_secs()}),
-        );
+        ));
         Ok(vec![turn::lifetime(
             u32::try_from(lifetime.as_secs()).unwrap_or(u32::MAX),
         )])
@@ -700,9 +703,10 @@ impl Server {
             })
         })?;
         let ips: Vec<String> = ips.iter().map(ToString::to_string).collect();
-        self.event(
-            &json!({"type": "event", "event": "permission", "client": udp(from), "peers": ips}),
-        );
+        self.event(&records::event(
+            "permission",
+            json!({"client": udp(from), "peers": ips}),
+        ));
         Ok(vec![])
     }
 
@@ -746,10 +750,11 @@ impl Server {
                     ),
                 })
         })?;
-        self.event(
-            &json!({"type": "event", "event": "channel", "client": udp(from),
+        self.event(&records::event(
+            "channel",
+            json!({"client": udp(from),
             "channel": channel, "peer": udp(peer)}),
-        );
+        ));
         Ok(vec![])
     }
 
@@ -844,7 +849,7 @@ impl Server {
         let (len, peer) = match socket.get_ref().recv_from(&mut scratch[4..]) {
             Ok(got) => got,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Forward::Drained,
-            Err(e) if p2p_shared::punch::binding::transient(&e) => return Forward::Again,
+            Err(e) if p2p_shared::connect::punch::binding::transient(&e) => return Forward::Again,
             Err(_) => return Forward::Gone,
         };
         let now = Instant::now();

@@ -15,9 +15,9 @@
 //! the server's NONCE and REALM, so the signature answers the server's challenge and
 //! protects the request's contents at once.
 
+use crate::codec::stun::{self, Attribute, Message};
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
-use crate::stun::{self, Attribute, Message};
+use crate::identity::peer_id::PeerId;
 use base64::Engine as _;
 use ed25519_dalek::{Signature, Verifier as _};
 use hmac::{Hmac, KeyInit as _, Mac as _};
@@ -459,7 +459,7 @@ pub fn decode_channel_data(bytes: &[u8]) -> Option<(u16, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stun::{Class, decode};
+    use crate::codec::stun::{Class, decode};
 
     fn unhex(text: &str) -> Vec<u8> {
         hex::decode(text.split_whitespace().collect::<String>()).unwrap()

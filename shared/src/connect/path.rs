@@ -15,12 +15,12 @@
 use super::quic::{Endpoint, Tuning};
 use super::turn_client::{self, Credentials};
 use super::turn_socket::TurnSocket;
+use crate::connect::punch::candidate::{Candidate as PunchCandidate, session_from};
+use crate::connect::punch::engine::{self, Plan, Punched, Technique};
+use crate::connect::punch::gather::gather;
+use crate::connect::punch::rendezvous::{Client, Introduction};
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
-use crate::punch::candidate::{Candidate as PunchCandidate, session_from};
-use crate::punch::engine::{self, Plan, Punched, Technique};
-use crate::punch::gather::gather;
-use crate::punch::rendezvous::{Client, Introduction};
+use crate::identity::peer_id::PeerId;
 use crate::{Context, Error, Result};
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
@@ -164,7 +164,7 @@ impl Dialer {
             smol::Timer::after(limit).await;
             Err(Error::timeout(format!(
                 "no answer from its direct addresses within {}",
-                crate::duration::format(limit)
+                crate::cli::duration::format(limit)
             )))
         })
         .await?;

@@ -16,7 +16,7 @@
 //! names is proven by the QUIC handshake, and the addresses are only hints.
 
 use crate::addr::{Addr, Scheme};
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use serde_json::{Map, Value, json};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 

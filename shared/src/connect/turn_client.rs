@@ -8,10 +8,10 @@
 //! while a request waits for its answer is queued (a bounded number of packets) and
 //! handed out by [`Client::recv_from`].
 
+use crate::codec::stun::{self, Attribute, Class, Message};
 use crate::codec::turn::{self, Integrity, Turn, attr, code, method};
+use crate::connect::punch::binding::{timed_out, transient};
 use crate::identity::Identity;
-use crate::punch::binding::{timed_out, transient};
-use crate::stun::{self, Attribute, Class, Message};
 use crate::{Error, Result, random};
 use std::collections::{HashMap, VecDeque};
 use std::net::{SocketAddr, UdpSocket};

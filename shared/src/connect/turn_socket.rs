@@ -11,8 +11,8 @@
 //! socket is dropped, the thread releases the allocation.
 
 use super::turn_client::{Client, data_offset};
+use crate::codec::stun::{self, Class};
 use crate::codec::turn::{self, method};
-use crate::stun::{self, Class};
 use crate::{Result, random};
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};

@@ -10,7 +10,7 @@
 use super::keys::certified_key;
 use super::verify::{Allow, AllowVerifier, PeerVerifier};
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use crate::{Error, Result};
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{EndpointConfig, MtuDiscoveryConfig, TransportConfig, VarInt};

@@ -10,7 +10,7 @@ use super::keys::peer_of_spki;
 use super::verify::Allow;
 use crate::connect::turn_socket::TurnSocket;
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use crate::{Context, Error, Result};
 use quinn::ConnectionError;
 use rustls::pki_types::CertificateDer;

@@ -3,7 +3,7 @@
 //! way back from a peer's SubjectPublicKeyInfo to its [`PeerId`].
 
 use crate::identity::Identity;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 use rustls::sign::CertifiedKey;
 use std::sync::Arc;

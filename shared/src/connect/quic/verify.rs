@@ -6,7 +6,7 @@
 //! [`AllowVerifier`] accepts the ids of its [`Allow`] list.
 
 use super::keys::peer_of_spki;
-use crate::peer_id::PeerId;
+use crate::identity::peer_id::PeerId;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};

@@ -1,0 +1,228 @@
+//! STUN Binding transactions over one UDP socket: several at once, each retransmitted
+//! (RFC 5389 style, with a doubling timeout) until it is answered or the deadline
+//! passes.
+
+use crate::codec::stun::{self, Attribute, Class, Message};
+use crate::{Result, random};
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// The first retransmission timeout; it doubles after each retransmission.
+pub const INITIAL_RTO: Duration = Duration::from_millis(100);
+/// The longest retransmission timeout.
+pub const MAX_RTO: Duration = Duration::from_millis(1600);
+/// What this toolbox puts in SOFTWARE.
+pub const SOFTWARE: &str = concat!("p2p-punch ", env!("CARGO_PKG_VERSION"));
+
+/// One Binding request to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request {
+    /// Where to send it.
+    pub server: SocketAddr,
+    /// CHANGE-REQUEST flags (change IP, change port); no attribute when both are false.
+    pub change: (bool, bool),
+    /// RESPONSE-PORT, when the answer should go to another port of this host.
+    pub response_port: Option<u16>,
+}
+
+impl Request {
+    /// A plain Binding request to `server`.
+    pub fn to(server: SocketAddr) -> Self {
+        Request {
+            server,
+            change: (false, false),
+            response_port: None,
+        }
+    }
+
+    /// The request as a STUN message with transaction id `id`.
+    pub fn message(&self, id: [u8; 12]) -> Message {
+        let mut msg = Message::binding_request(id);
+        msg.attributes
+            .push(Attribute::Software(SOFTWARE.to_owned()));
+        if self.change != (false, false) {
+            msg.attributes.push(Attribute::ChangeRequest {
+                change_ip: self.change.0,
+                change_port: self.change.1,
+            });
+        }
+        if let Some(port) = self.response_port {
+            msg.attributes.push(Attribute::ResponsePort(port));
+        }
+        msg.attributes.push(Attribute::Fingerprint);
+        msg
+    }
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Where the answer came from (differs from the server after a CHANGE-REQUEST).
+    pub from: SocketAddr,
+    /// The decoded answer.
+    pub message: Message,
+    /// From the last transmission of the request to the answer.
+    pub rtt: Duration,
+}
+
+impl Response {
+    /// The mapped (public) address, when the answer is a success carrying one.
+    pub fn mapped(&self) -> Option<SocketAddr> {
+        (self.message.class == Class::Success)
+            .then(|| self.message.mapped_address())
+            .flatten()
+    }
+}
+
+/// Counters of what arrived that was not an answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets that were not valid STUN.
+    pub malformed: u64,
+    /// Valid STUN that answered none of our transactions.
+    pub unmatched: u64,
+}
+
+struct Pending {
+    id: [u8; 12],
+    bytes: Vec<u8>,
+    sent: Instant,
+    next: Instant,
+    rto: Duration,
+    answer: Option<Response>,
+}
+
+/// Runs `requests` at once on `socket` until each is answered or `timeout` passes;
+/// the answers come back in the order of the requests (`None`: no answer).
+pub fn transact(
+    socket: &UdpSocket,
+    requests: &[Request],
+    timeout: Duration,
+    stats: &mut Stats,
+) -> Result<Vec<Option<Response>>> {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut pending = Vec::with_capacity(requests.len());
+    for request in requests {
+        let id = random::bytes::<12>()?;
+        pending.push(Pending {
+            id,
+            bytes: request.message(id).encode(),
+            sent: start,
+            next: start,
+            rto: INITIAL_RTO,
+            answer: None,
+        });
+    }
+    let mut buf = [0u8; 2048];
+    loop {
+        let now = Instant::now();
+        for (p, request) in pending.iter_mut().zip(requests) {
+            if p.answer.is_none() && p.next <= now {
+                match socket.send_to(&p.bytes, request.server) {
+                    Ok(_) => {}
+                    // An ICMP error from an earlier send, or no route: keep trying.
+                    Err(e) if transient(&e) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                p.sent = now;
+                p.next = now + p.rto;
+                p.rto = (p.rto * 2).min(MAX_RTO);
+            }
+        }
+        if pending.iter().all(|p| p.answer.is_some()) || now >= deadline {
+            break;
+        }
+        let wake = pending
+            .iter()
+            .filter(|p| p.answer.is_none())
+            .map(|p| p.next)
+            .min()
+            .unwrap_or(deadline)
+            .min(deadline);
+        let wait = wake
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
+        socket.set_read_timeout(Some(wait))?;
+        let (len, from) = match socket.recv_from(&mut buf) {
+            Ok(got) => got,
+            Err(e) if timed_out(&e) || transient(&e) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let Ok(message) = stun::decode(&buf[..len]) else {
+            stats.malformed += 1;
+            continue;
+        };
+        let arrived = Instant::now();
+        match pending
+            .iter_mut()
+            .find(|p| p.id == message.transaction_id && p.answer.is_none())
+        {
+            Some(p) if matches!(message.class, Class::Success | Class::Error) => {
+                p.answer = Some(Response {
+                    from,
+                    rtt: arrived - p.sent,
+                    message,
+                });
+            }
+            _ => stats.unmatched += 1,
+        }
+    }
+    socket.set_read_timeout(None)?;
+    Ok(pending.into_iter().map(|p| p.answer).collect())
+}
+
+/// True for a receive that ended because its timeout passed.
+pub fn timed_out(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// True for errors a UDP socket reports for an earlier datagram (ICMP unreachable)
+/// or a passing routing problem: worth ignoring and retrying.
+pub fn transient(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::Interrupted
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answered_request_reports_the_mapped_address_and_silence_is_none() {
+        let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server_addr = server.local_addr().unwrap();
+        let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let client_addr = client.local_addr().unwrap();
+        let answer = std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            let (len, from) = server.recv_from(&mut buf).unwrap();
+            server.send_to(b"junk", from).unwrap();
+            let request = stun::decode(&buf[..len]).unwrap();
+            let mut response = Message::response_to(&request, Class::Success);
+            response.attributes.push(Attribute::XorMappedAddress(from));
+            server.send_to(&response.encode(), from).unwrap();
+        });
+        let mut stats = Stats::default();
+        let requests = [
+            Request::to(server_addr),
+            Request::to(silent.local_addr().unwrap()),
+        ];
+        let got = transact(&client, &requests, Duration::from_millis(400), &mut stats).unwrap();
+        answer.join().unwrap();
+        assert_eq!(got[0].as_ref().unwrap().mapped(), Some(client_addr));
+        assert!(got[1].is_none());
+        assert_eq!(stats.malformed, 1);
+    }
+}

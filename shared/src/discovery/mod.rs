@@ -1,0 +1,7 @@
+//! Finding peers: the mainline DHT set-up shared by the DHT-using tools ([`dht`]),
+//! DNS answers read as peers ([`dns`]) and the authoritative responder of
+//! `p2p-dns-rr serve` ([`dns_server`]).
+
+pub mod dht;
+pub mod dns;
+pub mod dns_server;

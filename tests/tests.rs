@@ -1,0 +1,20 @@
+//! The integration tests, one binary for all (one link instead of one per file on a
+//! small machine): a module per tool, one for compositions, one that keeps the
+//! generated man pages and completions current, and the shared harness in `common/`.
+
+#[macro_use]
+mod common;
+
+mod compose;
+mod dht;
+mod discover;
+mod dns_publish;
+mod dns_serve;
+mod front;
+mod generated_docs;
+mod keygen;
+mod pipe;
+mod pipe_lab;
+mod punch;
+mod punch_lab;
+mod relay;

@@ -1,0 +1,312 @@
+//! The server loop: UDP worker threads on `SO_REUSEPORT` sockets bound to one port
+//! (the kernel spreads queries over them), and a TCP listener on the same port with a
+//! thread per connection. Every thread answers from the current zone snapshot, which
+//! the control loop swaps in with [`Shared::publish`].
+
+use crate::stats::{Counters, Shard};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+};
+use p2p_shared::discovery::dns_server::fast::FastPath;
+use p2p_shared::discovery::dns_server::respond::{self, Reply, Transport};
+use p2p_shared::discovery::dns_server::zone::Zone;
+use socket2::{Domain, Protocol, Socket, Type};
+use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+/// Most TCP connections served at once; more are closed at once.
+const MAX_TCP: usize = 128;
+/// Socket buffer size asked for each UDP socket, so a burst of queries waits in the
+/// kernel rather than being dropped (the kernel caps it at `net.core.rmem_max`).
+const UDP_BUFFER: usize = 4 << 20;
+/// Datagrams received, and answers sent, per system call.
+const BATCH: usize = 32;
+/// Room for one UDP request (queries are far smaller; longer ones are dropped).
+const REQUEST_MAX: usize = 4096;
+/// A TCP connection idle this long is closed (RFC 7766 suggests seconds).
+const TCP_IDLE: Duration = Duration::from_secs(10);
+
+/// The zone snapshot every thread answers from.
+pub struct Shared {
+    zone: RwLock<Arc<Zone>>,
+    generation: AtomicU64,
+}
+
+impl Shared {
+    /// Starts with `zone`.
+    pub fn new(zone: Zone) -> Arc<Self> {
+        Arc::new(Shared {
+            zone: RwLock::new(Arc::new(zone)),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Makes `zone` the one answered from.
+    pub fn publish(&self, zone: Zone) {
+        let mut slot = self.zone.write().unwrap_or_else(PoisonError::into_inner);
+        *slot = Arc::new(zone);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current zone.
+    pub fn current(&self) -> Arc<Zone> {
+        Arc::clone(&self.zone.read().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// A thread's view of the zone, refreshed only when a new one was published (one
+/// atomic load per batch), with the thread's cache of answers from it.
+struct View {
+    shared: Arc<Shared>,
+    seen: u64,
+    fast: FastPath,
+}
+
+impl View {
+    fn new(shared: Arc<Shared>) -> Self {
+        let seen = shared.generation.load(Ordering::Acquire);
+        let fast = FastPath::new(shared.current());
+        View { shared, seen, fast }
+    }
+
+    /// The current zone and its cache (a new snapshot comes with an empty cache).
+    fn fast(&mut self) -> &mut FastPath {
+        let now = self.shared.generation.load(Ordering::Acquire);
+        if now != self.seen {
+            self.seen = now;
+            self.fast = FastPath::new(self.shared.current());
+        }
+        &mut self.fast
+    }
+}
+
+/// The bound sockets, before their threads start.
+pub struct Sockets {
+    /// The address really bound (the port filled in when 0 was asked for).
+    pub addr: SocketAddr,
+    udp: Vec<UdpSocket>,
+    tcp: TcpListener,
+}
+
+fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    // Best effort: a smaller buffer only means drops under bursts.
+    let _ = socket.set_recv_buffer_size(UDP_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(128)?;
+    Ok(socket.into())
+}
+
+/// Binds `threads` UDP sockets and one TCP listener to `addr`. With port 0, picks a
+/// port free for both (trying a few times, as UDP and TCP ports are separate).
+pub fn bind(addr: SocketAddr, threads: usize) -> io::Result<Sockets> {
+    let mut last = None;
+    for _ in 0..20 {
+        let first = udp_socket(addr)?;
+        let bound = first.local_addr()?;
+        let tcp = match tcp_listener(bound) {
+            Ok(tcp) => tcp,
+            Err(e) if e.kind() == ErrorKind::AddrInUse && addr.port() == 0 => {
+                last = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut udp = vec![first];
+        for _ in 1..threads.max(1) {
+            udp.push(udp_socket(bound)?);
+        }
+        return Ok(Sockets {
+            addr: bound,
+            udp,
+            tcp,
+        });
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(ErrorKind::AddrInUse)))
+}
+
+/// Starts the UDP workers and the TCP listener; they run until the process ends.
+pub fn start(sockets: Sockets, shared: &Arc<Shared>, counters: &Counters) {
+    for (i, socket) in sockets.udp.into_iter().enumerate() {
+        let view = View::new(Arc::clone(shared));
+        let counters = counters.shard();
+        std::thread::Builder::new()
+            .name(format!("udp-{i}"))
+            .spawn(move || udp_worker(&socket, view, &counters))
+            .expect("spawning a UDP worker");
+    }
+    let shared = Arc::clone(shared);
+    let counters = counters.shard();
+    std::thread::Builder::new()
+        .name("tcp".into())
+        .spawn(move || tcp_acceptor(&sockets.tcp, &shared, &counters))
+        .expect("spawning the TCP listener");
+}
+
+fn count(counters: &Shard, reply: Option<&Reply>, transport: Transport) {
+    counters.record(reply.map(|r| (r.qtype, r.rcode, r.truncated)), transport);
+}
+
+/// Receives up to [`BATCH`] datagrams with one `recvmmsg` (waiting only for the
+/// first), answers them all, and sends the answers with one `sendmmsg`: two system
+/// calls per batch rather than two per query.
+fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
+    let fd = socket.as_raw_fd();
+    let mut bufs = vec![[0u8; REQUEST_MAX]; BATCH];
+    let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    let mut send_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+    // Per datagram of the batch: its length and sender, or None to drop it.
+    let mut got: Vec<Option<(usize, SockaddrStorage)>> = Vec::with_capacity(BATCH);
+    // Answer buffers, reused from batch to batch; the first `ready` are this batch's.
+    let mut replies: Vec<Vec<u8>> = (0..BATCH)
+        .map(|_| Vec::with_capacity(usize::from(respond::MAX_UDP)))
+        .collect();
+    let mut to: Vec<Option<SockaddrStorage>> = Vec::with_capacity(BATCH);
+    loop {
+        got.clear();
+        {
+            let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+                bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            match recvmmsg(
+                fd,
+                &mut recv_headers,
+                iovs.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            ) {
+                Ok(received) => got.extend(received.map(|m| {
+                    // A datagram longer than the buffer would be answered from
+                    // its first part only; no DNS query is that long.
+                    let whole = !m.flags.contains(MsgFlags::MSG_TRUNC);
+                    m.address.filter(|_| whole).map(|from| (m.bytes, from))
+                })),
+                // Interrupted, or an ICMP error from an earlier send: go on.
+                Err(_) => continue,
+            }
+        }
+        to.clear();
+        let fast = view.fast();
+        for (buf, datagram) in bufs.iter().zip(&got) {
+            let Some((n, from)) = datagram else {
+                counters.record(None, Transport::Udp);
+                continue;
+            };
+            let request = &buf[..*n];
+            let out = &mut replies[to.len()];
+            if let Some(a) = fast.answer(request, out) {
+                counters.record(Some((a.qtype, a.rcode, a.truncated)), Transport::Udp);
+            } else {
+                let reply = respond::answer(fast.zone(), request, Transport::Udp);
+                count(counters, reply.as_ref(), Transport::Udp);
+                match reply {
+                    Some(reply) => *out = reply.bytes,
+                    None => out.clear(),
+                }
+            }
+            if !out.is_empty() {
+                to.push(Some(*from));
+            }
+        }
+        send_all(fd, &mut send_headers, &replies[..to.len()], &to);
+    }
+}
+
+/// Sends each of `replies` to its address in `to`, as few `sendmmsg` calls as the
+/// kernel allows; a reply the kernel refuses is skipped (a client that went away is
+/// not the server's problem).
+fn send_all(
+    fd: RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    replies: &[Vec<u8>],
+    to: &[Option<SockaddrStorage>],
+) {
+    let iovs: Vec<[IoSlice<'_>; 1]> = replies.iter().map(|r| [IoSlice::new(r)]).collect();
+    let mut next = 0;
+    while next < iovs.len() {
+        let no_control: [ControlMessage<'_>; 0] = [];
+        match sendmmsg(
+            fd,
+            headers,
+            &iovs[next..],
+            &to[next..],
+            no_control,
+            MsgFlags::empty(),
+        ) {
+            // At least one goes out unless the first fails, which is skipped.
+            Ok(sent) => next += sent.count().max(1),
+            Err(Errno::EINTR) => {}
+            Err(_) => next += 1,
+        }
+    }
+}
+
+fn tcp_acceptor(listener: &TcpListener, shared: &Arc<Shared>, counters: &Arc<Shard>) {
+    let open = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        if open.fetch_add(1, Ordering::AcqRel) >= MAX_TCP {
+            open.fetch_sub(1, Ordering::AcqRel);
+            continue;
+        }
+        let view = View::new(Arc::clone(shared));
+        let counters = Arc::clone(counters);
+        let slot = Arc::clone(&open);
+        let spawned = std::thread::Builder::new()
+            .name("tcp-conn".into())
+            .spawn(move || {
+                let _ = tcp_connection(stream, view, &counters);
+                slot.fetch_sub(1, Ordering::AcqRel);
+            });
+        if spawned.is_err() {
+            // Out of threads: the connection was dropped with the closure.
+            open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// Serves queries on one TCP connection until the client closes it, goes idle, or
+/// sends something that gets no answer.
+fn tcp_connection(mut stream: TcpStream, mut view: View, counters: &Shard) -> io::Result<()> {
+    stream.set_read_timeout(Some(TCP_IDLE))?;
+    stream.set_write_timeout(Some(TCP_IDLE))?;
+    stream.set_nodelay(true)?;
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len)?;
+        let len = usize::from(u16::from_be_bytes(len));
+        stream.read_exact(&mut buf[..len])?;
+        let reply = respond::answer(view.fast().zone(), &buf[..len], Transport::Tcp);
+        count(counters, reply.as_ref(), Transport::Tcp);
+        let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) else {
+            return Ok(());
+        };
+        let Ok(n) = u16::try_from(reply.bytes.len()) else {
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(reply.bytes.len() + 2);
+        framed.extend_from_slice(&n.to_be_bytes());
+        framed.extend_from_slice(&reply.bytes);
+        stream.write_all(&framed)?;
+    }
+}

@@ -769,3 +769,97 @@ fn another_user_on_the_same_5_tuple_gets_441() {
     assert_eq!(answer.error_code().map(|(c, _)| c), Some(441));
     refused(&mut server, 441);
 }
+
+/// In the NAT lab (root): two hosts behind symmetric NATs cannot punch, so the pipe
+/// ends on the relayed path through `p2p-relay serve` on the simulated internet, says
+/// so, and carries every byte.
+#[test]
+fn two_symmetric_nats_end_relayed_in_the_nat_lab() {
+    use common::natlab::{ALT, Lab, SERVER};
+    let Some(lab) = Lab::up("two_symmetric_nats_end_relayed", "symmetric", "symmetric") else {
+        return;
+    };
+    let home = common::tempdir();
+    let h = home.path();
+    let mut rendezvous = Running::start(lab.command(
+        h,
+        "srv",
+        &bin!("p2p-punch"),
+        &["serve", "--bind", SERVER, "--alt", ALT],
+    ));
+    rendezvous.wait_for(WAIT, |r| r["type"] == "listening");
+    let relay_addr = "203.0.113.1:3480";
+    let mut relay = Running::start(lab.command(
+        h,
+        "srv",
+        &bin!("p2p-relay"),
+        &["serve", "--bind", relay_addr, "--allow-any-peer"],
+    ));
+    relay.wait_for(WAIT, |r| r["type"] == "listening");
+    let relay_url = format!("turn://{relay_addr}");
+    let script = format!(
+        "exec \"$0\" listen --rendezvous {SERVER} --relay {relay_url} --ticket-file ticket.json > received.bin"
+    );
+    let mut listen = lab.command(h, "a", Path::new("sh"), &["-c", &script]);
+    listen.arg(bin!("p2p-pipe")).current_dir(h);
+    let mut listener = Running::start(listen);
+    let end = Instant::now() + WAIT;
+    let ticket: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(h.join("ticket.json"))
+            && text.ends_with('\n')
+        {
+            break serde_json::from_str(text.trim()).unwrap();
+        }
+        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        ticket["relay"]
+            .as_str()
+            .unwrap()
+            .starts_with("udp://203.0.113.1:")
+    );
+    listener.close_stdin();
+    let data = plaintext();
+    let events = h.join("connect.ndjson");
+    let out = common::run(
+        lab.command(
+            h,
+            "b",
+            &bin!("p2p-pipe"),
+            &[
+                "connect",
+                ticket["ticket"].as_str().unwrap(),
+                "--relay",
+                &relay_url,
+                "--timeout",
+                "40s",
+                "--events",
+                events.to_str().unwrap(),
+            ],
+        ),
+        &data,
+        Duration::from_mins(1),
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let status = listener.wait(WAIT).and_then(|s| s.code());
+    assert_eq!(status, Some(0), "{}", listener.stderr());
+    assert!(std::fs::read(h.join("received.bin")).unwrap() == data);
+    let events: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "failed")
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    assert!(
+        failed.iter().any(|p| p.starts_with("punched")),
+        "{events:?}"
+    );
+    let path = events.iter().find(|e| e["event"] == "path").unwrap();
+    assert_eq!(path["path"], "relayed", "{path}");
+    relay.wait_for(WAIT, |r| r["event"] == "channel");
+}

@@ -69,7 +69,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l allow-read
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l progress -d 'Show bytes and rate on stderr (only on a terminal)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l require-direct -d 'Fail (status 1) rather than use a relayed path'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l relay-first -d 'Try the relayed path first, before direct and punched ones'
-complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l no-relay -d 'Never use a relayed path, even when the ticket names one'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l no-relay -d 'Never use a relayed path, even when the ticket names one and --relay (or $P2P_RELAY) is set'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand help; and not __fish_seen_subcommand_from listen connect help" -f -a "listen" -d 'Wait for a peer and pipe stdin/stdout with it (prints a ticket on stderr)'

@@ -170,8 +170,9 @@ pub struct ConnectArgs {
     /// Try the relayed path first, before direct and punched ones
     #[arg(long, requires = "relay")]
     pub relay_first: bool,
-    /// Never use a relayed path, even when the ticket names one
-    #[arg(long, conflicts_with_all = ["relay_first", "relay"])]
+    /// Never use a relayed path, even when the ticket names one and --relay (or
+    /// $P2P_RELAY) is set
+    #[arg(long, conflicts_with = "relay_first")]
     pub no_relay: bool,
     /// How long finding a path may take
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration::parse)]

@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 const SOFTWARE: &str = concat!("p2p-relay ", env!("CARGO_PKG_VERSION"));
 /// Socket buffers asked for on the control socket.
 const CONTROL_BUFFER: usize = 8 << 20;
+/// Socket buffers asked for on each relayed socket: a few milliseconds of a fast
+/// stream, so a busy moment of the one relay thread does not drop packets (kernel
+/// memory, used only while packets wait).
+const RELAYED_BUFFER: usize = 1 << 20;
 /// The largest datagram handled.
 const MAX_PACKET: usize = 65536;
 /// Attributes this server understands (comprehension-required ones not listed here
@@ -632,6 +636,9 @@ impl Server {
             };
             let got = socket.get_ref().local_addr().ok()?.port();
             if !even || got % 2 == 0 {
+                let sock = socket2::SockRef::from(socket.get_ref());
+                let _ = sock.set_recv_buffer_size(RELAYED_BUFFER);
+                let _ = sock.set_send_buffer_size(RELAYED_BUFFER);
                 return Some(socket);
             }
         }

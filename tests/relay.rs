@@ -772,11 +772,12 @@ fn another_user_on_the_same_5_tuple_gets_441() {
 
 /// In the NAT lab (root): two hosts behind symmetric NATs cannot punch, so the pipe
 /// ends on the relayed path through `p2p-relay serve` on the simulated internet, says
-/// so, and carries every byte.
-#[test]
-fn two_symmetric_nats_end_relayed_in_the_nat_lab() {
+/// so, and carries every byte. With `own_allocation`, the connector allocates on the
+/// relay too; without, it sends straight to the listener's relayed address, which
+/// the listener permitted when the rendezvous introduced the connector.
+fn symmetric_pair_through_the_relay(test: &str, own_allocation: bool) {
     use common::natlab::{ALT, Lab, SERVER};
-    let Some(lab) = Lab::up("two_symmetric_nats_end_relayed", "symmetric", "symmetric") else {
+    let Some(lab) = Lab::up(test, "symmetric", "symmetric") else {
         return;
     };
     let home = common::tempdir();
@@ -813,31 +814,24 @@ fn two_symmetric_nats_end_relayed_in_the_nat_lab() {
         assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(
-        ticket["relay"]
-            .as_str()
-            .unwrap()
-            .starts_with("udp://203.0.113.1:")
-    );
+    let relayed = ticket["relay"].as_str().unwrap().to_owned();
+    assert!(relayed.starts_with("udp://203.0.113.1:"));
     listener.close_stdin();
     let data = plaintext();
     let events = h.join("connect.ndjson");
+    let mut args = vec![
+        "connect",
+        ticket["ticket"].as_str().unwrap(),
+        "--timeout",
+        "40s",
+        "--events",
+        events.to_str().unwrap(),
+    ];
+    if own_allocation {
+        args.extend(["--relay", relay_url.as_str()]);
+    }
     let out = common::run(
-        lab.command(
-            h,
-            "b",
-            &bin!("p2p-pipe"),
-            &[
-                "connect",
-                ticket["ticket"].as_str().unwrap(),
-                "--relay",
-                &relay_url,
-                "--timeout",
-                "40s",
-                "--events",
-                events.to_str().unwrap(),
-            ],
-        ),
+        lab.command(h, "b", &bin!("p2p-pipe"), &args),
         &data,
         Duration::from_mins(1),
     );
@@ -861,5 +855,18 @@ fn two_symmetric_nats_end_relayed_in_the_nat_lab() {
     );
     let path = events.iter().find(|e| e["event"] == "path").unwrap();
     assert_eq!(path["path"], "relayed", "{path}");
+    assert_eq!(path["remote"], relayed.as_str(), "{path}");
+    // The listener's allocation relays to the connector (its own or its NAT's
+    // address): a channel is bound to it.
     relay.wait_for(WAIT, |r| r["event"] == "channel");
+}
+
+#[test]
+fn two_symmetric_nats_end_relayed_in_the_nat_lab() {
+    symmetric_pair_through_the_relay("two_symmetric_nats_end_relayed", true);
+}
+
+#[test]
+fn a_connector_without_relay_credentials_is_permitted_through_the_rendezvous() {
+    symmetric_pair_through_the_relay("relayed_permitted_through_the_rendezvous", false);
 }

@@ -89,14 +89,20 @@ fn dial(
     if let Some(server) = args.common.rendezvous.or(ticket.rendezvous) {
         candidates.push(Candidate::Rendezvous(server));
     }
+    let rendezvous = args.common.rendezvous.or(ticket.rendezvous);
     match (args.no_relay, args.common.relay, ticket.relay) {
-        (false, Some(server), Some(peer)) => {
+        (false, server @ Some(_), Some(peer)) => {
             let relayed = Candidate::Relayed { server, peer };
             if args.relay_first {
                 candidates.insert(0, relayed);
             } else {
                 candidates.push(relayed);
             }
+        }
+        // The rendezvous tells the listener this side's public address, and it
+        // permits it on its allocation: send to that straight.
+        (false, None, Some(peer)) if rendezvous.is_some() => {
+            candidates.push(Candidate::Relayed { server: None, peer });
         }
         (false, Some(_), None) => reporter.failed(
             "relayed",

@@ -24,6 +24,7 @@ use crate::identity::peer_id::PeerId;
 use crate::{Context, Error, Result};
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long learning this side's public address from a rendezvous may take.
@@ -81,10 +82,13 @@ pub enum Candidate {
     Direct(Vec<SocketAddr>),
     /// A hole punched with the help of the rendezvous at this address.
     Rendezvous(SocketAddr),
-    /// Through the TURN relay `server`, to the peer's relayed address `peer`.
+    /// To the peer's relayed address `peer`: through an allocation of the dialer's
+    /// own on the TURN relay `server`, or (`server` `None`) straight from a plain
+    /// socket, when the peer installed a permission for this side's public address
+    /// on hearing of it from the rendezvous.
     Relayed {
-        /// The TURN server the dialer allocates on.
-        server: SocketAddr,
+        /// The TURN server the dialer allocates on, if it does.
+        server: Option<SocketAddr>,
         /// The peer's relayed transport address there.
         peer: SocketAddr,
     },
@@ -95,7 +99,13 @@ impl fmt::Display for Candidate {
         match self {
             Candidate::Direct(_) => f.write_str("direct"),
             Candidate::Rendezvous(server) => write!(f, "punched via udp://{server}"),
-            Candidate::Relayed { server, .. } => write!(f, "relayed via turn://{server}"),
+            Candidate::Relayed {
+                server: Some(server),
+                ..
+            } => write!(f, "relayed via turn://{server}"),
+            Candidate::Relayed { server: None, peer } => {
+                write!(f, "relayed to its allocation udp://{peer}")
+            }
         }
     }
 }
@@ -144,7 +154,14 @@ impl Dialer {
             let attempt = match candidate {
                 Candidate::Direct(addrs) => self.direct(peer, addrs).await,
                 Candidate::Rendezvous(server) => self.punched(peer, *server).await,
-                Candidate::Relayed { server, peer: at } => self.relayed(peer, *server, *at).await,
+                Candidate::Relayed {
+                    server: Some(server),
+                    peer: at,
+                } => self.relayed(peer, *server, *at).await,
+                Candidate::Relayed {
+                    server: None,
+                    peer: at,
+                } => self.to_allocation(peer, *at).await,
             };
             match attempt {
                 Ok(path) => return Ok(path),
@@ -233,9 +250,33 @@ impl Dialer {
     }
 }
 
+impl Dialer {
+    /// Dials the peer's relayed address from a plain socket on `bind`'s IP (the
+    /// peer's relay must hold a permission for this side's public address).
+    async fn to_allocation(&self, peer: PeerId, at: SocketAddr) -> Result<Path> {
+        let socket = fresh_socket(self.bind)?;
+        let endpoint = Endpoint::from_socket(&self.identity, socket, None, self.tuning)?;
+        let limit = self.direct_timeout;
+        let conn = smol::future::or(endpoint.dial(peer, &[at], &self.alpn), async {
+            smol::Timer::after(limit).await;
+            Err(Error::timeout(format!(
+                "no answer through the peer's relayed address within {}",
+                crate::cli::duration::format(limit)
+            )))
+        })
+        .await?;
+        Ok(Path {
+            via: Via::Relayed,
+            endpoint,
+            conn,
+        })
+    }
+}
+
 /// The listener's side of the relayed path: an allocation on `server` with a
 /// permission for the relay's own address (where the dialers' allocations are), as
-/// a listening endpoint. Returns the endpoint and the relayed address to advertise.
+/// a listening endpoint. Returns the endpoint, the relayed address to advertise and
+/// the allocation (to add permissions for peers the rendezvous introduces).
 pub fn listen_relayed(
     identity: &Identity,
     bind: SocketAddr,
@@ -243,7 +284,7 @@ pub fn listen_relayed(
     credentials: Option<Credentials>,
     listen: super::quic::endpoint::Listen,
     tuning: Tuning,
-) -> Result<(Endpoint, SocketAddr)> {
+) -> Result<(Endpoint, SocketAddr, Arc<TurnSocket>)> {
     let credentials =
         credentials.unwrap_or_else(|| Credentials::PeerKey(Box::new(identity.clone())));
     let socket = fresh_socket(bind)?;
@@ -253,8 +294,8 @@ pub fn listen_relayed(
     let relayed = client.relayed();
     client.create_permission(&[SocketAddr::new(relayed.ip(), 0)])?;
     let socket = TurnSocket::start(client)?;
-    let endpoint = Endpoint::from_turn(identity, socket, Some(listen), tuning)?;
-    Ok((endpoint, relayed))
+    let endpoint = Endpoint::from_turn(identity, socket.clone(), Some(listen), tuning)?;
+    Ok((endpoint, relayed, socket))
 }
 
 /// A socket on `bind`'s IP with a fresh port.
@@ -286,7 +327,8 @@ fn punch(
 
 /// The listener's side of a punch through a rendezvous: registers a fresh socket on
 /// `bind`'s IP at `server` (calling `registered` with the address the rendezvous
-/// sees), waits up to `wait` (forever without) for a peer to ask, and punches.
+/// sees), waits up to `wait` (forever without) for a peer to ask (calling
+/// `introduced` with its candidate), and punches.
 pub fn await_punch(
     identity: &Identity,
     bind: SocketAddr,
@@ -294,6 +336,7 @@ pub fn await_punch(
     wait: Option<Duration>,
     punch_timeout: Duration,
     registered: impl FnOnce(SocketAddr),
+    introduced: impl FnOnce(&PunchCandidate),
 ) -> Result<(PeerId, Punched)> {
     let socket = fresh_socket(bind)?;
     let candidate = gather(&socket, identity, server, GATHER_TIMEOUT)
@@ -301,6 +344,7 @@ pub fn await_punch(
     let mut client = Client::new(&socket, server, identity);
     registered(client.register(&candidate, GATHER_TIMEOUT)?);
     let intro = client.wait_for_introduction(&candidate, wait)?;
+    introduced(&intro.peer);
     let peer = intro.peer.id;
     Ok((
         peer,

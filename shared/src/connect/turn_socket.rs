@@ -44,6 +44,8 @@ enum Upkeep {
     Channel(SocketAddr),
     /// Release the allocation, then say so.
     Release(mpsc::Sender<()>),
+    /// Install (or refresh) permissions for these addresses' IPs.
+    Permit(Vec<SocketAddr>),
 }
 
 /// How long [`TurnSocket::release`] waits for the relay's answer.
@@ -124,6 +126,12 @@ impl TurnSocket {
         }
     }
 
+    /// Asks the upkeep thread to install permissions for the IPs of `peers` (a
+    /// peer about to send here from those addresses).
+    pub fn permit(&self, peers: Vec<SocketAddr>) {
+        self.ask(Upkeep::Permit(peers));
+    }
+
     /// Releases the allocation (a Refresh with lifetime zero), waiting a moment for
     /// the relay's answer, so that it does not linger until it expires.
     pub fn release(&self) {
@@ -178,6 +186,11 @@ fn upkeep(mut client: Client, wants: &mpsc::Receiver<Upkeep>, channels: &Mutex<C
                 let _ = client.release();
                 let _ = done.send(());
                 return;
+            }
+            Ok(Upkeep::Permit(peers)) => {
+                if let Err(e) = client.create_permission(&peers) {
+                    crate::diag::warn(format_args!("a TURN permission: {e}"));
+                }
             }
             Ok(Upkeep::Channel(peer)) => {
                 if let Ok(channel) = client.bind_channel(peer) {

@@ -17,6 +17,7 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
         ("p2p", bin!("p2p")),
         ("p2p-relay", bin!("p2p-relay")),
         ("p2p-pipe", bin!("p2p-pipe")),
+        ("p2p-gossip", bin!("p2p-gossip")),
     ]
 }
 

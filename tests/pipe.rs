@@ -5,8 +5,7 @@
 //! concurrent connections. The NAT lab tests are in `pipe_lab.rs`.
 
 use crate::common;
-
-use common::{DEADLINE, Guard, Running};
+use crate::common::{DEADLINE, Guard, Running};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
@@ -510,7 +509,12 @@ fn stdio_signalling_punches_and_pipes() {
     assert_eq!(l.read_to_eof(WAIT), b"from the connector");
     assert_eq!(c.read_to_eof(WAIT), b"from the listener");
     assert!(c.wait(WAIT).success(), "{}", c.stderr());
-    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+    assert!(
+        l.wait(WAIT).success(),
+        "{}\n---\n{}",
+        l.stderr(),
+        c.stderr()
+    );
     assert!(
         c.stderr().contains("path: punched (direct)"),
         "{}",
@@ -544,14 +548,6 @@ fn tcp_forwarding_carries_concurrent_connections() {
     let forward = format!("tcp://{echo}");
     let (_l, ticket) = listener(&home, &key_a, &["--forward", &forward, "--keep"]);
     let t = ticket["ticket"].as_str().unwrap();
-    // A plain connect to a forwarding listener is a ProxyCommand: stdin in, echo out.
-    let proxied = common::run(
-        home.pipe(&["connect", t, "-i", &key_b]),
-        b"through the proxy",
-        DEADLINE,
-    );
-    assert_eq!(proxied.code(), 0, "{}", proxied.stderr);
-    assert_eq!(proxied.stdout, b"through the proxy");
     let ev = home.file("local.ndjson");
     let _c = Running::start(home.pipe(&[
         "connect",
@@ -578,6 +574,15 @@ fn tcp_forwarding_carries_concurrent_connections() {
         );
         std::thread::sleep(Duration::from_millis(10));
     };
+    // While that peer stays connected, a second peer uses the listener as a
+    // ProxyCommand would: stdin in, the echo out.
+    let proxied = common::run(
+        home.pipe(&["connect", t, "-i", &key_b]),
+        b"through the proxy",
+        DEADLINE,
+    );
+    assert_eq!(proxied.code(), 0, "{}", proxied.stderr);
+    assert_eq!(proxied.stdout, b"through the proxy");
     let clients: Vec<_> = (0..6u8)
         .map(|i| {
             let local = local.clone();
@@ -606,8 +611,11 @@ fn tcp_forwarding_carries_concurrent_connections() {
     }
 }
 
+/// A bare peer id, resolved through a `p2p-dht testnet` as `p2p-dht resolve` does,
+/// used as an ssh ProxyCommand would (`p2p-pipe connect %h`) against a listener that
+/// forwards to a TCP service (an echo server standing in for sshd).
 #[test]
-fn a_bare_peer_id_is_resolved_through_a_local_dht() {
+fn a_bare_peer_id_is_resolved_through_a_local_dht_as_a_proxy_command() {
     let home = Home::new();
     let (key_a, id_a) = home.key("a.json");
     let (key_b, _) = home.key("b.json");
@@ -621,7 +629,8 @@ fn a_bare_peer_id_is_resolved_through_a_local_dht() {
         .unwrap()
         .trim_start_matches("P2P_DHT_BOOTSTRAP=")
         .to_owned();
-    let (mut l, ticket) = listener(&home, &key_a, &[]);
+    let forward = format!("tcp://{}", echo_server());
+    let (mut l, ticket) = listener(&home, &key_a, &["--forward", &forward]);
     let addr = ticket["addrs"][0].as_str().unwrap().to_owned();
     let mut publish = common::command(&bin!("p2p-dht"), home.path());
     publish.args([
@@ -635,13 +644,111 @@ fn a_bare_peer_id_is_resolved_through_a_local_dht() {
     ]);
     let out = common::run(publish, b"", DEADLINE);
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    l.stdin.take();
+    let hello = random_bytes(200_000, 7);
     let out = common::run(
         home.pipe(&["connect", &id_a, "-i", &key_b, "--bootstrap", &bootstrap]),
-        b"found you",
+        &hello,
         DEADLINE,
     );
     assert_eq!(out.code(), 0, "{}", out.stderr);
-    assert_eq!(l.read_to_eof(WAIT), b"found you");
+    assert_eq!(
+        sha(&out.stdout),
+        sha(&hello),
+        "the echo came back different"
+    );
+    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+}
+
+#[test]
+fn keep_serves_one_peer_after_another() {
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let (mut l, ticket) = listener(&home, &key_a, &["--keep"]);
+    l.stdin.take();
+    let t = ticket["ticket"].as_str().unwrap();
+    for word in ["first", "second"] {
+        let out = common::run(
+            home.pipe(&["connect", t, "-i", &key_b]),
+            word.as_bytes(),
+            DEADLINE,
+        );
+        assert_eq!(out.code(), 0, "{word}: {}", out.stderr);
+    }
+    l.read_at_least(11, WAIT);
+    assert_eq!(l.got, b"firstsecond");
+    assert!(
+        l.guard.wait_until(Duration::from_millis(200)).is_none(),
+        "--keep exited"
+    );
+}
+
+#[test]
+fn an_interrupted_peer_is_reported_at_once() {
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let (mut l, ticket) = listener(&home, &key_a, &["--idle-timeout", "60s"]);
+    let mut c =
+        Pipe::start(home.pipe(&["connect", ticket["ticket"].as_str().unwrap(), "-i", &key_b]));
+    let _feeding = c.feed(b"half a message".to_vec(), false);
+    l.read_at_least(14, WAIT);
+    let killed = Command::new("kill")
+        .args(["-TERM", &c.guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert_eq!(c.wait(WAIT).code(), Some(1), "{}", c.stderr());
+    assert!(c.stderr().contains("interrupted"), "{}", c.stderr());
+    // Long before the 60 s idle timeout: the close said so.
+    let status = l.guard.wait_until(Duration::from_secs(10));
+    assert_eq!(status.and_then(|s| s.code()), Some(1), "{}", l.stderr());
+    assert!(l.stderr().contains("interrupted"), "{}", l.stderr());
+}
+
+/// Two addresses that both reach the listener: both handshakes succeed, the dialer
+/// keeps one and closes the other, and the listener pipes with the one kept.
+#[test]
+fn happy_eyeballs_keeps_one_of_two_working_paths() {
+    let home = Home::new();
+    let (key_a, id_a) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let ticket_file = home.file("wild.json");
+    let mut l = Pipe::start(home.pipe(&[
+        "listen",
+        "-i",
+        &key_a,
+        "--bind",
+        "0.0.0.0:0",
+        "--ticket-file",
+        ticket_file.to_str().unwrap(),
+    ]));
+    let ticket: Value = serde_json::from_str(wait_for_file(&ticket_file, &l).trim()).unwrap();
+    let port = ticket["addrs"][0]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let both = home.file("both.json");
+    let record = json!({"type": "ticket", "id": id_a,
+        "addrs": [format!("udp://127.0.0.1:{port}"), format!("udp://127.0.0.2:{port}")]});
+    std::fs::write(&both, record.to_string()).unwrap();
+    l.stdin.take();
+    // The race may go either way; the loser must never be taken for the stream.
+    let out = common::run(
+        home.pipe(&[
+            "connect",
+            "--peer-file",
+            both.to_str().unwrap(),
+            "-i",
+            &key_b,
+        ]),
+        b"one of two",
+        DEADLINE,
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    assert_eq!(l.read_to_eof(WAIT), b"one of two");
     assert!(l.wait(WAIT).success(), "{}", l.stderr());
 }

@@ -4,8 +4,7 @@
 //! Needs root; skips with a message otherwise (fails under `P2P_REQUIRE_PEERS=1`).
 
 use crate::common;
-
-use common::natlab::{ALT, Lab, SERVER};
+use crate::common::natlab::{ALT, Lab, SERVER};
 use common::{DEADLINE, Running};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

@@ -12,6 +12,7 @@ mod dns_publish;
 mod dns_serve;
 mod front;
 mod generated_docs;
+mod gossip;
 mod keygen;
 mod pipe;
 mod pipe_lab;

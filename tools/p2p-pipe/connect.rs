@@ -6,6 +6,7 @@ use crate::args::{ConnectArgs, Signal};
 use crate::report::{Counters, Reporter};
 use crate::{forward, paths, session, target};
 use p2p_shared::cli::entry::Ctx;
+use p2p_shared::cli::shutdown;
 use p2p_shared::connect::path::{Candidate, Dialer, Path};
 use p2p_shared::connect::quic::ALPN_PIPE;
 use p2p_shared::identity::Identity;
@@ -46,27 +47,55 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
             local,
         ));
         let outcome = match args.local {
-            Some(listen) => forward::local(&path.conn, listen, &reporter, counters.clone())
+            // Forwarding runs until the connection ends or the user stops it.
+            Some(listen) => {
+                smol::future::or(
+                    async {
+                        forward::local(&path.conn, listen, &reporter, counters.clone()).await?;
+                        Ok("the connection ended")
+                    },
+                    async {
+                        shutdown::signalled().await?;
+                        Ok("stopped by a signal")
+                    },
+                )
                 .await
-                .map(|()| session::Ended::Clean),
+            }
             None => {
                 let progress = crate::report::progress(&args.common, ctx, counters.clone());
-                let outcome = pipe(&path.conn, counters.clone()).await;
+                let outcome = smol::future::or(
+                    async {
+                        pipe(&path.conn, counters.clone()).await?;
+                        Ok("both directions delivered")
+                    },
+                    interrupted(),
+                )
+                .await;
                 progress.finish();
                 outcome
             }
         };
         drop(watch);
         let reason = match &outcome {
-            Ok(_) => "both directions delivered".to_owned(),
+            Ok(reason) => (*reason).to_owned(),
             Err(e) => e.message().to_owned(),
         };
         reporter.closed(&peer, &counters, &path.conn, outcome.is_ok(), &reason);
-        path.endpoint
-            .shut(session::CODE_DONE, b"done", LINGER)
-            .await;
+        // A failed or interrupted session must not look done to the peer.
+        let code = if outcome.is_ok() {
+            session::CODE_DONE
+        } else {
+            session::CODE_FAILED
+        };
+        path.endpoint.shut(code, reason.as_bytes(), LINGER).await;
         outcome.map(|_| Status::Success)
     })
+}
+
+/// Fails when the user interrupts a running session (SIGINT or SIGTERM).
+pub async fn interrupted<T>() -> Result<T> {
+    shutdown::signalled().await?;
+    Err(Error::failure("interrupted"))
 }
 
 async fn pipe(conn: &quinn::Connection, counters: Arc<Counters>) -> Result<session::Ended> {

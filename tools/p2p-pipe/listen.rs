@@ -112,7 +112,10 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
         }
     }
     drop(tx);
-    smol::block_on(serve(args, ctx, &reporter, &rx))
+    smol::block_on(smol::future::or(
+        serve(args, ctx, &reporter, &rx),
+        crate::connect::interrupted(),
+    ))
 }
 
 /// Serves arrivals: one (or, with `--keep`, one after another).
@@ -131,6 +134,22 @@ async fn serve(
             endpoint,
         } = arrival;
         let local = endpoint.local_addr()?;
+        if let (Some(target), true) = (args.forward, args.keep) {
+            // Forwarding peers are served side by side (each ssh is its own peer).
+            reporter.path(&peer, via, &conn, local, "the peer connected");
+            let reporter = reporter.clone();
+            smol::spawn(async move {
+                let counters = Arc::new(Counters::default());
+                let outcome = forward::serve(&conn, target, counters.clone()).await;
+                let reason = match &outcome {
+                    Ok(()) => "the peer closed the connection".to_owned(),
+                    Err(e) => e.message().to_owned(),
+                };
+                reporter.closed(&peer, &counters, &conn, outcome.is_ok(), &reason);
+            })
+            .detach();
+            continue;
+        }
         let counters = Arc::new(Counters::default());
         let outcome = match args.forward {
             Some(target) => {

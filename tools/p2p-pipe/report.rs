@@ -7,13 +7,15 @@
 //! {"type":"event","event":"failed","path":"punched via udp://…","reason":"…"}   a path that did not work
 //! {"type":"event","event":"listening","addr":"tcp://…"}   connect --local accepts here
 //! {"type":"event","event":"closed","peer":ID,"bytes_in":N,"bytes_out":N,"ok":true,
-//!  "rtt_ms":0.3,"reason":"…"}
+//!  "rtt_ms":0.3,"mtu":6500,"lost_packets":0,"reason":"…"}   mtu: the UDP payload size
+//!  path MTU discovery reached
 //! ```
 
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::path::Via;
 use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::records;
 use p2p_shared::{Context, Result, diag};
 use serde_json::{Value, json};
 use std::fs::File;
@@ -108,24 +110,30 @@ impl Reporter {
             "path: {via} udp://{local} -> udp://{remote} to {peer}, rtt {:.2} ms ({reason})",
             millis(rtt)
         ));
-        self.event(&json!({
-            "type": "event", "event": "path", "peer": peer, "path": via.kind(),
-            "technique": via.technique(), "local": udp(local), "remote": udp(remote),
-            "rtt_ms": millis(rtt), "reason": reason,
-        }));
+        self.event(&records::event(
+            "path",
+            json!({
+                "peer": peer, "path": via.kind(), "technique": via.technique(),
+                "local": udp(local), "remote": udp(remote), "rtt_ms": millis(rtt),
+                "reason": reason,
+            }),
+        ));
     }
 
     /// `connect --local` accepts TCP connections on `addr`.
     pub fn forwarding(&self, addr: SocketAddr) {
         let addr = Addr::from_socket(Scheme::Tcp, addr);
         self.note(format_args!("forwarding {addr} to the peer"));
-        self.event(&json!({"type": "event", "event": "listening", "addr": addr}));
+        self.event(&records::event("listening", json!({ "addr": addr })));
     }
 
     /// A path that was tried and did not work.
     pub fn failed(&self, what: &str, reason: &str) {
         self.note(format_args!("{what}: {reason}"));
-        self.event(&json!({"type": "event", "event": "failed", "path": what, "reason": reason}));
+        self.event(&records::event(
+            "failed",
+            json!({ "path": what, "reason": reason }),
+        ));
     }
 
     /// The session ended.
@@ -141,10 +149,15 @@ impl Reporter {
         self.note(format_args!(
             "closed: {sent} bytes sent, {received} received ({reason})"
         ));
-        self.event(&json!({
-            "type": "event", "event": "closed", "peer": peer, "bytes_out": sent,
-            "bytes_in": received, "ok": ok, "rtt_ms": millis(conn.rtt()), "reason": reason,
-        }));
+        let stats = conn.stats();
+        self.event(&records::event(
+            "closed",
+            json!({
+                "peer": peer, "bytes_out": sent, "bytes_in": received, "ok": ok,
+                "rtt_ms": millis(conn.rtt()), "mtu": stats.path.current_mtu,
+                "lost_packets": stats.path.lost_packets, "reason": reason,
+            }),
+        ));
     }
 }
 

@@ -8,10 +8,12 @@
 //!   stdout and stdout closed) says so with a *bye*: a unidirectional stream carrying
 //!   the id of the stream it finished reading. QUIC acknowledgements only say that the
 //!   peer's stack holds the data, not that the peer's program got it; the bye does.
-//! - A side whose own direction was read to the end (bye received) and that read the
-//!   peer's to the end closes the connection with code 0 ([`CODE_DONE`]); a peer that
-//!   receives that close after sending its bye is done as well. Both exit 0 only then,
-//!   so nothing unsent is dropped and a clean exchange never ends in an error.
+//! - A side whose own direction was read to the end (bye received), that read the
+//!   peer's to the end and whose own bye the peer acknowledged closes the connection
+//!   with [`CODE_DONE`]; neither side depends on the other's close arriving
+//!   (a peer that receives it after sending its bye takes it as done, too). Both exit
+//!   0 only then, so nothing unsent is dropped and a clean exchange never ends in an
+//!   error.
 //! - When the reader of stdout goes away, this side stops reading and closes the
 //!   connection with [`CODE_READER_GONE`]; it ends quietly (status 0, like `head`'s
 //!   writer), and the peer reports it as an error.
@@ -28,12 +30,13 @@ use std::sync::atomic::Ordering;
 
 /// The first byte of a stream the dialer opens: version 1 of this protocol.
 pub const HEADER: u8 = 1;
-/// Close code: both directions were delivered.
-pub const CODE_DONE: u32 = 0;
+/// Close code: both directions were delivered. Not 0: quinn closes a connection
+/// whose last handle is dropped with code 0, and that must never read as "done".
+pub const CODE_DONE: u32 = 0x10;
 /// Close code: this side's stdout reader went away.
-pub const CODE_READER_GONE: u32 = 1;
-/// Close code (and stream stop code): this side failed.
-pub const CODE_FAILED: u32 = 2;
+pub const CODE_READER_GONE: u32 = 0x11;
+/// Close code (and stream stop and reset code): this side failed or was interrupted.
+pub const CODE_FAILED: u32 = 0x12;
 
 /// How much stdin is read at once.
 const CHUNK: usize = 64 << 10;
@@ -227,7 +230,9 @@ fn write_out(
     nix::unistd::dup2_stdout(&null).map_err(std::io::Error::from)
 }
 
-/// Tells the peer that its stream `id` was read to the end.
+/// Tells the peer that its stream `id` was read to the end, and waits until the peer
+/// has acknowledged it: closing the connection discards unsent stream data, and the
+/// peer must not depend on this side's close arriving.
 pub async fn send_bye(conn: &Connection, id: u64) -> Result<()> {
     let mut bye = match conn.open_uni().await {
         Ok(bye) => bye,
@@ -238,7 +243,12 @@ pub async fn send_bye(conn: &Connection, id: u64) -> Result<()> {
         .await
         .map_err(|e| write_error(&e))?;
     let _ = bye.finish();
-    Ok(())
+    match bye.stopped().await {
+        Ok(_) => Ok(()),
+        Err(quinn::StoppedError::ConnectionLost(e)) if closed_done(&e) => Ok(()),
+        Err(quinn::StoppedError::ConnectionLost(e)) => Err(lost(&e)),
+        Err(e) => Err(Error::failure(format!("sending the bye: {e}"))),
+    }
 }
 
 /// Waits until the peer says it read stream `id` to the end.

@@ -340,7 +340,7 @@ fn start_ring(count: usize, ip: Ipv4Addr) -> std::io::Result<LocalTestnet> {
 mod tests {
     #[test]
     fn only_a_record_signed_by_and_naming_the_key_is_accepted() {
-        use crate::identity::Identity;
+        use crate::identity::key::Identity;
         let me = Identity::from_seed([1; 32]);
         let other = Identity::from_seed([2; 32]);
         let addrs = vec!["udp://192.0.2.1:4000".parse().unwrap()];

@@ -127,11 +127,6 @@ impl Endpoint {
         self.identity.id()
     }
 
-    /// The quinn endpoint underneath.
-    pub fn quinn(&self) -> &quinn::Endpoint {
-        &self.inner
-    }
-
     /// Replaces the allow list of a listening endpoint (new handshakes only).
     pub fn set_allow(&mut self, allow: Allow) -> Result<()> {
         let Some(listen) = &mut self.listen else {

@@ -1,7 +1,7 @@
 //! End-to-end checks of the transport on loopback: real handshakes between two
 //! endpoints, with the right key, the wrong key, and keys off the allow list.
 
-use super::endpoint::{Listen, describe, peer_id};
+use super::endpoint::{Listen, alpn, describe, peer_id};
 use super::{ALPN_GOSSIP, ALPN_PIPE, Allow, Endpoint, Tuning};
 use crate::identity::Identity;
 use std::net::SocketAddr;
@@ -59,6 +59,7 @@ fn dial_proves_both_keys_and_carries_data() {
         let addrs = [addr, "[::1]:9".parse().unwrap()];
         let conn = client.dial(a.id(), &addrs, ALPN_PIPE).await.unwrap();
         assert_eq!(peer_id(&conn), Some(a.id()));
+        assert_eq!(alpn(&conn).as_deref(), Some(ALPN_PIPE));
         let (mut send, mut recv) = conn.open_bi().await.unwrap();
         send.write_all(b"hello over raw public keys").await.unwrap();
         send.finish().unwrap();
@@ -142,4 +143,27 @@ fn protocols_must_match() {
         let wrong = dialer(&b).dial(a.id(), &[addr], ALPN_GOSSIP).await;
         assert!(wrong.is_err());
     });
+}
+
+#[test]
+fn a_new_allow_list_applies_to_new_handshakes() {
+    let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let mut server = listener(&a, Allow::from_ids([a.id()]));
+    server.set_allow(Allow::from_ids([b.id()])).unwrap();
+    let addr = server.local_addr().unwrap();
+    bounded(async {
+        let accepted = smol::spawn(async move {
+            let incoming = server.accept().await.unwrap();
+            assert_eq!(incoming.remote().ip(), addr.ip());
+            incoming.accept().await.map(|(peer, _)| peer).ok()
+        });
+        let client = dialer(&b);
+        let _conn = client.dial(a.id(), &[addr], ALPN_PIPE).await.unwrap();
+        assert_eq!(accepted.await, Some(b.id()));
+    });
+    let mut plain = dialer(&b);
+    assert!(
+        plain.set_allow(Allow::Anyone).is_err(),
+        "a dialer has no allow list"
+    );
 }

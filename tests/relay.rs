@@ -870,3 +870,74 @@ fn two_symmetric_nats_end_relayed_in_the_nat_lab() {
 fn a_connector_without_relay_credentials_is_permitted_through_the_rendezvous() {
     symmetric_pair_through_the_relay("relayed_permitted_through_the_rendezvous", false);
 }
+
+/// The relay carrying a stream dies (SIGKILL) and comes back on the same address with
+/// no memory of the allocations: both ends of the stream notice within a bounded
+/// time and exit 1 with the reason on stderr; nothing hangs.
+#[test]
+fn a_relay_restarted_mid_stream_ends_both_sides_cleanly() {
+    use std::io::Write as _;
+    let home = common::tempdir();
+    let (server, addr) = serve(home.path(), &["--allow-any-peer"]);
+    let relay = format!("turn://{addr}");
+    let out = home.path().join("received");
+    let (mut listener, ticket) = pipe_listener(
+        home.path(),
+        &out,
+        &["--relay", &relay, "--idle-timeout", "2s"],
+    );
+    let connector_err = home.path().join("connector.err");
+    let mut cmd = common::command(&bin!("p2p-pipe"), home.path());
+    cmd.args([
+        "connect",
+        ticket["ticket"].as_str().unwrap(),
+        "--bind",
+        "127.0.0.1:0",
+        "--relay",
+        &relay,
+        "--relay-first",
+        "--idle-timeout",
+        "2s",
+    ])
+    .stdin(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::fs::File::create(&connector_err).unwrap());
+    let mut connector = common::Guard(cmd.spawn().unwrap());
+    let mut stdin = connector.0.stdin.take().unwrap();
+    stdin.write_all(&[0x5a; 64 << 10]).unwrap();
+    let end = Instant::now() + WAIT;
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) < 64 << 10 {
+        assert!(Instant::now() < end, "the stream did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = Command::new("kill")
+        .args(["-KILL", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    drop(server);
+    let mut cmd = common::command(&bin!("p2p-relay"), home.path());
+    cmd.args(["serve", "--allow-any-peer", "--bind", &addr.to_string()]);
+    let mut restarted = Running::start(cmd);
+    restarted.wait_for(WAIT, |r| r["type"] == "listening");
+    let killed_at = Instant::now();
+    // Keep writing: the stream must notice the loss, not wait for more input.
+    let writer = std::thread::spawn(move || {
+        while stdin.write_all(&[0x5a; 4096]).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let bound = Duration::from_secs(15);
+    let connector_status = connector.wait_until(bound).expect("the connector hung");
+    let listener_status = listener.wait_until(bound).expect("the listener hung");
+    let took = killed_at.elapsed();
+    writer.join().unwrap();
+    let why = std::fs::read_to_string(&connector_err).unwrap();
+    assert_eq!(connector_status.code(), Some(1), "{why}");
+    assert_eq!(listener_status.code(), Some(1));
+    assert!(why.contains("lost") || why.contains("vanished"), "{why}");
+    eprintln!(
+        "relay restart: both sides ended in {took:.1?}: {}",
+        why.trim()
+    );
+}

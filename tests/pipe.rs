@@ -760,6 +760,7 @@ fn happy_eyeballs_keeps_one_of_two_working_paths() {
 fn a_transfer_survives_loss_duplication_and_reordering() {
     use crate::common::lossy::{Faults, LossyLink};
     use p2p_shared::connect::ticket::Ticket;
+    use std::sync::atomic::Ordering::Relaxed;
     let home = Home::new();
     let (key_a, _) = home.key("a.json");
     let (key_b, _) = home.key("b.json");
@@ -806,7 +807,6 @@ fn a_transfer_survives_loss_duplication_and_reordering() {
     assert!(c.wait(WAIT).success(), "{}", c.stderr());
     assert!(l.wait(WAIT).success(), "{}", l.stderr());
     let counts = &link.counts;
-    use std::sync::atomic::Ordering::Relaxed;
     assert!(counts.dropped.load(Relaxed) > 0, "{}", link.summary());
     assert!(counts.reordered.load(Relaxed) > 0, "{}", link.summary());
     eprintln!(

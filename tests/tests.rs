@@ -6,6 +6,7 @@
 mod common;
 
 mod compose;
+mod contract;
 mod dht;
 mod discover;
 mod dns_publish;

@@ -393,8 +393,22 @@ pub struct TestnetArgs {
     #[arg(value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub count: u16,
     /// The loopback address the nodes bind
-    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1", value_parser = parse_testnet_ip)]
     pub bind: Ipv4Addr,
+}
+
+/// Reads the testnet's IP in any address form (`127.0.0.1`, `udp://127.0.0.1:0`); the
+/// nodes pick free ports, so a port other than 0 is refused.
+fn parse_testnet_ip(text: &str) -> Result<Ipv4Addr, String> {
+    match p2p_shared::cli::address::socket_with(text, Some(0))? {
+        std::net::SocketAddr::V4(v4) if v4.port() == 0 => Ok(*v4.ip()),
+        std::net::SocketAddr::V4(_) => Err(format!(
+            "'{text}': testnet nodes pick free ports themselves; give an IP such as 127.0.0.1"
+        )),
+        std::net::SocketAddr::V6(_) => {
+            Err(format!("'{text}' is not IPv4 (the mainline DHT is IPv4)"))
+        }
+    }
 }
 
 #[cfg(test)]

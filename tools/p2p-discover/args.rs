@@ -4,6 +4,7 @@ use crate::tracker_client::Tracker;
 use crate::via_dns::Target;
 use clap::{Parser, Subcommand};
 use p2p_shared::addr::Addr;
+use p2p_shared::cli::address;
 use p2p_shared::identity::IdentityArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -90,7 +91,7 @@ pub struct FindArgs {
     #[arg(long = "dns", value_name = "NAME[:PORT]")]
     pub dns: Vec<Target>,
     /// The DNS server to ask [default: the first nameserver in /etc/resolv.conf]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = address::socket_or_port(53))]
     pub dns_server: Option<SocketAddr>,
     /// Announce this peer on PORT on every selected mechanism, and keep re-announcing
     #[arg(long, value_name = "PORT")]
@@ -124,7 +125,7 @@ Example:\n  p2p-discover tracker --bind 127.0.0.1:6969 --interval 30s"
 )]
 pub struct TrackerArgs {
     /// Address to listen on (TCP for HTTP and UDP, same port)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6969")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6969", value_parser = address::socket_or_port(6969))]
     pub bind: SocketAddr,
     /// How often peers should re-announce; they expire after two intervals
     #[arg(long, value_name = "D", default_value = "60s", value_parser = p2p_shared::cli::duration::parse)]

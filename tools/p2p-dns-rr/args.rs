@@ -2,9 +2,9 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hickory_proto::rr::Name;
-use p2p_shared::cli::duration;
+use p2p_shared::cli::{address, duration};
 use p2p_shared::ndjson::input::InputOptions;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -72,7 +72,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub zone: Name,
     /// Address to listen on, UDP and TCP (port 0: any free port)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:53")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:53", value_parser = address::socket_or_port(53))]
     pub bind: SocketAddr,
     /// TTL of every record, and of negative answers, in seconds
     #[arg(long, value_name = "SECS", default_value_t = 5)]
@@ -204,18 +204,10 @@ pub fn parse_zone(text: &str) -> Result<Name, String> {
     Ok(name)
 }
 
-/// Parses a DNS server address: `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 by default.
+/// Parses a DNS server address: `IP`, `IP:PORT`, `[IPv6]:PORT` or the printed
+/// `udp://IP:PORT`; port 53 by default.
 pub fn parse_server(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    text.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| {
-            format!("'{text}' is not a server address such as 192.0.2.53 or 127.0.0.1:5300")
-        })
+    address::socket_with(text, Some(53))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use mainline::Id;
 use mainline::async_dht::AsyncDht;
 use serde_json::Value;
 use sha1::{Digest, Sha1};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -93,6 +93,13 @@ impl DhtOptions {
     /// answer other nodes' requests from the start.
     pub fn start(&self, bind: Option<SocketAddrV4>, server: bool) -> Result<AsyncDht> {
         let bind = bind.unwrap_or_else(|| self.default_bind());
+        if bind.port() != 0 {
+            // mainline panics when its socket cannot be bound: find out first.
+            drop(
+                UdpSocket::bind(bind)
+                    .map_err(|e| Error::failure(format!("binding {bind}: {e}")))?,
+            );
+        }
         let mut builder = mainline::Dht::builder();
         if !self.bootstrap.is_empty() {
             builder.bootstrap(&self.bootstrap);
@@ -160,17 +167,7 @@ impl Drop for Nudger {
 /// Parses a DHT node address: `udp://IP:PORT`, `IP:PORT` or `HOST:PORT` (resolved now,
 /// IPv4 only, as mainline speaks IPv4).
 pub fn parse_node_addr(text: &str) -> Result<SocketAddrV4, String> {
-    let bare = text.trim();
-    let bare = bare.strip_prefix("udp://").unwrap_or(bare);
-    let mut addrs = bare.to_socket_addrs().map_err(|e| {
-        format!("'{text}' is not a DHT node address such as udp://192.0.2.1:6881 ({e})")
-    })?;
-    addrs
-        .find_map(|a| match a {
-            SocketAddr::V4(v4) => Some(v4),
-            SocketAddr::V6(_) => None,
-        })
-        .ok_or_else(|| format!("'{text}' has no IPv4 address (the mainline DHT is IPv4)"))
+    crate::cli::address::server_v4(text, None)
 }
 
 /// The infohash a topic is found under: SHA-1 of its UTF-8 bytes.

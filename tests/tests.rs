@@ -15,3 +15,4 @@ mod generated_docs;
 mod keygen;
 mod punch;
 mod punch_lab;
+mod shutdown;

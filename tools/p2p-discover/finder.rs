@@ -62,7 +62,7 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             Ok(End::Timeout)
         };
         let signal = async {
-            shutdown::signalled().await?;
+            shutdown::signalled().await;
             Ok(End::Signal)
         };
         let end = listen.or(deadline).or(signal).await?;

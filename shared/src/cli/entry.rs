@@ -4,10 +4,15 @@
 //! `--generate`), runs the tool, flushes its output, and maps the outcome to the exit
 //! status. It is the only place that decides the exit status: a broken pipe on
 //! stdout ends quietly with 0, every other error is printed once as
-//! `TOOL: error: MESSAGE` and ends with its status.
+//! `TOOL: error: MESSAGE` and ends with its status. A tool stopped by SIGINT or
+//! SIGTERM ends with 130 or 143 ([`shutdown`]).
 
 use crate::ndjson::output::Output;
-use crate::{Result, Status, cli::generate, diag};
+use crate::{
+    Result, Status,
+    cli::{generate, shutdown},
+    diag,
+};
 use clap::{Arg, ArgAction, Command, CommandFactory};
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -61,6 +66,7 @@ pub fn main<A: clap::Parser>(run: fn(A, &Ctx) -> Result<Status>) -> ExitCode {
 fn main_from<A: clap::Parser>(argv: Vec<OsString>, run: fn(A, &Ctx) -> Result<Status>) -> ExitCode {
     let cmd = command::<A>();
     diag::set_tool_name(cmd.get_name());
+    shutdown::watch();
     if argv.get(1).is_some_and(|a| a == "--generate") {
         return finish(generate::run(cmd, argv.get(2)));
     }
@@ -87,6 +93,10 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
 }
 
 fn finish(outcome: Result<Status>) -> ExitCode {
+    // A tool that stopped because it was asked to ends with the status that says so.
+    if let Some(reason) = shutdown::requested() {
+        return ExitCode::from(reason.exit_code());
+    }
     match outcome {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

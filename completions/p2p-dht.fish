@@ -139,7 +139,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l bind -d 'Local
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l stats-every -d 'Print a `stats` record at this interval' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -l bind -d 'The loopback address the nodes bind' -r
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -l bind -d 'The loopback IP the nodes bind (`127.0.0.1`, `udp://127.0.0.1:0`); each picks a free port' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "get-peers" -d 'Find peers for an infohash or topic, streamed as they arrive'

@@ -35,13 +35,13 @@ _p2p__discover() {
 
     case "${cmd}" in
         p2p__discover)
-            opts="-i -q -h -V --mdns --dht --bootstrap-dht --dht-request-timeout --interface --tracker --bootstrap --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
+            opts="-i -n -q -h -V --mdns --dht --bootstrap --dht-request-timeout --interface --tracker --peers --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --bootstrap-dht)
+                --bootstrap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -57,7 +57,7 @@ _p2p__discover() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --bootstrap)
+                --peers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -86,6 +86,10 @@ _p2p__discover() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

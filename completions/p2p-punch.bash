@@ -225,7 +225,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__subcmd__punch__subcmd__listen)
-            opts="-i -q -h --identity --allow-readable-key --rendezvous --count --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
+            opts="-i -n -q -h --identity --allow-readable-key --rendezvous --count --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,6 +244,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

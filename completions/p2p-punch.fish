@@ -50,7 +50,7 @@ complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s q -l quiet
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l rendezvous -d 'The rendezvous server (`p2p-punch serve`)' -r
-complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l count -d 'Stop after this many punches (0: never)' -r
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s n -l count -d 'Stop after this many punches (0: never)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l timeout -d 'Give up when no peer connects within this time' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l bind -d 'Local address to punch from' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l punch-timeout -d 'How long one punch may take' -r

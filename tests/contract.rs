@@ -193,7 +193,7 @@ fn clients_take(home: &Path, dns_addr: &str, stun_addr: &str, node_addr: &str) {
         accepted(
             &discover,
             home,
-            &["t", "--dht", "--bootstrap-dht", &form, "--timeout", "2s"],
+            &["t", "--dht", "--bootstrap", &form, "--timeout", "2s"],
         );
     }
 }

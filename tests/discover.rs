@@ -157,11 +157,11 @@ fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
         home.path(),
         &[
             "chat",
-            "--bootstrap",
+            "--peers",
             "map.json",
-            "--bootstrap",
+            "--peers",
             "peers.ndjson",
-            "--bootstrap",
+            "--peers",
             "plain.txt",
         ],
     );
@@ -215,7 +215,7 @@ fn a_forged_signed_record_is_dropped_and_counted() {
         format!("{forged}\n{good}\n"),
     )
     .unwrap();
-    let out = run(home.path(), &["chat", "--bootstrap", "peers.ndjson"]);
+    let out = run(home.path(), &["chat", "--peers", "peers.ndjson"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.records().len(), 1);
     assert_eq!(out.records()[0]["addrs"], good["addrs"]);
@@ -232,7 +232,7 @@ fn count_and_timeout_decide_the_exit_status() {
     std::fs::write(home.path().join("two.txt"), "192.0.2.1:1\n192.0.2.2:2\n").unwrap();
     let one = run(
         home.path(),
-        &["t", "--bootstrap", "two.txt", "--count", "1", "--watch"],
+        &["t", "--peers", "two.txt", "--count", "1", "--watch"],
     );
     assert_eq!(one.code(), 0, "{}", one.stderr);
     assert_eq!(one.records().len(), 1);
@@ -283,7 +283,7 @@ fn peers_announced_on_a_local_dht_testnet_are_found() {
                 &[
                     "swarm",
                     "--dht",
-                    "--bootstrap-dht",
+                    "--bootstrap",
                     &env,
                     "--count",
                     "1",

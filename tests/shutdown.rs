@@ -40,10 +40,10 @@ fn servers(home: &Path, dht_node: &str) -> Vec<(PathBuf, Vec<String>)> {
             list(&[
                 "t",
                 "--watch",
-                "--bootstrap",
+                "--peers",
                 peers.to_str().unwrap(),
                 "--dht",
-                "--bootstrap-dht",
+                "--bootstrap",
                 dht_node,
             ]),
         ),

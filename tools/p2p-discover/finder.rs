@@ -105,7 +105,7 @@ fn start(
     let no_flag = !args.mdns
         && !args.dht
         && args.trackers.is_empty()
-        && args.bootstrap.is_empty()
+        && args.peer_files.is_empty()
         && args.dns.is_empty();
     let (use_mdns, use_dht) = (args.mdns || no_flag, args.dht || no_flag);
     let mut tasks = Vec::new();
@@ -141,7 +141,7 @@ fn start(
     let mut nudger = None;
     if use_dht {
         let options = DhtOptions {
-            bootstrap: args.bootstrap_dht.clone(),
+            bootstrap: args.bootstrap.clone(),
             request_timeout: args.dht_request_timeout,
         };
         let (dht, node_nudger) = options.start_client(None)?;
@@ -161,9 +161,9 @@ fn start(
             tx.clone(),
         )));
     }
-    if !args.bootstrap.is_empty() {
+    if !args.peer_files.is_empty() {
         tasks.push(smol::spawn(bootstrap::run(
-            args.bootstrap.clone(),
+            args.peer_files.clone(),
             topic.clone(),
             tx.clone(),
         )));

@@ -75,7 +75,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:53", value_parser = address::socket_or_port(53))]
     pub bind: SocketAddr,
     /// TTL of every record, and of negative answers, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse_seconds)]
     pub ttl: u32,
     /// Addresses (or SRV/TXT records) per answer, rotating over all of them; 0: all
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -129,7 +129,7 @@ pub struct QueryArgs {
     #[arg(value_parser = parse_zone)]
     pub name: Name,
     /// The DNS server, IP or IP:PORT (port 53 when omitted)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:53", value_parser = parse_server)]
+    #[arg(long, value_name = "SERVER", default_value = "127.0.0.1:53", value_parser = parse_server)]
     pub server: SocketAddr,
     /// The record type to ask for
     #[arg(long = "type", value_enum, value_name = "TYPE", default_value_t = QueryType::Auto)]
@@ -165,7 +165,7 @@ Example:
 #[command(after_help = PUBLISH_HELP)]
 pub struct PublishArgs {
     /// The authoritative server to update, IP or IP:PORT (port 53 when omitted)
-    #[arg(long, value_name = "ADDR", value_parser = parse_server)]
+    #[arg(long, value_name = "SERVER", value_parser = parse_server)]
     pub server: SocketAddr,
     /// The zone that holds the records
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
@@ -180,7 +180,7 @@ pub struct PublishArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
     pub every: Duration,
     /// TTL of the published records, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse_seconds)]
     pub ttl: u32,
     /// Most peers to publish
     #[arg(long, value_name = "N", default_value_t = 8)]
@@ -246,5 +246,13 @@ mod tests {
             "peers.example.org."
         );
         assert_eq!(parse_zone("peers.test.").unwrap().to_ascii(), "peers.test.");
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

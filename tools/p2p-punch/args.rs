@@ -144,7 +144,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "SERVER", value_parser = address::checked)]
     pub rendezvous: String,
     /// Stop after this many punches (0: never)
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 1)]
     pub count: u64,
     /// Give up when no peer connects within this time
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
@@ -180,11 +180,12 @@ pub struct ConnectArgs {
         short = 'i',
         long = "identity",
         value_name = "FILE",
-        env = "P2P_IDENTITY"
+        env = "P2P_IDENTITY",
+        hide_env_values = true
     )]
     pub identity: Option<std::path::PathBuf>,
     /// Read the identity file even if others can read it
-    #[arg(long, env = "P2P_ALLOW_READABLE_KEY")]
+    #[arg(long, env = "P2P_ALLOW_READABLE_KEY", value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
     pub allow_readable_key: bool,
     /// How long to wait for the rendezvous or the peer's candidate
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration::parse)]
@@ -202,5 +203,13 @@ mod tests {
     #[test]
     fn command_is_well_formed() {
         p2p_shared::cli::entry::command::<Args>().debug_assert();
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -9,3 +9,4 @@ pub mod entry;
 pub mod generate;
 pub mod progress;
 pub mod shutdown;
+pub mod vocabulary;

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod completion;
 mod compose;
 mod contract;
 mod dht;

@@ -40,8 +40,23 @@ pub fn render(mut cmd: Command, kind: &str) -> Result<Vec<u8>> {
             )));
         }
     };
-    clap_complete::generate(shell, &mut cmd, name, &mut buf);
+    clap_complete::generate(shell, &mut cmd, name.clone(), &mut buf);
+    if shell == Shell::Bash {
+        buf = fix_bash_names(&buf, &name);
+    }
     Ok(buf)
+}
+
+/// clap_complete's bash script names a hyphenated binary's subcommands two ways
+/// (clap#6421): the words it walks set `cmd` to `p2p__dht__subcmd__get` while the
+/// branches are labelled `p2p__subcmd__dht__subcmd__get`, so nothing below the top
+/// level completes. Spells the labels the way `cmd` is set.
+fn fix_bash_names(script: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(script);
+    let wrong = name.replace('-', "__subcmd__");
+    let right = name.replace('-', "__");
+    text.replace(&format!("{wrong}__"), &format!("{right}__"))
+        .into_bytes()
 }
 
 /// The tool's man page: the usual sections, then one subsection per subcommand
@@ -171,6 +186,17 @@ mod tests {
         for kind in KINDS {
             assert_eq!(render(demo(), kind).unwrap(), render(demo(), kind).unwrap());
         }
+    }
+
+    #[test]
+    fn bash_branches_match_the_walked_names() {
+        let script = String::from_utf8(render(demo(), "bash").unwrap()).unwrap();
+        assert!(script.contains("cmd=\"p2p__demo__subcmd__go\""), "{script}");
+        assert!(
+            script.contains("        p2p__demo__subcmd__go)"),
+            "{script}"
+        );
+        assert!(!script.contains("p2p__subcmd__demo"), "{script}");
     }
 
     #[test]

@@ -229,3 +229,72 @@ fn address_errors_say_what_was_wrong() {
         out.stderr
     );
 }
+
+#[test]
+fn a_dead_bootstrap_is_no_dht_node_answered_and_a_timeout() {
+    let home = common::tempdir();
+    let home = home.path();
+    let key = home.join("key.json");
+    common::make_key(home, "key.json");
+    let id = common::make_key(home, "other.json");
+    let dead = ["--bootstrap", "127.0.0.1:9", "--timeout", "10s"];
+    let dht = crate::bin!("p2p-dht");
+    let key = key.to_str().unwrap();
+    let cases: [(&Path, Vec<&str>); 6] = [
+        (&dht, vec!["get-peers", "--topic", "x"]),
+        (&dht, vec!["announce", "--topic", "x", "-p", "4000"]),
+        (
+            &dht,
+            vec!["get", "0000000000000000000000000000000000000000"],
+        ),
+        (
+            &dht,
+            vec!["publish", "-i", key, "--addr", "udp://127.0.0.1:4000"],
+        ),
+        (&dht, vec!["resolve", &id]),
+        (&crate::bin!("p2p-discover"), vec!["x", "--dht"]),
+    ];
+    for (program, mut args) in cases {
+        args.extend(dead);
+        let out = common::run(tool(program, home, &args), b"", DEADLINE);
+        assert_eq!(out.code(), 3, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("no DHT node answered (asked 1: 127.0.0.1:9)"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn discover_out_of_time_with_a_silent_dns_server_is_a_timeout() {
+    let home = common::tempdir();
+    // A socket that takes the queries and never answers.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = silent.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let out = common::run(
+        tool(
+            &crate::bin!("p2p-discover"),
+            home.path(),
+            &[
+                "x",
+                "--dns",
+                "x.peers.test",
+                "--dns-server",
+                &server,
+                "--timeout",
+                "1s",
+            ],
+        ),
+        b"",
+        DEADLINE,
+    );
+    assert_eq!(out.code(), 3, "{}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        started.elapsed()
+    );
+}

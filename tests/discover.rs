@@ -242,7 +242,11 @@ fn count_and_timeout_decide_the_exit_status() {
         home.path(),
         &["t", "--tracker", &t.http, "--watch", "--timeout", "1s"],
     );
-    assert_eq!(none.code(), 1);
+    assert_eq!(
+        none.code(),
+        3,
+        "out of time with nothing found is a timeout"
+    );
     assert!(
         none.stderr.contains("no peer found within 1s"),
         "{}",

@@ -9,9 +9,10 @@ use crate::mdns::{self, Mdns};
 use crate::via_tracker::{self, Plan};
 use crate::{bootstrap, via_dht, via_dns};
 use futures_lite::FutureExt;
+use mainline::async_dht::AsyncDht;
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
-use p2p_shared::discovery::dht::{DhtOptions, Nudger, topic_infohash};
+use p2p_shared::discovery::dht::{DhtOptions, Nudger, topic_infohash, unless_unanswered};
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
@@ -71,6 +72,7 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             mdns,
             plan,
             _nudger,
+            dht,
         } = started;
         drop(tasks);
         if args.announce.is_some() {
@@ -81,7 +83,11 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
         if let Some(responder) = mdns {
             smol::unblock(move || responder.stop()).await;
         }
-        report.finish(&end, timeout)
+        let verdict = report.finish(&end, timeout);
+        match &dht {
+            Some((dht, options)) => unless_unanswered(dht, options, verdict).await,
+            None => verdict,
+        }
     })
 }
 
@@ -91,6 +97,9 @@ struct Started {
     mdns: Option<Mdns>,
     plan: Plan,
     _nudger: Option<Nudger>,
+    /// The DHT node and how it was started, to tell a dead bootstrap from an empty
+    /// swarm at the end.
+    dht: Option<(AsyncDht, DhtOptions)>,
 }
 
 /// Starts every selected mechanism, each reporting to `tx`.
@@ -139,6 +148,7 @@ fn start(
         repeat,
     };
     let mut nudger = None;
+    let mut dht_node = None;
     if use_dht {
         let options = DhtOptions {
             bootstrap: args.bootstrap.clone(),
@@ -146,6 +156,7 @@ fn start(
         };
         let (dht, node_nudger) = options.start_client(None)?;
         nudger = Some(node_nudger);
+        dht_node = Some((dht.clone(), options));
         tasks.push(smol::spawn(via_dht::run(
             dht,
             topic.clone(),
@@ -188,6 +199,7 @@ fn start(
         mdns,
         plan,
         _nudger: nudger,
+        dht: dht_node,
     })
 }
 
@@ -305,16 +317,15 @@ impl Report {
             ));
         }
         if self.emitted == 0 && !matches!(end, End::Signal) {
-            let why = match (end, timeout) {
-                (End::Timeout, Some(t)) => {
-                    format!(
-                        "no peer found within {}",
-                        p2p_shared::cli::duration::format(t)
-                    )
-                }
-                _ => "no peer found".to_owned(),
-            };
-            return Err(Error::failure(why));
+            // Out of time with nothing found is a timeout (status 3), as in every
+            // tool; every mechanism done with nothing found is a failure.
+            return Err(match (end, timeout) {
+                (End::Timeout, Some(t)) => Error::timeout(format!(
+                    "no peer found within {}",
+                    p2p_shared::cli::duration::format(t)
+                )),
+                _ => Error::failure("no peer found"),
+            });
         }
         Ok(if matches!(end, End::Count) {
             Status::Success

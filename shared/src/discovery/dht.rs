@@ -118,6 +118,30 @@ impl DhtOptions {
     }
 }
 
+/// The verdict on a DHT command that failed: when no node ever answered (the
+/// routing table is still empty), it was not an empty swarm but a dead bootstrap,
+/// reported as a timeout naming what was asked; any other outcome is kept.
+pub async fn unless_unanswered<T>(
+    dht: &AsyncDht,
+    options: &DhtOptions,
+    outcome: Result<T>,
+) -> Result<T> {
+    match outcome {
+        Err(e) if e.status() == crate::Status::Failure && dht.to_bootstrap().await.is_empty() => {
+            let asked = if options.bootstrap.is_empty() {
+                "the public routers".to_owned()
+            } else {
+                let list: Vec<String> = options.bootstrap.iter().map(ToString::to_string).collect();
+                format!("{}: {}", list.len(), list.join(", "))
+            };
+            Err(Error::timeout(format!(
+                "no DHT node answered (asked {asked})"
+            )))
+        }
+        other => other,
+    }
+}
+
 /// Keeps a mainline node's actor loop turning while a short-lived command runs.
 ///
 /// mainline 8's actor thread looks at its command channel only between socket reads,

@@ -3,7 +3,7 @@
 
 use crate::common::{self, DEADLINE, Running};
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -297,4 +297,64 @@ fn discover_out_of_time_with_a_silent_dns_server_is_a_timeout() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn a_closed_stun_port_is_refused_at_once_not_udp_blocked() {
+    let home = common::tempdir();
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let server = format!("127.0.0.1:{port}");
+    let punch = crate::bin!("p2p-punch");
+    for args in [
+        vec!["stun", &server, "--timeout", "5s"],
+        vec!["nat", "--server", &server, "--timeout", "5s"],
+    ] {
+        let started = std::time::Instant::now();
+        let out = common::run(tool(&punch, home.path(), &args), b"", DEADLINE);
+        assert_eq!(out.code(), 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("refused (ICMP port unreachable"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.text().contains("udp-blocked"), "{}", out.text());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{args:?} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn timeouts_exit_3_within_a_few_hundred_ms_of_the_budget() {
+    let home = common::tempdir();
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = silent.local_addr().unwrap().to_string();
+    let peer = common::make_key(home.path(), "peer.json");
+    let cases: [(PathBuf, Vec<&str>); 4] = [
+        (
+            crate::bin!("p2p-punch"),
+            vec!["connect", &peer, "--rendezvous", &server],
+        ),
+        (crate::bin!("p2p-punch"), vec!["stun", &server]),
+        (crate::bin!("p2p-punch"), vec!["nat", "--server", &server]),
+        (
+            crate::bin!("p2p-dns-rr"),
+            vec!["query", "x.test", "--server", &server],
+        ),
+    ];
+    for (program, mut args) in cases {
+        args.extend(["--timeout", "2s"]);
+        let started = std::time::Instant::now();
+        let out = common::run(tool(&program, home.path(), &args), b"", DEADLINE);
+        let took = started.elapsed();
+        assert_eq!(out.code(), 3, "{args:?}: {}", out.stderr);
+        assert!(
+            took < Duration::from_millis(2400),
+            "{args:?} took {took:?} for a 2s budget"
+        );
+    }
 }

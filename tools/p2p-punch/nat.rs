@@ -102,6 +102,14 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             .filter(|r| r.mapped().is_some())
             .map(|r| (i, r.clone()))
     }) else {
+        if stats.refused.len() == servers.len() {
+            let names: Vec<String> = servers.iter().map(|s| Addr::udp(*s).to_string()).collect();
+            return Err(Error::failure(format!(
+                "{} {}",
+                names.join(", "),
+                crate::stun::REFUSED
+            )));
+        }
         let record = json!({"type": "nat", "nat": "udp-blocked", "udp_blocked": true,
             "servers": servers.iter().map(|s| Addr::udp(*s)).collect::<Vec<_>>()});
         ctx.out.record(&record)?;

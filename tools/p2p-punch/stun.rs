@@ -42,10 +42,14 @@ pub fn run(args: &StunArgs, ctx: &Ctx) -> Result<Status> {
     let mut answered = 0;
     for ((name, server), answer) in targets.iter().zip(answers) {
         let Some(answer) = answer else {
-            diag::warn(format_args!(
-                "{name} ({server}): no answer within {:?}",
-                args.timeout
-            ));
+            if stats.refused.contains(server) {
+                diag::warn(format_args!("{name} ({server}): {REFUSED}"));
+            } else {
+                diag::warn(format_args!(
+                    "{name} ({server}): no answer within {}",
+                    p2p_shared::cli::duration::format(args.timeout)
+                ));
+            }
             status = status.worst(Status::Failure);
             continue;
         };
@@ -80,11 +84,17 @@ pub fn run(args: &StunArgs, ctx: &Ctx) -> Result<Status> {
             stats.malformed
         ));
     }
+    if answered == 0 && stats.refused.len() == targets.len() {
+        return Err(Error::failure(format!("every STUN server named {REFUSED}")));
+    }
     if answered == 0 {
         return Err(Error::timeout("no STUN server answered"));
     }
     Ok(status)
 }
+
+/// Why a server that sent back ICMP port unreachable is given up on at once.
+pub const REFUSED: &str = "refused (ICMP port unreachable: nothing listens on that port)";
 
 /// A duration in milliseconds with three decimals.
 pub fn millis(d: std::time::Duration) -> f64 {

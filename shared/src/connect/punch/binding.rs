@@ -75,13 +75,58 @@ impl Response {
     }
 }
 
-/// Counters of what arrived that was not an answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters of what arrived that was not an answer, and the servers that refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Packets that were not valid STUN.
     pub malformed: u64,
     /// Valid STUN that answered none of our transactions.
     pub unmatched: u64,
+    /// Servers whose host answered with ICMP port unreachable: nothing listens
+    /// there, so waiting longer is pointless.
+    pub refused: Vec<SocketAddr>,
+}
+
+/// How often undecided [`Sentinel`]s are looked at.
+const SENTINEL_TICK: Duration = Duration::from_millis(20);
+
+/// A socket connected to one server, which sent it the first request: the kernel
+/// reports ICMP port unreachable only to connected sockets, so this tells a closed
+/// port (refused at once) from a silent network (no answer).
+struct Sentinel {
+    server: SocketAddr,
+    socket: Option<UdpSocket>,
+}
+
+impl Sentinel {
+    fn start(near: &UdpSocket, server: SocketAddr, bytes: &[u8]) -> Sentinel {
+        let ip = near.local_addr().map_or_else(
+            |_| match server {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            },
+            |a| a.ip(),
+        );
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+            .and_then(|s| s.connect(server).map(|()| s))
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .and_then(|s| s.send(bytes).map(|_| s))
+            .ok();
+        Sentinel { server, socket }
+    }
+
+    /// `Some(true)` refused, `Some(false)` something listens, `None` not known yet.
+    fn verdict(&mut self) -> Option<bool> {
+        let socket = self.socket.as_ref()?;
+        let mut buf = [0u8; 64];
+        let verdict = match socket.recv(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => true,
+            Err(e) if timed_out(&e) => return None,
+            _ => false,
+        };
+        self.socket = None;
+        Some(verdict)
+    }
 }
 
 struct Pending {
@@ -91,6 +136,8 @@ struct Pending {
     next: Instant,
     rto: Duration,
     answer: Option<Response>,
+    /// The server's port is closed (see [`Sentinel`]).
+    refused: bool,
 }
 
 /// Runs `requests` at once on `socket` until each is answered or `timeout` passes;
@@ -113,13 +160,31 @@ pub fn transact(
             next: start,
             rto: INITIAL_RTO,
             answer: None,
+            refused: false,
         });
+    }
+    let mut sentinels: Vec<Sentinel> = Vec::new();
+    for (p, request) in pending.iter().zip(requests) {
+        if !sentinels.iter().any(|s| s.server == request.server) {
+            sentinels.push(Sentinel::start(socket, request.server, &p.bytes));
+        }
     }
     let mut buf = [0u8; 2048];
     loop {
+        for sentinel in &mut sentinels {
+            if sentinel.verdict() == Some(true) {
+                stats.refused.push(sentinel.server);
+                for (p, request) in pending.iter_mut().zip(requests) {
+                    if request.server == sentinel.server {
+                        p.refused = true;
+                    }
+                }
+            }
+        }
+        let undecided = sentinels.iter().any(|s| s.socket.is_some());
         let now = Instant::now();
         for (p, request) in pending.iter_mut().zip(requests) {
-            if p.answer.is_none() && p.next <= now {
+            if p.answer.is_none() && !p.refused && p.next <= now {
                 match socket.send_to(&p.bytes, request.server) {
                     Ok(_) => {}
                     // An ICMP error from an earlier send, or no route: keep trying.
@@ -131,16 +196,19 @@ pub fn transact(
                 p.rto = (p.rto * 2).min(MAX_RTO);
             }
         }
-        if pending.iter().all(|p| p.answer.is_some()) || now >= deadline {
+        if pending.iter().all(|p| p.answer.is_some() || p.refused) || now >= deadline {
             break;
         }
-        let wake = pending
+        let mut wake = pending
             .iter()
-            .filter(|p| p.answer.is_none())
+            .filter(|p| p.answer.is_none() && !p.refused)
             .map(|p| p.next)
             .min()
             .unwrap_or(deadline)
             .min(deadline);
+        if undecided {
+            wake = wake.min(now + SENTINEL_TICK);
+        }
         let wait = wake
             .saturating_duration_since(now)
             .max(Duration::from_millis(1));

@@ -273,14 +273,19 @@ mod tests {
         let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         let client_addr = client.local_addr().unwrap();
+        // Answers every request (the client's, and its sentinel's) with junk first.
+        server
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let answer = std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
-            let (len, from) = server.recv_from(&mut buf).unwrap();
-            server.send_to(b"junk", from).unwrap();
-            let request = stun::decode(&buf[..len]).unwrap();
-            let mut response = Message::response_to(&request, Class::Success);
-            response.attributes.push(Attribute::XorMappedAddress(from));
-            server.send_to(&response.encode(), from).unwrap();
+            while let Ok((len, from)) = server.recv_from(&mut buf) {
+                server.send_to(b"junk", from).unwrap();
+                let request = stun::decode(&buf[..len]).unwrap();
+                let mut response = Message::response_to(&request, Class::Success);
+                response.attributes.push(Attribute::XorMappedAddress(from));
+                server.send_to(&response.encode(), from).unwrap();
+            }
         });
         let mut stats = Stats::default();
         let requests = [
@@ -292,5 +297,26 @@ mod tests {
         assert_eq!(got[0].as_ref().unwrap().mapped(), Some(client_addr));
         assert!(got[1].is_none());
         assert_eq!(stats.malformed, 1);
+        assert!(stats.refused.is_empty());
+    }
+
+    #[test]
+    fn a_closed_port_is_refused_at_once() {
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = closed.local_addr().unwrap();
+        drop(closed);
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut stats = Stats::default();
+        let started = Instant::now();
+        let got = transact(
+            &client,
+            &[Request::to(server)],
+            Duration::from_secs(5),
+            &mut stats,
+        )
+        .unwrap();
+        assert!(got[0].is_none());
+        assert_eq!(stats.refused, vec![server]);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

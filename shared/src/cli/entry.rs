@@ -7,12 +7,9 @@
 //! `TOOL: error: MESSAGE` and ends with its status. A tool stopped by SIGINT or
 //! SIGTERM ends with 130 or 143 ([`shutdown`]).
 
+use crate::cli::{generate, shutdown, toolbox};
 use crate::ndjson::output::Output;
-use crate::{
-    Result, Status,
-    cli::{generate, shutdown},
-    diag,
-};
+use crate::{Result, Status, diag};
 use clap::{Arg, ArgAction, Command, CommandFactory};
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -43,7 +40,11 @@ const EXIT_STATUSES: &str =
 
 /// The tool's full clap command: its own definition plus the toolbox-wide flags.
 pub fn command<A: CommandFactory>() -> Command {
-    let cmd = A::command();
+    let mut cmd = A::command();
+    if let Some(tool) = toolbox::find(cmd.get_name()) {
+        let role = format!("{} · {}: {}", tool.name, tool.role, tool.answers);
+        cmd = cmd.before_help(role);
+    }
     let long_help = match cmd.get_after_help() {
         Some(examples) => format!("{examples}\n\n{EXIT_STATUSES}"),
         None => EXIT_STATUSES.to_owned(),

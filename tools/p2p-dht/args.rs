@@ -310,7 +310,7 @@ pub struct PingArgs {
 #[command(after_help = "\
 Sends BEP 51's sample_infohashes to one node and prints a `sample` record per infohash
 it returns, a `node` record per node near --target it lists, then a `sampled` summary
-(`count`; `num`, how many the node stores; `interval`, seconds before it offers a new
+(`count`; `num`, how many the node stores; `interval_s`, seconds before it offers a new
 sample). Follow the `node` records to crawl.
 
 Exit status: 0 samples received, 1 none, or the node does not support BEP 51 (it

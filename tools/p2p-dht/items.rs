@@ -139,7 +139,7 @@ pub fn put(args: &PutArgs, ctx: &Ctx) -> Result<Status> {
         "key": identity.id(),
         "seq": seq,
         "target": id_hex(item.target()),
-        "stored_at": stored_at,
+        "stored_nodes": stored_at,
         "size": value.len(),
     });
     if let Some(salt) = &args.salt {

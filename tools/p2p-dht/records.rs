@@ -49,7 +49,7 @@ pub fn publish(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
                 "id": identity.id(),
                 "seq": seq,
                 "addrs": record.addrs,
-                "stored_at": stored_at,
+                "stored_nodes": stored_at,
             }))?;
             let Some(every) = args.every else {
                 return Ok(Status::Success);

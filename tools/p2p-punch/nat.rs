@@ -110,7 +110,12 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
                 crate::stun::REFUSED
             )));
         }
-        let record = json!({"type": "nat", "nat": "udp-blocked", "udp_blocked": true,
+        // The same fields as when UDP passes, unknown ones null.
+        let record = json!({"type": "nat", "nat": "udp-blocked",
+            "mapping": Behaviour::Unknown.as_str(), "filtering": Behaviour::Unknown.as_str(),
+            "udp_blocked": true, "port_preserving": null, "hairpinning": null,
+            "local": null, "public": null, "server": null, "rfc5780": false,
+            "elapsed_ms": crate::stun::millis(started.elapsed()),
             "servers": servers.iter().map(|s| Addr::udp(*s)).collect::<Vec<_>>()});
         ctx.out.record(&record)?;
         diag::warn(format_args!("no STUN server answered: UDP looks blocked"));
@@ -239,7 +244,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         record["lifetime_dead_s"] = json!(lifetime.dead.map(|d| d.as_secs()));
         record["keepalive_s"] = json!(lifetime.alive.map(|d| (d.as_secs() * 2 / 3).max(1)));
     }
-    record["elapsed_ms"] = json!(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    record["elapsed_ms"] = json!(crate::stun::millis(started.elapsed()));
     ctx.out.record(&record)?;
     summary(ctx, &record, test_ms);
     if stats.malformed > 0 {

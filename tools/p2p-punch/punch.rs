@@ -60,7 +60,7 @@ fn report(ctx: &Ctx, peer: &PeerId, me: &Candidate, outcome: &Outcome) -> Result
                 p.elapsed.as_millis()
             ));
             json!({
-                "type": "punch", "ok": true, "peer": peer, "technique": p.technique.as_str(),
+                "type": "punch", "ok": true, "id": peer, "technique": p.technique.as_str(),
                 "local": Addr::udp(local), "remote": Addr::udp(p.remote), "attempts": outcome.attempts,
                 "elapsed_ms": millis(p.elapsed), "rtt_ms": millis(p.rtt), "tried": tried,
                 "dropped": outcome.dropped,
@@ -78,7 +78,7 @@ fn report(ctx: &Ctx, peer: &PeerId, me: &Candidate, outcome: &Outcome) -> Result
                 }
             ));
             json!({
-                "type": "punch", "ok": false, "peer": peer, "technique": null,
+                "type": "punch", "ok": false, "id": peer, "technique": null,
                 "attempts": outcome.attempts, "elapsed_ms": millis(outcome.elapsed),
                 "tried": tried, "dropped": outcome.dropped,
             })

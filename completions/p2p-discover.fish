@@ -51,6 +51,6 @@ complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l in
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l max-peers -d 'Most peers in one response' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l rate -d 'Most announces per source address per minute' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s h -l help -d 'Print help'
+complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP on one port) for small swarms, CI and LANs'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

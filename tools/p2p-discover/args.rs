@@ -18,7 +18,7 @@ Examples:
   p2p-discover chat --peers peers.json --peers more.ndjson
   p2p-discover chat --dns peers.example.org:4000 --dns-server 127.0.0.1:5353
   p2p-discover tracker --bind 127.0.0.1:6969
-  p2p-discover chat --tracker udp://127.0.0.1:6969 | p2p-keygen verify";
+  p2p-discover chat --tracker http://127.0.0.1:6969/announce | p2p-keygen verify   (HTTP trackers carry signed records, UDP ones cannot)";
 
 /// Given a topic, find (and announce to) interested peers: mDNS, the mainline DHT,
 /// BitTorrent trackers, bootstrap lists, DNS.

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 const EXAMPLES: &str = "\
 Examples:
-  p2p-discover chat | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53
   dig @127.0.0.1 -p 5300 peers.example.org A          (a rotating subset of live peers)
   dig @127.0.0.1 -p 5300 _p2p._udp.peers.example.org SRV
-  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300 | p2p-pipe …
+  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300 | p2p-keygen verify
   p2p-discover chat | p2p-dns-rr publish --server ns1.example.org --zone example.org \\
       --name peers.example.org --tsig-key update.key
 
@@ -62,7 +62,7 @@ Runs until killed; when stdin ends, the peers it gave expire and the --peers fil
 
 Examples:
   p2p-dns-rr serve --zone peers.test --bind 127.0.0.1:5300 < peers.ndjson
-  p2p-discover chat | p2p-dns-rr serve --zone peers.test --ttl 5 --answers 4 --stats-every 10s";
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.test --ttl 5s --answers 4 --stats-every 10s";
 
 /// `p2p-dns-rr serve`.
 #[derive(Debug, clap::Args)]

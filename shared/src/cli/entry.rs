@@ -45,11 +45,17 @@ pub fn command<A: CommandFactory>() -> Command {
         let role = format!("{} · {}: {}", tool.name, tool.role, tool.answers);
         cmd = cmd.before_help(role);
     }
-    let long_help = match cmd.get_after_help() {
-        Some(examples) => format!("{examples}\n\n{EXIT_STATUSES}"),
-        None => EXIT_STATUSES.to_owned(),
-    };
-    cmd.after_long_help(long_help).arg(
+    cmd = with_exit_statuses(cmd);
+    // Every subcommand's help states its exit statuses, once: its own when it has
+    // them, else the toolbox's.
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, with_exit_statuses);
+    }
+    cmd.arg(
         Arg::new(QUIET)
             .short('q')
             .long("quiet")
@@ -57,6 +63,20 @@ pub fn command<A: CommandFactory>() -> Command {
             .action(ArgAction::SetTrue)
             .help("No progress bars or notes on stderr (warnings and errors still show)"),
     )
+}
+
+/// `cmd` with the toolbox's exit statuses after its long help, unless its own text
+/// already states them.
+fn with_exit_statuses(cmd: Command) -> Command {
+    let own = cmd
+        .get_after_long_help()
+        .or_else(|| cmd.get_after_help())
+        .map(ToString::to_string);
+    match own {
+        Some(text) if text.contains("Exit status") => cmd,
+        Some(text) => cmd.after_long_help(format!("{text}\n\n{EXIT_STATUSES}")),
+        None => cmd.after_long_help(EXIT_STATUSES),
+    }
 }
 
 /// Parses the command line, runs the tool and returns its exit code.

@@ -66,7 +66,13 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             shutdown::signalled().await;
             Ok(End::Signal)
         };
-        let end = listen.or(deadline).or(signal).await?;
+        let spinner = p2p_shared::cli::progress::spinner(
+            ctx.quiet,
+            format!("looking for peers of '{topic}'"),
+        );
+        let end = listen.or(deadline).or(signal).await;
+        spinner.finish_and_clear();
+        let end = end?;
         let Started {
             tasks,
             mdns,

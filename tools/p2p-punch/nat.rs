@@ -67,7 +67,6 @@ fn one(
 }
 
 /// `p2p-punch nat`.
-#[allow(clippy::too_many_lines)]
 pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
     let names = stun_servers::named_or_default(&args.servers);
     if args.servers.is_empty() {
@@ -83,11 +82,31 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
     let budget = Budget {
         end: started + args.timeout,
     };
+    let mut stats = Stats::default();
+    // --lifetime shows its own progress.
+    let spinner = p2p_shared::cli::progress::spinner(
+        ctx.quiet || args.lifetime,
+        "testing the NAT's behaviour",
+    );
+    let outcome = tests(args, ctx, &servers, started, &budget, &mut stats);
+    spinner.finish_and_clear();
+    outcome
+}
+
+/// The behaviour tests themselves, reporting the `nat` record.
+#[allow(clippy::too_many_lines)]
+fn tests(
+    args: &NatArgs,
+    ctx: &Ctx,
+    servers: &[SocketAddr],
+    started: Instant,
+    budget: &Budget,
+    stats: &mut Stats,
+) -> Result<Status> {
     let bind = |what: &str| {
         UdpSocket::bind(SocketAddr::new(args.bind.ip(), 0))
             .with_context(|| format!("binding the {what} socket on {}", args.bind.ip()))
     };
-    let mut stats = Stats::default();
 
     // Filtering, on a fresh socket that only talks to the primary address.
     let filter_socket = bind("filtering")?;
@@ -95,7 +114,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         &filter_socket,
         &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
         budget.wait(Duration::from_secs(2)),
-        &mut stats,
+        stats,
     )?;
     let Some((server_index, primary)) = first.iter().enumerate().find_map(|(i, r)| {
         r.as_ref()
@@ -137,7 +156,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             &filter_socket,
             &[change(true, true), change(false, true)],
             budget.wait(TEST_WAIT),
-            &mut stats,
+            stats,
         )?;
         // An answer counts only if it really came from the other address or port.
         let both = got[0]
@@ -169,7 +188,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         &map_socket,
         Request::to(server),
         budget.wait(Duration::from_secs(1)),
-        &mut stats,
+        stats,
     )?
     .and_then(|r| r.mapped())
     .ok_or_else(|| Error::timeout(format!("{server} stopped answering")))?;
@@ -182,7 +201,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             &map_socket,
             &[Request::to(alt_ip), Request::to(other)],
             budget.wait(Duration::from_secs(1)),
-            &mut stats,
+            stats,
         )?;
         let m2 = got[0].as_ref().and_then(Response::mapped);
         let m3 = got[1].as_ref().and_then(Response::mapped);
@@ -197,7 +216,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             &map_socket,
             &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
             budget.wait(Duration::from_secs(1)),
-            &mut stats,
+            stats,
         )?;
         let seen: Vec<(SocketAddr, SocketAddr)> = servers
             .iter()

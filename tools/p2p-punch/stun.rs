@@ -37,7 +37,13 @@ pub fn run(args: &StunArgs, ctx: &Ctx) -> Result<Status> {
     let socket = UdpSocket::bind(args.bind).with_context(|| format!("binding {}", args.bind))?;
     let requests: Vec<Request> = targets.iter().map(|(_, a)| Request::to(*a)).collect();
     let mut stats = Stats::default();
-    let answers = binding::transact(&socket, &requests, args.timeout, &mut stats)?;
+    let spinner = p2p_shared::cli::progress::spinner(
+        ctx.quiet,
+        format!("asking {} STUN server(s)", requests.len()),
+    );
+    let answers = binding::transact(&socket, &requests, args.timeout, &mut stats);
+    spinner.finish_and_clear();
+    let answers = answers?;
     let udp = |a| Addr::from_socket(Scheme::Udp, a);
     let mut answered = 0;
     for ((name, server), answer) in targets.iter().zip(answers) {

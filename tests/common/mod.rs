@@ -4,6 +4,7 @@
 
 pub mod dns;
 pub mod libtorrent;
+pub mod natlab;
 pub mod netns;
 
 use serde_json::Value;

@@ -1,0 +1,252 @@
+//! Paths to a peer, tried in the order ICE tries them: its direct addresses (all at
+//! once), then a punched path through a rendezvous. Each way to reach the peer is a
+//! [`Candidate`]; [`Dialer::connect`] walks them in order and ends on the first that
+//! carries a QUIC connection proving the peer's key. A relayed path is one more
+//! candidate after the punched one.
+//!
+//! A punched socket is handed to QUIC, so the punch and the connection share one
+//! NAT mapping. The listener's side of a punch is [`await_punch`] (through a
+//! rendezvous) or [`punch_signalled`] (candidates exchanged some other way).
+
+use super::quic::{Endpoint, Tuning};
+use crate::connect::punch::candidate::{Candidate as PunchCandidate, session_from};
+use crate::connect::punch::engine::{self, Plan, Punched, Technique};
+use crate::connect::punch::gather::gather;
+use crate::connect::punch::rendezvous::{Client, Introduction};
+use crate::identity::Identity;
+use crate::identity::peer_id::PeerId;
+use crate::{Context, Error, Result};
+use std::fmt;
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+/// How long learning this side's public address from a rendezvous may take.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How the path that carries a connection was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// To one of the peer's own addresses.
+    Direct,
+    /// Through a hole punched with this technique.
+    Punched(Technique),
+}
+
+impl Via {
+    /// `direct` or `punched`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Via::Direct => "direct",
+            Via::Punched(_) => "punched",
+        }
+    }
+
+    /// Whether the path runs without a relay, as `--require-direct` wants.
+    pub fn is_direct(&self) -> bool {
+        matches!(self, Via::Direct | Via::Punched(_))
+    }
+
+    /// The punching technique, for a punched path.
+    pub fn technique(&self) -> Option<&'static str> {
+        match self {
+            Via::Direct => None,
+            Via::Punched(t) => Some(t.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Via::Direct => f.write_str("direct"),
+            Via::Punched(t) => write!(f, "punched ({t})"),
+        }
+    }
+}
+
+/// One way to reach a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidate {
+    /// The peer's own UDP addresses, dialled all at once.
+    Direct(Vec<SocketAddr>),
+    /// A hole punched with the help of the rendezvous at this address.
+    Rendezvous(SocketAddr),
+}
+
+impl fmt::Display for Candidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Candidate::Direct(_) => f.write_str("direct"),
+            Candidate::Rendezvous(server) => write!(f, "punched via udp://{server}"),
+        }
+    }
+}
+
+/// A connection and the path it runs over.
+pub struct Path {
+    /// How the path was made.
+    pub via: Via,
+    /// The endpoint (and socket) the connection runs on.
+    pub endpoint: Endpoint,
+    /// The connection, with the peer's key proven.
+    pub conn: quinn::Connection,
+}
+
+/// What dialling needs besides the peer.
+#[derive(Clone)]
+pub struct Dialer {
+    /// The identity to prove.
+    pub identity: Identity,
+    /// The protocol to speak.
+    pub alpn: Vec<u8>,
+    /// Transport settings.
+    pub tuning: Tuning,
+    /// The local address to dial from (its port is used for direct dials only;
+    /// every punch binds a fresh socket on its IP).
+    pub bind: SocketAddr,
+    /// How long the direct addresses get before the next candidate is tried.
+    pub direct_timeout: Duration,
+    /// How long a punch may take.
+    pub punch_timeout: Duration,
+}
+
+impl Dialer {
+    /// Tries `candidates` in order; `failed` hears of each one that did not work.
+    pub async fn connect(
+        &self,
+        peer: PeerId,
+        candidates: &[Candidate],
+        mut failed: impl FnMut(&Candidate, &Error),
+    ) -> Result<Path> {
+        let mut last = None;
+        for candidate in candidates {
+            let attempt = match candidate {
+                Candidate::Direct(addrs) => self.direct(peer, addrs).await,
+                Candidate::Rendezvous(server) => self.punched(peer, *server).await,
+            };
+            match attempt {
+                Ok(path) => return Ok(path),
+                Err(e) => {
+                    failed(candidate, &e);
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::failure(format!("no way to reach {peer} is known"))))
+    }
+
+    async fn direct(&self, peer: PeerId, addrs: &[SocketAddr]) -> Result<Path> {
+        let endpoint = Endpoint::bind(&self.identity, self.bind, None, self.tuning)?;
+        let limit = self.direct_timeout;
+        let conn = smol::future::or(endpoint.dial(peer, addrs, &self.alpn), async {
+            smol::Timer::after(limit).await;
+            Err(Error::timeout(format!(
+                "no answer from its direct addresses within {}",
+                crate::cli::duration::format(limit)
+            )))
+        })
+        .await?;
+        Ok(Path {
+            via: Via::Direct,
+            endpoint,
+            conn,
+        })
+    }
+
+    async fn punched(&self, peer: PeerId, server: SocketAddr) -> Result<Path> {
+        let (identity, bind, timeout) = (self.identity.clone(), self.bind, self.punch_timeout);
+        let punched = smol::unblock(move || {
+            let socket = fresh_socket(bind)?;
+            let candidate = gather(&socket, &identity, server, GATHER_TIMEOUT)
+                .context("learning this side's address from the rendezvous")?;
+            let mut client = Client::new(&socket, server, &identity);
+            client.register(&candidate, timeout)?;
+            let intro = client.connect(&peer, timeout)?;
+            if intro.peer.id != peer {
+                return Err(Error::failure(format!(
+                    "the rendezvous introduced {} instead of {peer}",
+                    intro.peer.id
+                )));
+            }
+            punch(socket, &identity, candidate, intro, timeout)
+        })
+        .await?;
+        let via = Via::Punched(punched.technique);
+        let remote = punched.remote;
+        let endpoint = Endpoint::from_socket(&self.identity, punched.socket, None, self.tuning)?;
+        let conn = endpoint.dial(peer, &[remote], &self.alpn).await?;
+        Ok(Path {
+            via,
+            endpoint,
+            conn,
+        })
+    }
+}
+
+/// A socket on `bind`'s IP with a fresh port.
+fn fresh_socket(bind: SocketAddr) -> Result<UdpSocket> {
+    let addr = SocketAddr::new(bind.ip(), 0);
+    UdpSocket::bind(addr).with_context(|| format!("binding udp://{addr}"))
+}
+
+fn punch(
+    socket: UdpSocket,
+    identity: &Identity,
+    me: PunchCandidate,
+    intro: Introduction,
+    timeout: Duration,
+) -> Result<Punched> {
+    let peer = intro.peer.id;
+    let mut plan = Plan::new(intro.session, me, intro.peer);
+    plan.start_in = intro.start_in;
+    plan.timeout = timeout;
+    let outcome = engine::punch(socket, identity, &plan)?;
+    outcome.punched.ok_or_else(|| {
+        Error::failure(format!(
+            "no hole punched to {peer} after {} probes in {} ms",
+            outcome.attempts,
+            outcome.elapsed.as_millis()
+        ))
+    })
+}
+
+/// The listener's side of a punch through a rendezvous: registers a fresh socket on
+/// `bind`'s IP at `server` (calling `registered` with the address the rendezvous
+/// sees), waits up to `wait` (forever without) for a peer to ask, and punches.
+pub fn await_punch(
+    identity: &Identity,
+    bind: SocketAddr,
+    server: SocketAddr,
+    wait: Option<Duration>,
+    punch_timeout: Duration,
+    registered: impl FnOnce(SocketAddr),
+) -> Result<(PeerId, Punched)> {
+    let socket = fresh_socket(bind)?;
+    let candidate = gather(&socket, identity, server, GATHER_TIMEOUT)
+        .context("learning this side's address from the rendezvous")?;
+    let mut client = Client::new(&socket, server, identity);
+    registered(client.register(&candidate, GATHER_TIMEOUT)?);
+    let intro = client.wait_for_introduction(&candidate, wait)?;
+    let peer = intro.peer.id;
+    Ok((
+        peer,
+        punch(socket, identity, candidate, intro, punch_timeout)?,
+    ))
+}
+
+/// A punch from candidates exchanged outside any rendezvous (`--signal stdio`): both
+/// sides call it with their own candidate and the peer's, at about the same time.
+pub fn punch_signalled(
+    socket: UdpSocket,
+    identity: &Identity,
+    mine: PunchCandidate,
+    theirs: PunchCandidate,
+    punch_timeout: Duration,
+) -> Result<Punched> {
+    let intro = Introduction {
+        session: session_from(&mine, &theirs),
+        peer: theirs,
+        start_in: Duration::ZERO,
+    };
+    punch(socket, identity, mine, intro, punch_timeout)
+}

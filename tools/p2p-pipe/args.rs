@@ -58,14 +58,14 @@ pub struct Common {
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// The rendezvous (`p2p-punch serve`) for a punched path: HOST:PORT or udp://HOST:PORT
-    #[arg(long, value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long, value_name = "SERVER", value_parser = parse_udp)]
     pub rendezvous: Option<SocketAddr>,
     /// How candidates for a punched path are exchanged
     #[arg(long, value_enum, value_name = "HOW", default_value = "rendezvous")]
     pub signal: Signal,
     /// STUN server that tells this side its public address with --signal stdio
     /// (`p2p-punch serve` is one)
-    #[arg(long, value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long, value_name = "SERVER", value_parser = parse_udp)]
     pub stun: Option<SocketAddr>,
     /// Write NDJSON `event` records (path, rtt, bytes, reasons) to FILE
     #[arg(long, value_name = "FILE")]

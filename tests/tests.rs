@@ -20,4 +20,5 @@ mod pipe;
 mod pipe_lab;
 mod punch;
 mod punch_lab;
+mod relay;
 mod shutdown;

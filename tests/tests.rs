@@ -5,7 +5,9 @@
 #[macro_use]
 mod common;
 
+mod completion;
 mod compose;
+mod contract;
 mod dht;
 mod discover;
 mod dns_publish;
@@ -19,3 +21,4 @@ mod pipe_lab;
 mod punch;
 mod punch_lab;
 mod relay;
+mod shutdown;

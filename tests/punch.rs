@@ -427,6 +427,40 @@ fn ask(
     Message::decode(&buf[..n]).unwrap()
 }
 
+/// Says hello to the rendezvous as `id` and returns the challenge.
+fn challenge(
+    socket: &UdpSocket,
+    server: &str,
+    id: p2p_shared::identity::peer_id::PeerId,
+) -> String {
+    use p2p_shared::connect::punch::rendezvous::Message;
+    let Message::Challenge { challenge } = ask(socket, server, &Message::Hello { id }) else {
+        panic!("no challenge");
+    };
+    challenge
+}
+
+/// Registers `record` answering `challenge` with a proof by `signer`; the answer.
+fn register(
+    socket: &UdpSocket,
+    server: &str,
+    record: serde_json::Map<String, Value>,
+    challenge: String,
+    signer: &p2p_shared::identity::Identity,
+) -> p2p_shared::connect::punch::rendezvous::Message {
+    use p2p_shared::connect::punch::rendezvous::{Message, prove};
+    let proof = prove(signer, &hex::decode(&challenge).unwrap());
+    ask(
+        socket,
+        server,
+        &Message::Register {
+            candidate: record,
+            challenge,
+            proof,
+        },
+    )
+}
+
 /// A peer registers with its key; then an attacker on another address tries to take
 /// its place: with the victim's own (captured) candidate but its own proof, with a
 /// candidate it signed but that names the victim, and by asking for introductions in
@@ -434,7 +468,7 @@ fn ask(
 #[test]
 fn the_rendezvous_refuses_registering_or_speaking_for_someone_else() {
     use p2p_shared::connect::punch::candidate::{Behaviour, Candidate};
-    use p2p_shared::connect::punch::rendezvous::{Message, prove};
+    use p2p_shared::connect::punch::rendezvous::Message;
     use p2p_shared::identity::{Identity, signing};
     let home = common::tempdir();
     let (_server, listening) = serve(home.path(), &["--bind", "127.0.0.1:0"]);
@@ -451,23 +485,9 @@ fn the_rendezvous_refuses_registering_or_speaking_for_someone_else() {
         ports: Vec::new(),
         nonce: [7; 16],
     };
-    let challenge_for = |socket: &UdpSocket, id| {
-        let Message::Challenge { challenge } = ask(socket, &server, &Message::Hello { id }) else {
-            panic!("no challenge");
-        };
-        challenge
-    };
+    let challenge_for = |socket: &UdpSocket, id| challenge(socket, &server, id);
     let register = |socket: &UdpSocket, record, challenge: String, signer: &Identity| {
-        let proof = prove(signer, &hex::decode(&challenge).unwrap());
-        ask(
-            socket,
-            &server,
-            &Message::Register {
-                candidate: record,
-                challenge,
-                proof,
-            },
-        )
+        register(socket, &server, record, challenge, signer)
     };
     let refused = |answer: Message, want: &str| match answer {
         Message::Error { reason } => assert!(reason.contains(want), "{reason}"),

@@ -904,7 +904,7 @@ fn a_relay_restarted_mid_stream_ends_both_sides_cleanly() {
     .stderr(std::fs::File::create(&connector_err).unwrap());
     let mut connector = common::Guard(cmd.spawn().unwrap());
     let mut stdin = connector.0.stdin.take().unwrap();
-    stdin.write_all(&[0x5a; 64 << 10]).unwrap();
+    stdin.write_all(&vec![0x5a; 64 << 10]).unwrap();
     let end = Instant::now() + WAIT;
     while std::fs::metadata(&out).map_or(0, |m| m.len()) < 64 << 10 {
         assert!(Instant::now() < end, "the stream did not start");

@@ -616,7 +616,7 @@ fn a_punch_succeeds_when_the_rendezvous_is_behind_lossy_links() {
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let mine = &out.records()[0];
     assert_eq!(mine["ok"], true, "{mine}");
-    assert_eq!(mine["peer"], id.as_str());
+    assert_eq!(mine["id"], id.as_str());
     let theirs = listener.wait_for(WAIT, |r| r["type"] == "punch");
     assert_eq!(theirs["ok"], true, "{theirs}");
     let dropped =

@@ -938,6 +938,6 @@ fn a_relay_restarted_mid_stream_ends_both_sides_cleanly() {
     assert!(why.contains("lost") || why.contains("vanished"), "{why}");
     eprintln!(
         "relay restart: both sides ended in {took:.1?}: {}",
-        why.trim()
+        why.lines().last().unwrap_or_default()
     );
 }

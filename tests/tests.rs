@@ -11,6 +11,7 @@ mod discover;
 mod dns_publish;
 mod dns_serve;
 mod generated_docs;
+mod hostile;
 mod keygen;
 mod punch;
 mod punch_lab;

@@ -4,7 +4,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`status`], [`diag`], [`addr`], [`random`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness |
+//! | [`status`], [`diag`], [`addr`], [`random`], [`budget`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness, the bounds servers hold to |
 //! | [`identity`] | key files, peer ids, RFC 8785 canonical JSON, signatures, sealed boxes |
 //! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
 //! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
@@ -13,6 +13,7 @@
 //! | [`connect`] | from a peer id to a path: hole punching and its rendezvous |
 
 pub mod addr;
+pub mod budget;
 pub mod cli;
 pub mod codec;
 pub mod connect;

@@ -3,6 +3,10 @@
 //! server holds. Heavier load is in `scripts/soak`.
 
 use crate::common::{self, Running};
+use p2p_shared::codec::stun;
+use p2p_shared::connect::punch::candidate::{Behaviour, Candidate};
+use p2p_shared::connect::punch::rendezvous::Client;
+use p2p_shared::identity::Identity;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
@@ -86,4 +90,154 @@ fn the_tracker_outlives_more_idle_connections_than_descriptors() {
     assert_eq!(n, 16);
     assert!(tracker.wait(Duration::from_millis(100)).is_none());
     drop(idle);
+}
+
+/// Starts `p2p-punch serve` on loopback; returns it and its address.
+fn punch_server(home: &Path) -> (Running, SocketAddr) {
+    let mut cmd = common::command(&bin!("p2p-punch"), home);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]);
+    let mut server = Running::start(cmd);
+    let listening = server.wait_for(WAIT, |r| r["type"] == "listening");
+    let addr = listening["addr"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("udp://")
+        .parse()
+        .unwrap();
+    (server, addr)
+}
+
+/// A signed candidate for `identity` claiming `local` addresses.
+fn candidate(identity: &Identity, local: Vec<SocketAddr>) -> Candidate {
+    Candidate {
+        id: identity.id(),
+        local,
+        observed: None,
+        mapping: Behaviour::None,
+        ports: Vec::new(),
+        nonce: [7; 16],
+    }
+}
+
+/// Issue 16, item 2: one UDP address registered 20,000 fake ids. Now a socket
+/// address holds a few registrations and the rest are refused, saying why.
+#[test]
+fn the_rendezvous_refuses_a_flood_of_fake_ids_from_one_address() {
+    let home = common::tempdir();
+    let (_server, addr) = punch_server(home.path());
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut refused = None;
+    for n in 0..12u8 {
+        let identity = Identity::from_seed([n + 1; 32]);
+        let mut client = Client::new(&socket, addr, &identity);
+        let me = candidate(&identity, vec![socket.local_addr().unwrap()]);
+        if let Err(e) = client.register(&me, Duration::from_secs(5)) {
+            refused = Some((n, e.to_string()));
+            break;
+        }
+    }
+    let (n, why) = refused.expect("twelve ids registered from one socket address");
+    assert_eq!(n, 4, "refused after {n}: {why}");
+    assert!(why.contains("too many registrations"), "{why}");
+}
+
+/// Issue 16, item 5: a caller that claims a third party's address as its local
+/// candidate made a listener probe it 1,000 times a second for 5 s. Now an address
+/// the rendezvous never saw the caller at gets a handful of probes.
+#[test]
+fn a_listener_probes_an_unverified_third_party_only_a_few_times() {
+    let home = common::tempdir();
+    let (_server, addr) = punch_server(home.path());
+    let key = common::make_key(home.path(), "key.json");
+    let mut cmd = common::command(&bin!("p2p-punch"), home.path());
+    cmd.args(["listen", "-i"])
+        .arg(home.path().join("key.json"))
+        .args(["--rendezvous", &addr.to_string(), "--bind", "127.0.0.1:0"])
+        .args(["--punch-timeout", "2s"]);
+    let mut listener = Running::start(cmd);
+    listener.wait_for(WAIT, |r| r["type"] == "listening");
+    let victim = std::net::UdpSocket::bind("127.0.0.2:0").unwrap();
+    let attacker = Identity::from_seed([42; 32]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut client = Client::new(&socket, addr, &attacker);
+    client
+        .register(
+            &candidate(&attacker, vec![victim.local_addr().unwrap()]),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+    client
+        .connect(&key.parse().unwrap(), Duration::from_secs(5))
+        .unwrap();
+    let punched = listener.wait_for(WAIT, |r| r["type"] == "punch");
+    assert_eq!(punched["ok"], false);
+    victim.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 2048];
+    let mut probes = 0;
+    while victim.recv_from(&mut buf).is_ok() {
+        probes += 1;
+    }
+    assert!(
+        (1..=8).contains(&probes),
+        "{probes} probes reached an address that never took part"
+    );
+}
+
+/// Issue 16, item 9: STUN RESPONSE-PORT sent answers to any port of the sender's IP,
+/// as many as asked for. Now a port that never asked gets a couple a second at most
+/// (and privileged ports none); a port that asked gets all of them.
+#[test]
+fn stun_response_port_cannot_spray_the_ports_of_an_address() {
+    let home = common::tempdir();
+    let (_server, addr) = punch_server(home.path());
+    let asker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for s in [&asker, &target] {
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+    }
+    let ask = |port: u16, n: u8| {
+        let mut request = stun::Message::binding_request([n; 12]);
+        request.attributes.push(stun::Attribute::ResponsePort(port));
+        asker.send_to(&request.encode(), addr).unwrap();
+    };
+    let count = |socket: &std::net::UdpSocket| {
+        let mut buf = [0u8; 1500];
+        let mut n = 0;
+        while socket.recv_from(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let target_port = target.local_addr().unwrap().port();
+    for n in 0..20 {
+        ask(target_port, n);
+    }
+    let redirected = count(&target);
+    let refused = count(&asker);
+    assert!(
+        (1..=3).contains(&redirected),
+        "{redirected} answers redirected"
+    );
+    assert_eq!(
+        redirected + refused,
+        20,
+        "every other request is refused, said"
+    );
+    ask(80, 99);
+    assert_eq!(count(&target), 0);
+    let mut buf = [0u8; 1500];
+    let (n, _) = asker.recv_from(&mut buf).expect("a refusal");
+    assert_eq!(
+        stun::decode(&buf[..n]).unwrap().error_code().map(|e| e.0),
+        Some(400)
+    );
+    target
+        .send_to(&stun::Message::binding_request([1; 12]).encode(), addr)
+        .unwrap();
+    assert_eq!(count(&target), 1, "its own answer");
+    for n in 0..10 {
+        ask(target_port, n);
+    }
+    assert_eq!(count(&target), 10, "a port that asked gets every answer");
 }

@@ -391,6 +391,9 @@ mod tests {
         stop.event = Event::Stopped;
         state.announce(from, &stop, now).unwrap();
         assert_eq!(state.swarms(), 2, "a swarm left empty is dropped");
+        let mut fifth = announce(1, 7000);
+        fifth.info_hash = [5; 20];
+        state.announce(from, &fifth, now).unwrap();
         let later = now + Duration::from_secs(61);
         assert!(
             state.announce(from, &fourth, later).is_ok(),

@@ -376,7 +376,10 @@ mod tests {
 
     #[test]
     fn empty_swarms_go_and_infohashes_are_capped() {
-        let mut state = State::new(limits());
+        let mut state = State::new(Limits {
+            rate: 1000,
+            ..limits()
+        });
         let now = Instant::now();
         let from: SocketAddr = "192.0.2.1:1".parse().unwrap();
         for hash in 1..=3u8 {

@@ -241,3 +241,90 @@ fn stun_response_port_cannot_spray_the_ports_of_an_address() {
     }
     assert_eq!(count(&target), 10, "a port that asked gets every answer");
 }
+
+/// Issue 16, item 10: a line with a key twice verified (the last value was signed)
+/// while the line passed on still held the first. Now such a line is refused.
+#[test]
+fn a_signed_line_with_a_duplicate_key_does_not_verify() {
+    let home = common::tempdir();
+    common::make_key(home.path(), "key.json");
+    let mut sign = common::command(&bin!("p2p-keygen"), home.path());
+    sign.args(["sign", "-i"]).arg(home.path().join("key.json"));
+    let signed = common::run(sign, b"{\"type\":\"note\",\"text\":\"good\"}\n", WAIT);
+    assert_eq!(signed.code(), 0, "{}", signed.stderr);
+    let line = String::from_utf8(signed.stdout).unwrap();
+    let evil = line.replacen(
+        "{\"type\":\"note\",",
+        "{\"type\":\"note\",\"text\":\"evil\",",
+        1,
+    );
+    let verify = common::command(&bin!("p2p-keygen"), home.path());
+    let mut verify_cmd = verify;
+    verify_cmd.arg("verify");
+    let out = common::run(verify_cmd, evil.as_bytes(), WAIT);
+    assert_ne!(out.code(), 0);
+    assert!(
+        out.stdout.is_empty(),
+        "passed on: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        out.stderr.contains("duplicate key \"text\""),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 16, item 11: p2p-dht echoed input lines on stderr raw, terminal escapes and
+/// all, and in full up to 1 MiB. Now escaped and cut.
+#[test]
+fn input_echoed_on_stderr_is_escaped_and_cut() {
+    let home = common::tempdir();
+    let mut cmd = common::command(&bin!("p2p-dht"), home.path());
+    cmd.args(["get", "--bootstrap", "127.0.0.1:9", "--timeout", "1s"]);
+    let mut input = b"zz\x1b]0;owned\x07\x1b[2J\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 200_000));
+    input.push(b'\n');
+    let out = common::run(cmd, &input, WAIT);
+    assert!(out.stderr.contains("zz"), "{}", out.stderr);
+    assert!(
+        !out.stderr.bytes().any(|b| b == 0x1b || b == 0x07),
+        "raw escapes on stderr: {:?}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.len() < 4000,
+        "{} bytes on stderr",
+        out.stderr.len()
+    );
+}
+
+/// Issue 16, item 12: identity files were read whatever their size or kind (a FIFO
+/// hung, /dev/zero ate gigabytes). Now only a small regular file is read.
+#[test]
+fn only_small_regular_files_are_read_as_identities() {
+    let home = common::tempdir();
+    let fifo = home.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = home.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 1 << 20]).unwrap();
+    for path in [fifo.as_path(), big.as_path(), Path::new("/dev/zero")] {
+        let mut cmd = common::command(&bin!("p2p-keygen"), home.path());
+        cmd.args(["id", "--allow-readable-key", "-i"]).arg(path);
+        let started = Instant::now();
+        let out = common::run(cmd, b"", WAIT);
+        assert_eq!(out.code(), 2, "{}: {}", path.display(), out.stderr);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(
+            out.stderr.contains("not a regular file") || out.stderr.contains("more than"),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -103,7 +103,7 @@ async fn lookup(dht: AsyncDht, id: PeerId, job: Job) -> Result<Status> {
 
 /// The peer record in `item`, if it is one, is signed by `id` and names `id`.
 fn verified_record(item: &MutableItem, id: PeerId) -> Result<PeerRecord, String> {
-    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(item.value()) else {
+    let Ok(Value::Object(object)) = p2p_shared::identity::strict::from_slice(item.value()) else {
         return Err("it is not a JSON object".to_owned());
     };
     let mut record = PeerRecord::from_object(object)?;

@@ -328,3 +328,69 @@ fn only_small_regular_files_are_read_as_identities() {
         );
     }
 }
+
+/// A DNS query for `peers.test. SOA`, framed for TCP (RFC 7766).
+fn tcp_query() -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in ["peers", "test"] {
+        q.push(u8::try_from(label.len()).unwrap());
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 6, 0, 1]);
+    let mut framed = u16::try_from(q.len()).unwrap().to_be_bytes().to_vec();
+    framed.extend(q);
+    framed
+}
+
+/// True once the server has closed `stream` (EOF or reset).
+fn closed(stream: &mut TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let gone = match stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+    };
+    stream.set_nonblocking(false).unwrap();
+    gone
+}
+
+/// Issue 16, item 4: 128 connections trickling a byte every 4 s held every TCP slot
+/// for ever (the idle timeout restarted with each byte). Now a query must arrive
+/// whole within seconds, and a new client sheds the oldest connection when full.
+#[test]
+fn dns_over_tcp_outlasts_a_slowloris() {
+    let server = crate::common::dns::serve(&[]);
+    let addr = server.addr;
+    let mut held: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok())
+        .collect();
+    for stream in &mut held {
+        let _ = stream.write_all(&[0]);
+    }
+    let mut fresh = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    fresh
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    fresh.write_all(&tcp_query()).unwrap();
+    let mut len = [0u8; 2];
+    fresh
+        .read_exact(&mut len)
+        .expect("a new client is answered while all slots were held");
+    drop(held);
+    let mut slow = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    let query = tcp_query();
+    let started = Instant::now();
+    for byte in &query {
+        if closed(&mut slow) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "a query trickled a byte a second is still read after 8 s"
+        );
+        let _ = slow.write_all(&[*byte]);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+}

@@ -225,7 +225,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__subcmd__punch__subcmd__listen)
-            opts="-i -q -h --identity --allow-readable-key --rendezvous --count --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
+            opts="-i -q -h --identity --allow-readable-key --rendezvous --count --timeout --allow --bind --punch-timeout --rate --birthday-sockets --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -248,6 +248,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -305,7 +309,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__subcmd__punch__subcmd__serve)
-            opts="-q -h --bind --alt --quiet --help"
+            opts="-q -h --bind --alt --max-registrations --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -316,6 +320,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --alt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-registrations)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -6,7 +6,7 @@
 //! (terminal escapes, newlines) are shown escaped (`\u{1b}`), and a message is cut
 //! at [`MAX_MESSAGE`] characters, saying how much was left out.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -38,7 +38,7 @@ pub fn terminal_safe(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len().min(max * 2));
     for (shown, (at, c)) in text.char_indices().enumerate() {
         if shown == max {
-            out.push_str(&format!("… ({} more bytes)", text.len() - at));
+            let _ = write!(out, "… ({} more bytes)", text.len() - at);
             break;
         }
         if c.is_control() {

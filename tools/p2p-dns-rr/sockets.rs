@@ -282,14 +282,11 @@ fn send_all(
 fn tcp_acceptor(listener: &TcpListener, shared: &Arc<Shared>, counters: &Arc<Shard>) {
     let slots = Slots::new(connection_cap(MAX_TCP, RESERVED_FDS));
     for stream in listener.incoming() {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(_) => {
-                // Out of descriptors, most likely: make room and pause.
-                slots.shed_oldest();
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
+        let Ok(stream) = stream else {
+            // Out of descriptors, most likely: make room and pause.
+            slots.shed_oldest();
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
         };
         let Ok(handle) = stream.try_clone() else {
             continue;

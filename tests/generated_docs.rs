@@ -14,6 +14,7 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
         ("p2p-dht", bin!("p2p-dht")),
         ("p2p-discover", bin!("p2p-discover")),
         ("p2p-punch", bin!("p2p-punch")),
+        ("p2p", bin!("p2p")),
     ]
 }
 

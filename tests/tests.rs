@@ -10,6 +10,7 @@ mod dht;
 mod discover;
 mod dns_publish;
 mod dns_serve;
+mod front;
 mod generated_docs;
 mod hostile;
 mod keygen;

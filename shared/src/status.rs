@@ -2,7 +2,7 @@
 //!
 //! The statuses are the toolbox's contract with scripts: 0 success, 1 the operation
 //! failed (nothing found, verification failed, connection failed), 2 usage or input
-//! error, 3 timed out. Only [`crate::cli::entry::main`] turns them into a process exit code.
+//! error, 3 timed out. Only the entry point (`cli::entry::main`) turns them into a process exit code.
 
 use std::fmt;
 use std::io;

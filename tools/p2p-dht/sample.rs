@@ -8,10 +8,11 @@
 //! that is alive but ignores the query (mainline does) is told apart from silence.
 
 use crate::args::SampleArgs;
-use crate::krpc::{Answer, Client};
+use crate::krpc::Client;
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::codec::bencode::Value as Bencode;
+use p2p_shared::codec::krpc::Answer;
 use p2p_shared::{Error, Result, Status, cli::duration, random};
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -6,8 +6,9 @@
 //! stdout ends quietly with 0, every other error is printed once as
 //! `TOOL: error: MESSAGE` and ends with its status.
 
+use crate::cli::{generate, toolbox};
 use crate::ndjson::output::Output;
-use crate::{Result, Status, cli::generate, diag};
+use crate::{Result, Status, diag};
 use clap::{Arg, ArgAction, Command, CommandFactory};
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -38,7 +39,11 @@ const EXIT_STATUSES: &str =
 
 /// The tool's full clap command: its own definition plus the toolbox-wide flags.
 pub fn command<A: CommandFactory>() -> Command {
-    let cmd = A::command();
+    let mut cmd = A::command();
+    if let Some(tool) = toolbox::find(cmd.get_name()) {
+        let role = format!("{} · {}: {}", tool.name, tool.role, tool.answers);
+        cmd = cmd.before_help(role);
+    }
     let long_help = match cmd.get_after_help() {
         Some(examples) => format!("{examples}\n\n{EXIT_STATUSES}"),
         None => EXIT_STATUSES.to_owned(),

@@ -272,7 +272,86 @@ pub fn punch(socket: UdpSocket, identity: &Identity, plan: &Plan) -> Result<Outc
     future::block_on(ex.run(run(&ex, socket, identity, plan)))
 }
 
-#[allow(clippy::too_many_lines)]
+/// The channel every receiving task feeds: (socket index, packet, source).
+type Packets = channel::Sender<(usize, Vec<u8>, SocketAddr)>;
+
+/// A proven path: through which socket, to where, how, its round trip and when.
+#[derive(Clone, Copy)]
+struct Success {
+    socket: usize,
+    remote: SocketAddr,
+    technique: Technique,
+    rtt: Duration,
+    elapsed: Duration,
+}
+
+/// Whether the loop goes on after a packet.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// The clock of one punch: when it started, ends, escalates, and the rate budget.
+struct Schedule {
+    start: Instant,
+    deadline: Instant,
+    escalate_at: Instant,
+    /// Exactly one side maps per destination and the peer's public address is known.
+    birthday: bool,
+    escalated: bool,
+    rate: f64,
+    burst: f64,
+    last_refill: Instant,
+    next_round: Instant,
+    next_refresh: Instant,
+    cursor: usize,
+    done: Option<Success>,
+    linger_until: Instant,
+}
+
+impl Schedule {
+    fn new(plan: &Plan, birthday: bool) -> Self {
+        let start = Instant::now();
+        let deadline = start + plan.timeout;
+        let escalate_at = start + plan.escalate_after;
+        let rate = f64::from(plan.rate.max(1));
+        Schedule {
+            start,
+            deadline,
+            escalate_at,
+            birthday,
+            escalated: false,
+            rate,
+            burst: (rate / 10.0).max(4.0),
+            last_refill: start,
+            next_round: start,
+            next_refresh: escalate_at,
+            cursor: 0,
+            done: None,
+            linger_until: deadline,
+        }
+    }
+
+    /// True once the punch has lingered after success, or failed at its deadline.
+    fn over(&self, now: Instant) -> bool {
+        match self.done {
+            Some(_) => now >= self.linger_until,
+            None => now >= self.deadline,
+        }
+    }
+
+    /// Adds the tokens earned since the last refill, up to the burst.
+    fn refill(&mut self, engine: &mut Engine<'_>, now: Instant) {
+        engine.tokens = (engine.tokens
+            + self.rate * now.duration_since(self.last_refill).as_secs_f64())
+        .min(self.burst);
+        self.last_refill = now;
+    }
+}
+
+/// Punches: seeds the targets, waits for the agreed start, then alternates sending
+/// what the rate budget allows with answering what arrives, until done or out of time.
 async fn run(
     ex: &LocalExecutor<'_>,
     socket: UdpSocket,
@@ -281,110 +360,23 @@ async fn run(
 ) -> Result<Outcome> {
     let local = socket.local_addr()?;
     let (tx, rx) = channel::unbounded::<(usize, Vec<u8>, SocketAddr)>();
-    let mut tasks = Vec::new();
     let primary = Rc::new(Async::new(socket)?);
-    tasks.push(ex.spawn(receive(Rc::clone(&primary), 0, tx.clone())));
+    let mut tasks = vec![ex.spawn(receive(Rc::clone(&primary), 0, tx.clone()))];
+    let mut engine = Engine::new(identity, plan, primary);
+    engine.seed_targets();
+    Timer::after(plan.start_in).await;
     let me_hard = plan.me.mapping.is_dependent();
     let peer_hard = plan.peer.mapping.is_dependent();
-    let mut engine = Engine {
-        identity,
-        plan,
-        sockets: vec![primary],
-        birthday_side: me_hard && !peer_hard,
-        targets: Vec::new(),
-        known: HashSet::new(),
-        sent: HashMap::new(),
-        tokens: 0.0,
-        attempts: 0,
-        dropped: 0,
-        tried: Vec::new(),
-        tried_ports: HashSet::new(),
-        unverified: HashMap::new(),
-    };
-    let seen_at = plan.peer.observed.map(|o| o.ip());
-    for addr in &plan.peer.local {
-        engine.add_target(0, *addr, Technique::Direct);
-        if seen_at != Some(addr.ip()) {
-            engine.unverified.insert(*addr, UNVERIFIED_PROBES);
-        }
-    }
-    if let Some(observed) = plan.peer.observed {
-        let technique = if plan.peer.local.contains(&observed) {
-            Technique::Direct
-        } else {
-            Technique::SimultaneousOpen
-        };
-        engine.add_target(0, observed, technique);
-        if peer_hard {
-            for port in predicted_ports(&plan.peer.ports) {
-                engine.add_target(
-                    0,
-                    SocketAddr::new(observed.ip(), port),
-                    Technique::PortPrediction,
-                );
-            }
-        }
-    }
-    Timer::after(plan.start_in).await;
-    let start = Instant::now();
-    let deadline = start + plan.timeout;
-    let escalate_at = start + plan.escalate_after;
-    let birthday = me_hard != peer_hard && plan.peer.observed.is_some();
-    let rate = f64::from(plan.rate.max(1));
-    let burst = (rate / 10.0).max(4.0);
-    let mut last_refill = start;
-    let mut next_round = start;
-    let mut next_refresh = escalate_at;
-    let mut escalated = false;
-    let mut cursor = 0usize;
-    let mut done: Option<(usize, SocketAddr, Technique, Duration, Duration)> = None;
-    let mut linger_until = deadline;
-    engine.tokens = burst;
+    let mut schedule = Schedule::new(plan, me_hard != peer_hard && plan.peer.observed.is_some());
+    engine.tokens = schedule.burst;
     loop {
         let now = Instant::now();
-        if done.is_some() && now >= linger_until {
+        if schedule.over(now) {
             break;
         }
-        if done.is_none() && now >= deadline {
-            break;
-        }
-        engine.tokens =
-            (engine.tokens + rate * now.duration_since(last_refill).as_secs_f64()).min(burst);
-        last_refill = now;
-        if done.is_none() {
-            if now >= next_round {
-                next_round = now + ROUND;
-                cursor = 0;
-            }
-            while cursor < engine.targets.len() && engine.tokens >= 1.0 {
-                let (socket, to, technique) = engine.targets[cursor];
-                cursor += 1;
-                if socket != 0 && technique == Technique::Birthday && engine.birthday_side {
-                    continue; // refreshed below
-                }
-                if !engine.may_probe(to) {
-                    continue;
-                }
-                engine.tokens -= 1.0;
-                engine.note_tried(technique);
-                engine.send(socket, to, Kind::Probe, 0, technique).await?;
-            }
-            if birthday && now >= escalate_at {
-                if !escalated {
-                    escalated = true;
-                    engine.note_tried(Technique::Birthday);
-                }
-                birthday_step(
-                    ex,
-                    &mut engine,
-                    &tx,
-                    &mut tasks,
-                    local,
-                    now,
-                    &mut next_refresh,
-                )
-                .await?;
-            }
+        schedule.refill(&mut engine, now);
+        if schedule.done.is_none() {
+            send_due(ex, &mut engine, &mut schedule, &tx, &mut tasks, local, now).await?;
         }
         let packet = future::or(async { rx.recv().await.ok() }, async {
             Timer::after(TICK).await;
@@ -394,11 +386,133 @@ async fn run(
         let Some((socket, bytes, from)) = packet else {
             continue;
         };
-        let Ok(probe) = Probe::open(&bytes, &plan.session, &plan.peer.id) else {
-            engine.dropped += 1;
+        if engine
+            .answer(socket, &bytes, from, &mut schedule, me_hard)
+            .await?
+            == Flow::Stop
+        {
+            break;
+        }
+    }
+    let elapsed = schedule
+        .done
+        .map_or_else(|| schedule.start.elapsed(), |d| d.elapsed);
+    for task in tasks {
+        task.cancel().await;
+    }
+    engine.into_outcome(schedule.done, elapsed)
+}
+
+/// Sends this round's probes within the rate budget and, once escalated, a step of
+/// the birthday technique.
+async fn send_due(
+    ex: &LocalExecutor<'_>,
+    engine: &mut Engine<'_>,
+    schedule: &mut Schedule,
+    tx: &Packets,
+    tasks: &mut Vec<smol::Task<()>>,
+    local: SocketAddr,
+    now: Instant,
+) -> Result<()> {
+    if now >= schedule.next_round {
+        schedule.next_round = now + ROUND;
+        schedule.cursor = 0;
+    }
+    while schedule.cursor < engine.targets.len() && engine.tokens >= 1.0 {
+        let (socket, to, technique) = engine.targets[schedule.cursor];
+        schedule.cursor += 1;
+        if socket != 0 && technique == Technique::Birthday && engine.birthday_side {
+            continue; // refreshed by the birthday step
+        }
+        if !engine.may_probe(to) {
             continue;
+        }
+        engine.tokens -= 1.0;
+        engine.note_tried(technique);
+        engine.send(socket, to, Kind::Probe, 0, technique).await?;
+    }
+    if schedule.birthday && now >= schedule.escalate_at {
+        if !schedule.escalated {
+            schedule.escalated = true;
+            engine.note_tried(Technique::Birthday);
+        }
+        birthday_step(
+            ex,
+            engine,
+            tx,
+            tasks,
+            local,
+            now,
+            &mut schedule.next_refresh,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl<'a> Engine<'a> {
+    fn new(identity: &'a Identity, plan: &'a Plan, primary: Rc<Async<UdpSocket>>) -> Self {
+        Engine {
+            identity,
+            plan,
+            sockets: vec![primary],
+            birthday_side: plan.me.mapping.is_dependent() && !plan.peer.mapping.is_dependent(),
+            targets: Vec::new(),
+            known: HashSet::new(),
+            sent: HashMap::new(),
+            tokens: 0.0,
+            attempts: 0,
+            dropped: 0,
+            tried: Vec::new(),
+            tried_ports: HashSet::new(),
+            unverified: HashMap::new(),
+        }
+    }
+
+    /// The peer's candidates as the first targets: its local addresses, its observed
+    /// address, and ports predicted from its mapping pattern when its NAT maps per
+    /// destination.
+    fn seed_targets(&mut self) {
+        let peer = &self.plan.peer;
+        let seen_at = peer.observed.map(|o| o.ip());
+        for addr in &peer.local {
+            self.add_target(0, *addr, Technique::Direct);
+            if seen_at != Some(addr.ip()) {
+                self.unverified.insert(*addr, UNVERIFIED_PROBES);
+            }
+        }
+        if let Some(observed) = peer.observed {
+            let technique = if peer.local.contains(&observed) {
+                Technique::Direct
+            } else {
+                Technique::SimultaneousOpen
+            };
+            self.add_target(0, observed, technique);
+            if peer.mapping.is_dependent() {
+                for port in predicted_ports(&peer.ports) {
+                    let to = SocketAddr::new(observed.ip(), port);
+                    self.add_target(0, to, Technique::PortPrediction);
+                }
+            }
+        }
+    }
+
+    /// Handles one received packet: answers a probe, completes on an ack that echoes
+    /// one of our nonces, and stops once both sides know.
+    async fn answer(
+        &mut self,
+        socket: usize,
+        bytes: &[u8],
+        from: SocketAddr,
+        schedule: &mut Schedule,
+        me_hard: bool,
+    ) -> Result<Flow> {
+        let plan = self.plan;
+        let Ok(probe) = Probe::open(bytes, &plan.session, &plan.peer.id) else {
+            self.dropped += 1;
+            return Ok(Flow::Continue);
         };
-        engine.unverified.remove(&from);
+        self.unverified.remove(&from);
         let technique_here = if socket == 0 {
             Technique::SimultaneousOpen
         } else {
@@ -406,112 +520,105 @@ async fn run(
         };
         match probe.kind {
             Kind::Probe => {
-                engine
-                    .send(socket, from, Kind::Ack, probe.nonce, technique_here)
+                self.send(socket, from, Kind::Ack, probe.nonce, technique_here)
                     .await?;
-                if done.is_none() {
-                    engine.add_target(socket, from, technique_here);
+                if schedule.done.is_none() {
+                    self.add_target(socket, from, technique_here);
+                }
+            }
+            Kind::Ack | Kind::FinalAck if schedule.done.is_some() => {
+                let answer = if probe.kind == Kind::FinalAck {
+                    Kind::Done
+                } else {
+                    Kind::FinalAck
+                };
+                self.send(socket, from, answer, probe.nonce, technique_here)
+                    .await?;
+                if answer == Kind::Done {
+                    return Ok(Flow::Stop);
                 }
             }
             Kind::Ack | Kind::FinalAck => {
-                let proven = engine.sent.get(&probe.echo).map(|s| (s.at, s.technique));
-                match (proven, done.is_some()) {
-                    (Some((at, technique)), false) => {
-                        let now = Instant::now();
-                        // Once the birthday technique runs, a path through one of its
-                        // sockets or to an address nobody advertised is its doing,
-                        // even when a plain probe happened to prove it first.
-                        let technique = if socket != 0
-                            || (escalated && (me_hard || !engine.advertised(from)))
-                        {
-                            Technique::Birthday
-                        } else {
-                            technique
-                        };
-                        done = Some((socket, from, technique, now - at, now - start));
-                        if probe.kind == Kind::FinalAck {
-                            engine
-                                .send(socket, from, Kind::Done, probe.nonce, technique)
-                                .await?;
-                            break;
-                        }
-                        engine
-                            .send(socket, from, Kind::FinalAck, probe.nonce, technique)
-                            .await?;
-                        linger_until = now + plan.linger;
-                    }
-                    (_, true) => {
-                        let answer = if probe.kind == Kind::FinalAck {
-                            Kind::Done
-                        } else {
-                            Kind::FinalAck
-                        };
-                        engine
-                            .send(socket, from, answer, probe.nonce, technique_here)
-                            .await?;
-                        if answer == Kind::Done {
-                            break;
-                        }
-                    }
-                    (None, false) => engine.dropped += 1,
+                let Some(sent) = self.sent.get(&probe.echo) else {
+                    self.dropped += 1;
+                    return Ok(Flow::Continue);
+                };
+                let (at, technique) = (sent.at, sent.technique);
+                let now = Instant::now();
+                // Once the birthday technique runs, a path through one of its sockets
+                // or to an address nobody advertised is its doing, even when a plain
+                // probe happened to prove it first.
+                let technique =
+                    if socket != 0 || (schedule.escalated && (me_hard || !self.advertised(from))) {
+                        Technique::Birthday
+                    } else {
+                        technique
+                    };
+                schedule.done = Some(Success {
+                    socket,
+                    remote: from,
+                    technique,
+                    rtt: now - at,
+                    elapsed: now - schedule.start,
+                });
+                if probe.kind == Kind::FinalAck {
+                    self.send(socket, from, Kind::Done, probe.nonce, technique)
+                        .await?;
+                    return Ok(Flow::Stop);
                 }
+                self.send(socket, from, Kind::FinalAck, probe.nonce, technique)
+                    .await?;
+                schedule.linger_until = now + plan.linger;
             }
             Kind::Done => {
-                if done.is_some() {
-                    break;
+                if schedule.done.is_some() {
+                    return Ok(Flow::Stop);
                 }
             }
         }
+        Ok(Flow::Continue)
     }
-    let elapsed = done.map_or_else(|| start.elapsed(), |d| d.4);
-    for task in tasks {
-        task.cancel().await;
-    }
-    let Engine {
-        sockets,
-        attempts,
-        dropped,
-        tried,
-        ..
-    } = engine;
-    let punched = match done {
-        Some((index, remote, technique, rtt, elapsed)) => {
-            let chosen = sockets
+
+    /// The outcome: the punched socket (handed back blocking) and the counters.
+    fn into_outcome(self, done: Option<Success>, elapsed: Duration) -> Result<Outcome> {
+        let punched = match done {
+            Some(success) => match self
+                .sockets
                 .into_iter()
-                .nth(index)
-                .and_then(|s| Rc::try_unwrap(s).ok());
-            match chosen {
+                .nth(success.socket)
+                .and_then(|s| Rc::try_unwrap(s).ok())
+            {
                 Some(socket) => {
                     let socket = socket.into_inner()?;
                     socket.set_nonblocking(false)?;
                     Some(Punched {
                         local: socket.local_addr()?,
                         socket,
-                        remote,
-                        technique,
-                        rtt,
-                        elapsed,
+                        remote: success.remote,
+                        technique: success.technique,
+                        rtt: success.rtt,
+                        elapsed: success.elapsed,
                     })
                 }
                 None => None,
-            }
-        }
-        None => None,
-    };
-    Ok(Outcome {
-        punched,
-        attempts,
-        dropped,
-        tried,
-        elapsed,
-    })
+            },
+            None => None,
+        };
+        Ok(Outcome {
+            punched,
+            attempts: self.attempts,
+            dropped: self.dropped,
+            tried: self.tried,
+            elapsed,
+        })
+    }
 }
 
 /// One step of the birthday technique within the rate budget.
 async fn birthday_step(
     ex: &LocalExecutor<'_>,
     engine: &mut Engine<'_>,
-    tx: &channel::Sender<(usize, Vec<u8>, SocketAddr)>,
+    tx: &Packets,
     tasks: &mut Vec<smol::Task<()>>,
     local: SocketAddr,
     now: Instant,

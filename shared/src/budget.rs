@@ -226,6 +226,8 @@ mod tests {
         assert_eq!((n, shed.load(Ordering::SeqCst)), (1, 1), "taking sheds too");
         assert!(slots.shed_oldest());
         assert_eq!(shed.load(Ordering::SeqCst), 2);
+        assert!(slots.shed_oldest());
+        assert_eq!(shed.load(Ordering::SeqCst), 3);
         assert!(!slots.shed_oldest(), "nothing left to shed");
     }
 

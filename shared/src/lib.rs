@@ -30,7 +30,7 @@ pub use status::{Context, Error, Result, Status};
 /// those before it, never one after it.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
-    &["status", "diag", "addr", "random"],
+    &["status", "diag", "addr", "random", "budget"],
     &["identity"],
     &["ndjson"],
     &["cli"],

@@ -5,12 +5,13 @@
 //! | module | role |
 //! |---|---|
 //! | [`status`], [`diag`], [`addr`], [`random`], [`budget`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness, the bounds servers hold to |
-//! | [`identity`] | key files, peer ids, RFC 8785 canonical JSON, signatures, sealed boxes |
+//! | [`identity`] | key files, peer ids (and libp2p's forms of them), RFC 8785 canonical JSON, signatures, sealed boxes |
 //! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
 //! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
 //! | [`codec`] | wire formats: bencode, STUN, the tracker protocols |
 //! | [`discovery`] | the DHT set-up, DNS answers as peers, the DNS responder |
-//! | [`connect`] | from a peer id to a path: hole punching and its rendezvous |
+//! | [`connect`] | from a peer id to a path: hole punching and its rendezvous, the QUIC transport, tickets, path selection |
+//! | [`gossip`] | membership, broadcast and anti-entropy as sans-IO state machines, and their simulation |
 
 pub mod addr;
 pub mod budget;
@@ -19,6 +20,7 @@ pub mod codec;
 pub mod connect;
 pub mod diag;
 pub mod discovery;
+pub mod gossip;
 pub mod identity;
 pub mod ndjson;
 pub mod random;

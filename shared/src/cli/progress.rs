@@ -30,6 +30,18 @@ pub fn counter(quiet: bool, message: impl Into<String>) -> ProgressBar {
     bar
 }
 
+/// A byte-transfer display (its message says what moved), hidden like [`spinner`];
+/// the caller sets the message.
+pub fn bytes(quiet: bool, message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, draw_target(quiet));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.into());
+    bar
+}
+
 fn draw_target(quiet: bool) -> ProgressDrawTarget {
     if quiet || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()

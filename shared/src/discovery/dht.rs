@@ -16,6 +16,7 @@
 //! on loopback takes tens of milliseconds.
 
 use crate::addr::Addr;
+use crate::identity::peer_id::PeerId;
 use crate::ndjson::peer::PeerRecord;
 use crate::{Error, Result, cli::duration};
 use mainline::Id;
@@ -205,6 +206,42 @@ pub fn found_peer(addr: SocketAddrV4, infohash: &Id, topic: Option<&str>) -> Pee
     record
 }
 
+/// A peer record as stored in the DHT: its RFC 8785 canonical JSON.
+pub fn record_bytes(record: &PeerRecord) -> Vec<u8> {
+    crate::identity::canonical::to_vec(&Value::Object(record.to_object()))
+}
+
+/// Looks up `id`'s signed peer record (a BEP 44 mutable item under its key, salt
+/// [`PEER_RECORD_SALT`]), as `p2p-dht resolve` does: the newest one, accepted only if
+/// it names `id` and its own signature verifies.
+pub async fn resolve_peer(dht: &AsyncDht, id: PeerId) -> Result<PeerRecord> {
+    let item = dht
+        .get_mutable_most_recent(&id.to_bytes(), Some(PEER_RECORD_SALT))
+        .await
+        .ok_or_else(|| Error::failure(format!("no peer record of {id} found")))?;
+    verified_record(item.value(), id)
+        .map_err(|why| Error::failure(format!("refusing the record stored by {id}: {why}")))
+}
+
+/// The peer record in a stored `value`, if it is one, names `id` and is signed by it.
+fn verified_record(value: &[u8], id: PeerId) -> Result<PeerRecord, String> {
+    let Ok(Value::Object(object)) = crate::identity::strict::from_slice(value) else {
+        return Err("it is not a JSON object".to_owned());
+    };
+    let mut record = PeerRecord::from_object(object)?;
+    if record.id != Some(id) {
+        return Err(match record.id {
+            Some(other) => format!("it names another peer ({other})"),
+            None => "it names no peer".to_owned(),
+        });
+    }
+    record
+        .verify()
+        .map_err(|e| format!("its signature does not verify ({e})"))?;
+    record.via = Some("dht".to_owned());
+    Ok(record)
+}
+
 /// A DHT of server nodes on one machine, for tests and demos.
 pub struct LocalTestnet {
     /// The running nodes; they stop when this is dropped.
@@ -301,6 +338,24 @@ fn start_ring(count: usize, ip: Ipv4Addr) -> std::io::Result<LocalTestnet> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_a_record_signed_by_and_naming_the_key_is_accepted() {
+        use crate::identity::key::Identity;
+        let me = Identity::from_seed([1; 32]);
+        let other = Identity::from_seed([2; 32]);
+        let addrs = vec!["udp://192.0.2.1:4000".parse().unwrap()];
+        let good = PeerRecord::signed(&me, addrs.clone(), None).unwrap();
+        let found = verified_record(&record_bytes(&good), me.id()).unwrap();
+        assert_eq!(found.via.as_deref(), Some("dht"));
+        let replayed = PeerRecord::signed(&other, addrs, None).unwrap();
+        let err = verified_record(&record_bytes(&replayed), me.id()).unwrap_err();
+        assert!(err.contains("another peer"), "{err}");
+        let mut altered = good;
+        altered.addrs.push("udp://203.0.113.9:1".parse().unwrap());
+        let err = verified_record(&record_bytes(&altered), me.id()).unwrap_err();
+        assert!(err.contains("signature"), "{err}");
+    }
+
     use super::*;
 
     #[test]

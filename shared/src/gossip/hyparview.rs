@@ -1,0 +1,451 @@
+//! HyParView membership (Leitão, Pereira, Rodrigues 2007), as a state machine.
+//!
+//! A small *active view* (the neighbours we hold connections to and gossip with)
+//! and a larger *passive view* (candidates to replace them). A joiner asks one
+//! contact, which takes it in and announces it on random walks (FORWARDJOIN); the
+//! walks end by making it an active neighbour of a few nodes and a passive
+//! candidate of others. Periodic SHUFFLE walks mix the passive views. When an active
+//! neighbour fails (its connection closes), a passive candidate is asked to take
+//! its place (NEIGHBOR, with high priority when we have no neighbour left).
+//!
+//! How it departs from the paper: becoming neighbours is always confirmed by a
+//! NEIGHBOR frame from the side that accepted (our transport is connection
+//! oriented, so a silent accept would leave the asker unsure); a rejection is a
+//! DISCONNECT that keeps the asker as a passive candidate.
+
+use super::frame::{PeerInfo, Wire};
+use super::rng::Rng;
+use crate::identity::peer_id::PeerId;
+use std::collections::{BTreeMap, HashMap};
+
+/// Sizes and walk lengths.
+#[derive(Debug, Clone)]
+pub struct ViewConfig {
+    /// Active view size (the paper's log(n) + c; 5 here).
+    pub active: usize,
+    /// Passive view size.
+    pub passive: usize,
+    /// Active random walk length (FORWARDJOIN and SHUFFLE ttl).
+    pub arwl: u8,
+    /// At which remaining ttl a FORWARDJOIN adds the joiner to the passive view.
+    pub prwl: u8,
+    /// Active peers in a shuffle sample.
+    pub shuffle_active: usize,
+    /// Passive peers in a shuffle sample.
+    pub shuffle_passive: usize,
+    /// How long a NEIGHBOR request may stay unanswered, milliseconds.
+    pub pending_timeout_ms: u64,
+}
+
+impl Default for ViewConfig {
+    fn default() -> Self {
+        ViewConfig {
+            active: 5,
+            passive: 30,
+            arwl: 6,
+            prwl: 3,
+            shuffle_active: 3,
+            shuffle_passive: 4,
+            pending_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// What the membership layer asks of the node (short-lived, so not boxed).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send a frame (dialling if needed).
+    Send(PeerId, Wire),
+    /// Close the connection once queued frames are sent.
+    Close(PeerId),
+    /// A peer joined the active view.
+    Up(PeerId),
+    /// A peer left the active view.
+    Down(PeerId),
+}
+
+/// The membership state of one node.
+#[derive(Debug)]
+pub struct HyParView {
+    me: PeerInfo,
+    cfg: ViewConfig,
+    active: Vec<PeerInfo>,
+    passive: Vec<PeerInfo>,
+    /// NEIGHBOR or JOIN requests awaiting an answer, with when they were sent.
+    pending: BTreeMap<PeerId, u64>,
+    /// Addresses of every peer we may have to dial.
+    book: HashMap<PeerId, PeerInfo>,
+    /// What our last shuffle sent, to be replaced first by the reply.
+    sent_in_shuffle: Vec<PeerId>,
+    rng: Rng,
+}
+
+impl HyParView {
+    /// Membership for `me`.
+    pub fn new(me: PeerInfo, cfg: ViewConfig, seed: u64) -> Self {
+        HyParView {
+            me,
+            cfg,
+            active: Vec::new(),
+            passive: Vec::new(),
+            pending: BTreeMap::new(),
+            book: HashMap::new(),
+            sent_in_shuffle: Vec::new(),
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// The active view's peer ids.
+    pub fn active(&self) -> Vec<PeerId> {
+        self.active.iter().map(|p| p.id).collect()
+    }
+
+    /// The number of passive candidates.
+    pub fn passive_len(&self) -> usize {
+        self.passive.len()
+    }
+
+    /// True if `peer` is an active neighbour.
+    pub fn is_active(&self, peer: &PeerId) -> bool {
+        self.active.iter().any(|p| p.id == *peer)
+    }
+
+    /// Where `peer` can be dialled, if we know.
+    pub fn addrs_of(&self, peer: &PeerId) -> Option<&PeerInfo> {
+        self.book.get(peer)
+    }
+
+    fn learn(&mut self, peer: &PeerInfo) {
+        if peer.id == self.me.id {
+            return;
+        }
+        match self.book.get_mut(&peer.id) {
+            Some(known) => {
+                if !peer.addrs.is_empty() {
+                    known.addrs.clone_from(&peer.addrs);
+                }
+            }
+            None => {
+                self.book.insert(peer.id, peer.clone());
+            }
+        }
+        let limit = 4 * (self.cfg.active + self.cfg.passive) + 16;
+        if self.book.len() > limit {
+            let keep: Vec<PeerId> = self
+                .active
+                .iter()
+                .chain(&self.passive)
+                .map(|p| p.id)
+                .chain(self.pending.keys().copied())
+                .collect();
+            self.book.retain(|id, _| keep.contains(id));
+        }
+    }
+
+    /// Joins the overlay through `contact` when the active view has room or the
+    /// contact is new to us (it may be the way into a part of the swarm we are cut
+    /// off from); a known candidate is only refreshed.
+    pub fn join(&mut self, contact: PeerInfo, now: u64, acts: &mut Vec<Action>) {
+        if contact.id == self.me.id || self.is_active(&contact.id) {
+            self.learn(&contact);
+            return;
+        }
+        let known = self.passive.iter().any(|p| p.id == contact.id);
+        self.learn(&contact);
+        if (!known || self.active.len() + self.pending.len() < self.cfg.active)
+            && !self.pending.contains_key(&contact.id)
+        {
+            self.pending.insert(contact.id, now);
+            acts.push(Action::Send(contact.id, Wire::Join(self.me.clone())));
+        } else {
+            self.add_passive(contact);
+        }
+    }
+
+    /// Handles a membership frame from `from`; false if it is not one.
+    pub fn handle(&mut self, from: PeerId, wire: Wire, now: u64, acts: &mut Vec<Action>) -> bool {
+        match wire {
+            Wire::Join(peer) if peer.id == from => self.on_join(&peer, acts),
+            Wire::ForwardJoin { peer, ttl } => self.on_forward_join(from, peer, ttl, acts),
+            Wire::Neighbor { me, high } if me.id == from => self.on_neighbor(me, high, acts),
+            Wire::Disconnect { alive } => self.on_disconnect(from, alive, now, acts),
+            Wire::Shuffle { origin, ttl, peers } => {
+                self.on_shuffle(from, origin, ttl, peers, acts);
+            }
+            Wire::ShuffleReply(peers) => {
+                let sent = std::mem::take(&mut self.sent_in_shuffle);
+                self.integrate(peers, &sent);
+                self.close_if_idle(from, acts);
+            }
+            // A JOIN or NEIGHBOR naming someone other than the sender: ignored.
+            Wire::Join(_) | Wire::Neighbor { .. } => {}
+            _ => return false,
+        }
+        true
+    }
+
+    fn on_join(&mut self, peer: &PeerInfo, acts: &mut Vec<Action>) {
+        let id = peer.id;
+        self.learn(peer);
+        self.connect(peer.clone(), acts);
+        for other in self.active.clone() {
+            if other.id != id {
+                acts.push(Action::Send(
+                    other.id,
+                    Wire::ForwardJoin {
+                        peer: peer.clone(),
+                        ttl: self.cfg.arwl,
+                    },
+                ));
+            }
+        }
+    }
+
+    fn on_forward_join(&mut self, from: PeerId, peer: PeerInfo, ttl: u8, acts: &mut Vec<Action>) {
+        if peer.id == self.me.id {
+            return;
+        }
+        self.learn(&peer);
+        if ttl == 0 || self.active.len() <= 1 {
+            if !self.is_active(&peer.id) {
+                self.connect(peer, acts);
+            }
+            return;
+        }
+        if ttl == self.cfg.prwl {
+            self.add_passive(peer.clone());
+        }
+        let next: Vec<PeerId> = self
+            .active
+            .iter()
+            .map(|p| p.id)
+            .filter(|id| *id != from && *id != peer.id)
+            .collect();
+        match self.rng.pick(&next) {
+            Some(&to) => acts.push(Action::Send(to, Wire::ForwardJoin { peer, ttl: ttl - 1 })),
+            None if !self.is_active(&peer.id) => self.connect(peer, acts),
+            None => {}
+        }
+    }
+
+    fn on_neighbor(&mut self, peer: PeerInfo, high: bool, acts: &mut Vec<Action>) {
+        self.learn(&peer);
+        if self.is_active(&peer.id) {
+            self.pending.remove(&peer.id);
+            return;
+        }
+        let asked = self.pending.contains_key(&peer.id);
+        if high || asked || self.active.len() + self.pending.len() < self.cfg.active {
+            self.connect(peer, acts);
+        } else {
+            acts.push(Action::Send(peer.id, Wire::Disconnect { alive: true }));
+            acts.push(Action::Close(peer.id));
+            self.add_passive(peer);
+        }
+    }
+
+    fn on_disconnect(&mut self, from: PeerId, alive: bool, now: u64, acts: &mut Vec<Action>) {
+        let was_pending = self.pending.remove(&from).is_some();
+        if let Some(i) = self.active.iter().position(|p| p.id == from) {
+            let peer = self.active.remove(i);
+            acts.push(Action::Down(from));
+            if alive {
+                self.add_passive(peer);
+            }
+        } else if !alive {
+            self.passive.retain(|p| p.id != from);
+        }
+        acts.push(Action::Close(from));
+        if was_pending || !alive || self.active.len() < self.cfg.active {
+            self.repair(now, acts);
+        }
+    }
+
+    /// The connection to `peer` closed or could not be made.
+    pub fn closed(&mut self, peer: PeerId, now: u64, acts: &mut Vec<Action>) {
+        let was_pending = self.pending.remove(&peer).is_some();
+        let was_active = if let Some(i) = self.active.iter().position(|p| p.id == peer) {
+            self.active.remove(i);
+            acts.push(Action::Down(peer));
+            true
+        } else {
+            false
+        };
+        if was_pending || was_active {
+            self.passive.retain(|p| p.id != peer);
+            self.book.remove(&peer);
+            self.repair(now, acts);
+        }
+    }
+
+    fn on_shuffle(
+        &mut self,
+        from: PeerId,
+        origin: PeerInfo,
+        ttl: u8,
+        peers: Vec<PeerInfo>,
+        acts: &mut Vec<Action>,
+    ) {
+        if origin.id == self.me.id {
+            return;
+        }
+        self.learn(&origin);
+        if ttl > 0 && self.active.len() > 1 {
+            let next: Vec<PeerId> = self
+                .active
+                .iter()
+                .map(|p| p.id)
+                .filter(|id| *id != from && *id != origin.id)
+                .collect();
+            if let Some(&to) = self.rng.pick(&next) {
+                acts.push(Action::Send(
+                    to,
+                    Wire::Shuffle {
+                        origin,
+                        ttl: ttl - 1,
+                        peers,
+                    },
+                ));
+                return;
+            }
+        }
+        let reply = self.rng.sample(&self.passive, peers.len());
+        let sent: Vec<PeerId> = reply.iter().map(|p| p.id).collect();
+        acts.push(Action::Send(origin.id, Wire::ShuffleReply(reply)));
+        self.close_if_idle(origin.id, acts);
+        self.integrate(peers, &sent);
+    }
+
+    fn close_if_idle(&self, peer: PeerId, acts: &mut Vec<Action>) {
+        if !self.is_active(&peer) && !self.pending.contains_key(&peer) {
+            acts.push(Action::Close(peer));
+        }
+    }
+
+    /// Adds shuffled-in peers to the passive view, evicting `prefer_evict` first.
+    fn integrate(&mut self, peers: Vec<PeerInfo>, prefer_evict: &[PeerId]) {
+        let mut evictable: Vec<PeerId> = prefer_evict.to_vec();
+        for peer in peers {
+            if peer.id == self.me.id
+                || self.is_active(&peer.id)
+                || self.passive.iter().any(|p| p.id == peer.id)
+            {
+                continue;
+            }
+            if self.passive.len() >= self.cfg.passive {
+                let victim = loop {
+                    match evictable.pop() {
+                        Some(id) => {
+                            if let Some(i) = self.passive.iter().position(|p| p.id == id) {
+                                break i;
+                            }
+                        }
+                        None => break self.rng.below(self.passive.len()),
+                    }
+                };
+                self.passive.swap_remove(victim);
+            }
+            self.learn(&peer);
+            self.passive.push(peer);
+        }
+    }
+
+    fn add_passive(&mut self, peer: PeerInfo) {
+        if peer.id == self.me.id
+            || self.is_active(&peer.id)
+            || self.passive.iter().any(|p| p.id == peer.id)
+        {
+            return;
+        }
+        if self.passive.len() >= self.cfg.passive {
+            let victim = self.rng.below(self.passive.len());
+            self.passive.swap_remove(victim);
+        }
+        self.learn(&peer);
+        self.passive.push(peer);
+    }
+
+    /// Makes `peer` an active neighbour (evicting a random one when full) and
+    /// tells it so.
+    fn connect(&mut self, peer: PeerInfo, acts: &mut Vec<Action>) {
+        if peer.id == self.me.id || self.is_active(&peer.id) {
+            return;
+        }
+        self.pending.remove(&peer.id);
+        self.passive.retain(|p| p.id != peer.id);
+        if self.active.len() >= self.cfg.active {
+            let evicted = self.active.remove(self.rng.below(self.active.len()));
+            acts.push(Action::Send(evicted.id, Wire::Disconnect { alive: true }));
+            acts.push(Action::Close(evicted.id));
+            acts.push(Action::Down(evicted.id));
+            self.add_passive(evicted);
+        }
+        let id = peer.id;
+        self.learn(&peer);
+        self.active.push(peer);
+        acts.push(Action::Send(
+            id,
+            Wire::Neighbor {
+                me: self.me.clone(),
+                high: true,
+            },
+        ));
+        acts.push(Action::Up(id));
+    }
+
+    /// Asks a passive candidate to fill a free active slot.
+    pub fn repair(&mut self, now: u64, acts: &mut Vec<Action>) {
+        let timeout = self.cfg.pending_timeout_ms;
+        self.pending
+            .retain(|_, sent| now.saturating_sub(*sent) < timeout);
+        if self.active.len() + self.pending.len() >= self.cfg.active {
+            return;
+        }
+        let candidates: Vec<PeerInfo> = self
+            .passive
+            .iter()
+            .filter(|p| !self.pending.contains_key(&p.id))
+            .cloned()
+            .collect();
+        if let Some(peer) = self.rng.pick(&candidates).cloned() {
+            let high = self.active.is_empty();
+            self.pending.insert(peer.id, now);
+            acts.push(Action::Send(
+                peer.id,
+                Wire::Neighbor {
+                    me: self.me.clone(),
+                    high,
+                },
+            ));
+        }
+    }
+
+    /// Starts a shuffle with a random active neighbour.
+    pub fn shuffle(&mut self, acts: &mut Vec<Action>) {
+        let Some(target) = self.rng.pick(&self.active).map(|p| p.id) else {
+            return;
+        };
+        let mut peers = self.rng.sample(&self.active, self.cfg.shuffle_active);
+        peers.retain(|p| p.id != target);
+        peers.extend(self.rng.sample(&self.passive, self.cfg.shuffle_passive));
+        self.sent_in_shuffle = peers.iter().map(|p| p.id).collect();
+        acts.push(Action::Send(
+            target,
+            Wire::Shuffle {
+                origin: self.me.clone(),
+                ttl: self.cfg.arwl,
+                peers,
+            },
+        ));
+    }
+
+    /// Leaves: tells every active neighbour and closes.
+    pub fn leave(&mut self, acts: &mut Vec<Action>) {
+        for peer in std::mem::take(&mut self.active) {
+            acts.push(Action::Send(peer.id, Wire::Disconnect { alive: false }));
+            acts.push(Action::Close(peer.id));
+            acts.push(Action::Down(peer.id));
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! A deterministic in-process network of gossip nodes, for tests and the
+//! benchmark: virtual time, per-link FIFO delivery after a latency, connections
+//! that open on first send and close when either side closes, killed nodes whose
+//! neighbours notice after a detection delay. The same seed gives the same run.
+
+use super::frame::{PeerInfo, Wire};
+use super::message::MessageId;
+use super::node::{Config, Node, Output, Stats};
+use super::rng::Rng;
+use crate::addr::Addr;
+use crate::identity::Identity;
+use crate::identity::peer_id::PeerId;
+use serde_json::Value;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+
+/// Network behaviour.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// One-way latency of a frame, milliseconds.
+    pub latency_ms: u64,
+    /// Extra random latency up to this, milliseconds.
+    pub jitter_ms: u64,
+    /// How long until the neighbours of a killed node notice, milliseconds.
+    pub detect_ms: u64,
+    /// Seed for the network's and the nodes' random choices.
+    pub seed: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            latency_ms: 1,
+            jitter_ms: 1,
+            detect_ms: 500,
+            seed: 1,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Event {
+    Frame {
+        from: usize,
+        to: usize,
+        wire: Box<Wire>,
+    },
+    Closed {
+        at: usize,
+        peer: usize,
+    },
+    Tick(usize),
+}
+
+/// Where and when one message reached a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// The node.
+    pub node: usize,
+    /// Virtual time, milliseconds.
+    pub at: u64,
+    /// Hops travelled.
+    pub hops: u16,
+}
+
+/// Traffic counters of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    /// Frames sent.
+    pub frames: u64,
+    /// Bytes of all frames.
+    pub bytes: u64,
+    /// Bytes per frame kind.
+    pub by_kind: BTreeMap<&'static str, u64>,
+}
+
+/// A simulated network.
+pub struct Sim {
+    net: NetConfig,
+    nodes: Vec<Option<Node>>,
+    infos: Vec<PeerInfo>,
+    index: HashMap<PeerId, usize>,
+    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    events: HashMap<usize, Event>,
+    next_event: usize,
+    link_clock: HashMap<(usize, usize), u64>,
+    tick_at: Vec<Option<u64>>,
+    now: u64,
+    rng: Rng,
+    /// Every delivery, per message.
+    pub deliveries: HashMap<MessageId, Vec<Delivery>>,
+    /// When each message was published, and by which node.
+    pub published: HashMap<MessageId, (usize, u64)>,
+    /// Traffic so far.
+    pub traffic: Traffic,
+    /// Deliveries of a message a node had already delivered (must stay zero).
+    pub redelivered: u64,
+}
+
+impl Sim {
+    /// An empty network.
+    pub fn new(net: NetConfig) -> Self {
+        Sim {
+            rng: Rng::new(net.seed),
+            net,
+            nodes: Vec::new(),
+            infos: Vec::new(),
+            index: HashMap::new(),
+            queue: BinaryHeap::new(),
+            events: HashMap::new(),
+            next_event: 0,
+            link_clock: HashMap::new(),
+            tick_at: Vec::new(),
+            now: 0,
+            deliveries: HashMap::new(),
+            published: HashMap::new(),
+            traffic: Traffic::default(),
+            redelivered: 0,
+        }
+    }
+
+    /// Virtual time now, milliseconds.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Adds a node with a fresh identity; returns its index.
+    pub fn add_node(&mut self, cfg: Config) -> usize {
+        let i = self.nodes.len();
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&self.net.seed.to_le_bytes());
+        seed[8..16].copy_from_slice(&(i as u64).to_le_bytes());
+        let identity = Identity::from_seed(seed);
+        let port = u16::try_from(10_000 + i).unwrap_or(u16::MAX);
+        let addr: Addr = format!("udp://127.0.0.1:{port}")
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a literal address parses"));
+        let info = PeerInfo {
+            id: identity.id(),
+            addrs: vec![addr.clone()],
+        };
+        let node = Node::new(
+            identity,
+            vec![addr],
+            cfg,
+            self.rng.next_u64(),
+            self.now,
+            1_700_000_000_000 + self.now,
+        );
+        self.index.insert(info.id, i);
+        self.infos.push(info);
+        self.nodes.push(Some(node));
+        self.tick_at.push(None);
+        self.after_call(i);
+        i
+    }
+
+    /// The node at `i`, unless killed.
+    pub fn node(&self, i: usize) -> Option<&Node> {
+        self.nodes.get(i).and_then(Option::as_ref)
+    }
+
+    /// The number of nodes ever added.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True before the first node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Indices of the nodes alive.
+    pub fn alive(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_some())
+            .collect()
+    }
+
+    /// Node `i` joins through node `contact`.
+    pub fn join(&mut self, i: usize, contact: usize) {
+        let info = self.infos[contact].clone();
+        let now = self.now;
+        if let Some(node) = self.nodes[i].as_mut() {
+            node.add_peer(info, now);
+        }
+        self.after_call(i);
+    }
+
+    /// Node `i` publishes `data`; returns the message id.
+    pub fn publish(&mut self, i: usize, data: &Value) -> Option<MessageId> {
+        let now = self.now;
+        let id = self.nodes[i].as_mut()?.publish(data, now).ok()?.id;
+        self.published.insert(id, (i, now));
+        self.after_call(i);
+        Some(id)
+    }
+
+    /// Kills node `i`: it stops at once; its neighbours notice after `detect_ms`.
+    pub fn kill(&mut self, i: usize) {
+        if self.nodes[i].take().is_none() {
+            return;
+        }
+        let peers: Vec<usize> = self
+            .link_clock
+            .keys()
+            .filter(|(a, b)| *a == i || *b == i)
+            .map(|&(a, b)| if a == i { b } else { a })
+            .collect();
+        for peer in peers {
+            let at = self.now + self.net.detect_ms;
+            self.schedule(at, Event::Closed { at: peer, peer: i });
+        }
+        self.link_clock.retain(|(a, b), _| *a != i && *b != i);
+    }
+
+    /// Runs until virtual time `until`.
+    pub fn run_until(&mut self, until: u64) {
+        while let Some(&Reverse((at, _, key))) = self.queue.peek() {
+            if at > until {
+                break;
+            }
+            self.queue.pop();
+            self.now = at;
+            let Some(event) = self.events.remove(&key) else {
+                continue;
+            };
+            self.process(event);
+        }
+        self.now = until;
+    }
+
+    /// Runs for `ms` more milliseconds.
+    pub fn run_for(&mut self, ms: u64) {
+        self.run_until(self.now + ms);
+    }
+
+    /// A node's counters.
+    pub fn stats(&self, i: usize) -> Option<Stats> {
+        self.node(i).map(Node::stats)
+    }
+
+    fn schedule(&mut self, at: u64, event: Event) {
+        let key = self.next_event;
+        self.next_event += 1;
+        self.events.insert(key, event);
+        self.queue.push(Reverse((at, key as u64, key)));
+    }
+
+    fn process(&mut self, event: Event) {
+        let now = self.now;
+        match event {
+            Event::Frame { from, to, wire } => {
+                let from_id = self.infos[from].id;
+                let Some(node) = self.nodes[to].as_mut() else {
+                    return;
+                };
+                node.handle(from_id, *wire, now);
+                self.after_call(to);
+            }
+            Event::Closed { at, peer } => {
+                let peer_id = self.infos[peer].id;
+                let Some(node) = self.nodes[at].as_mut() else {
+                    return;
+                };
+                node.closed(peer_id, now);
+                self.after_call(at);
+            }
+            Event::Tick(i) => {
+                self.tick_at[i] = None;
+                let Some(node) = self.nodes[i].as_mut() else {
+                    return;
+                };
+                node.tick(now);
+                self.after_call(i);
+            }
+        }
+    }
+
+    fn link(a: usize, b: usize) -> (usize, usize) {
+        (a.min(b), a.max(b))
+    }
+
+    /// Carries out what node `i` asked for, and schedules its next tick.
+    fn after_call(&mut self, i: usize) {
+        let now = self.now;
+        loop {
+            let Some(output) = self.nodes[i].as_mut().and_then(Node::poll) else {
+                break;
+            };
+            match output {
+                Output::Send(to, wire) => {
+                    let Some(&j) = self.index.get(&to) else {
+                        continue;
+                    };
+                    let size = wire.encode().len() as u64;
+                    self.traffic.frames += 1;
+                    self.traffic.bytes += size;
+                    *self.traffic.by_kind.entry(wire.name()).or_default() += size;
+                    if self.nodes[j].is_none() {
+                        let at = now + self.net.detect_ms.min(50);
+                        self.schedule(at, Event::Closed { at: i, peer: j });
+                        continue;
+                    }
+                    let jitter = if self.net.jitter_ms > 0 {
+                        self.rng.next_u64() % (self.net.jitter_ms + 1)
+                    } else {
+                        0
+                    };
+                    let clock = self.link_clock.entry(Self::link(i, j)).or_insert(0);
+                    let at = (now + self.net.latency_ms + jitter).max(*clock);
+                    *clock = at;
+                    self.schedule(
+                        at,
+                        Event::Frame {
+                            from: i,
+                            to: j,
+                            wire: Box::new(wire),
+                        },
+                    );
+                }
+                Output::Close(peer) => {
+                    let Some(&j) = self.index.get(&peer) else {
+                        continue;
+                    };
+                    if let Some(at) = self.link_clock.remove(&Self::link(i, j)) {
+                        let at = at.max(now) + self.net.latency_ms;
+                        self.schedule(at, Event::Closed { at: j, peer: i });
+                    }
+                }
+                Output::Deliver(message, hops) => {
+                    let list = self.deliveries.entry(message.id).or_default();
+                    if list.iter().any(|d| d.node == i) {
+                        self.redelivered += 1;
+                    }
+                    list.push(Delivery {
+                        node: i,
+                        at: now,
+                        hops,
+                    });
+                }
+                Output::Store(..)
+                | Output::PeerUp(_)
+                | Output::PeerDown(_)
+                | Output::Dropped { .. } => {}
+            }
+        }
+        if let Some(node) = self.nodes[i].as_ref() {
+            let next = node.next_deadline().max(now);
+            if self.tick_at[i].is_none_or(|t| next < t) {
+                self.tick_at[i] = Some(next);
+                self.schedule(next, Event::Tick(i));
+            }
+        }
+    }
+
+    /// Sends a raw frame to node `to` as if from node `from` (for attack tests).
+    pub fn inject(&mut self, from: usize, to: usize, wire: Wire) {
+        let at = self.now + self.net.latency_ms;
+        self.schedule(
+            at,
+            Event::Frame {
+                from,
+                to,
+                wire: Box::new(wire),
+            },
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! Connections to neighbours over QUIC (ALPN `p2p-gossip/1`): one connection per
+//! peer, each side sending its frames on its own unidirectional stream.
+//!
+//! Frames to a peer without a connection are queued while it is dialled (at the
+//! addresses the overlay knows). When both sides dial each other at once, both keep
+//! the connection dialled by the smaller peer id and retire the other: its queued
+//! frames are still written and read, then it closes. A link's outgoing queue is
+//! bounded; frames beyond it are dropped and counted (gossip repairs them through
+//! IHAVE/GRAFT and anti-entropy), so a slow neighbour never holds up the others.
+
+use crate::run::Event;
+use p2p_shared::connect::quic::{ALPN_GOSSIP, Endpoint};
+use p2p_shared::gossip::{FrameDecoder, PeerInfo};
+use p2p_shared::identity::peer_id::PeerId;
+use smol::channel::{Receiver, Sender, TrySendError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+/// Frames queued per link before new ones are dropped.
+const LINK_QUEUE: usize = 8192;
+/// Frames queued for a peer being dialled.
+const DIAL_QUEUE: usize = 1024;
+/// How long a closing link waits for the peer to finish its side.
+const LINGER: Duration = Duration::from_secs(3);
+/// The application close code of an orderly close.
+const CODE_DONE: u32 = 0;
+
+struct Link {
+    id: u64,
+    tx: Sender<Vec<u8>>,
+    dialer: PeerId,
+}
+
+/// Traffic counters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Traffic {
+    /// Frames handed to links.
+    pub frames_sent: u64,
+    /// Their bytes.
+    pub bytes_sent: u64,
+    /// Frames dropped because a link's queue was full.
+    pub send_dropped: u64,
+}
+
+/// The connections of one node.
+pub struct Net {
+    endpoint: Arc<Endpoint>,
+    me: PeerId,
+    events: Sender<Event>,
+    links: HashMap<PeerId, Link>,
+    dialing: HashMap<PeerId, Vec<Vec<u8>>>,
+    next_link: u64,
+    max_frame: usize,
+    /// Counters.
+    pub traffic: Traffic,
+}
+
+impl Net {
+    /// Connections from `endpoint`, reporting to `events`.
+    pub fn new(endpoint: Arc<Endpoint>, events: Sender<Event>, max_frame: usize) -> Self {
+        Net {
+            me: endpoint.id(),
+            endpoint,
+            events,
+            links: HashMap::new(),
+            dialing: HashMap::new(),
+            next_link: 0,
+            max_frame,
+            traffic: Traffic::default(),
+        }
+    }
+
+    /// Accepts incoming connections until the endpoint closes.
+    pub fn spawn_acceptor(&self) {
+        let endpoint = self.endpoint.clone();
+        let events = self.events.clone();
+        smol::spawn(async move {
+            while let Some(incoming) = endpoint.accept().await {
+                let events = events.clone();
+                smol::spawn(async move {
+                    if let Ok((peer, conn)) = incoming.accept().await {
+                        let _ = events.send(Event::Accepted { peer, conn }).await;
+                    }
+                })
+                .detach();
+            }
+        })
+        .detach();
+    }
+
+    /// Queues `frame` for `to`, dialling `info`'s addresses if there is no
+    /// connection. False when `to` cannot be reached at all (no address known).
+    pub fn send(&mut self, to: PeerId, frame: Vec<u8>, info: Option<&PeerInfo>) -> bool {
+        let len = frame.len() as u64;
+        if let Some(link) = self.links.get(&to) {
+            match link.tx.try_send(frame) {
+                Ok(()) => {
+                    self.traffic.frames_sent += 1;
+                    self.traffic.bytes_sent += len;
+                }
+                Err(TrySendError::Full(_)) => self.traffic.send_dropped += 1,
+                // The writer died with its connection; the reader reports the end.
+                Err(TrySendError::Closed(_)) => {}
+            }
+            return true;
+        }
+        if let Some(queue) = self.dialing.get_mut(&to) {
+            if queue.len() < DIAL_QUEUE {
+                queue.push(frame);
+            } else {
+                self.traffic.send_dropped += 1;
+            }
+            return true;
+        }
+        let addrs: Vec<SocketAddr> = info
+            .map(|i| i.addrs.iter().filter_map(crate::peers::dialable).collect())
+            .unwrap_or_default();
+        if addrs.is_empty() {
+            return false;
+        }
+        self.dialing.insert(to, vec![frame]);
+        let endpoint = self.endpoint.clone();
+        let events = self.events.clone();
+        smol::spawn(async move {
+            let result = endpoint
+                .dial(to, &addrs, ALPN_GOSSIP)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = events.send(Event::Dialed { peer: to, result }).await;
+        })
+        .detach();
+        true
+    }
+
+    /// Closes the link to `peer` once its queued frames are written.
+    pub fn close(&mut self, peer: &PeerId) {
+        self.links.remove(peer);
+        self.dialing.remove(peer);
+    }
+
+    /// A dial failed; its queued frames are dropped.
+    pub fn dial_failed(&mut self, peer: &PeerId) {
+        self.dialing.remove(peer);
+    }
+
+    /// True if a dial to `peer` is under way (its result still matters).
+    pub fn is_dialing(&self, peer: &PeerId) -> bool {
+        self.dialing.contains_key(peer)
+    }
+
+    /// A connection to `peer` is up, dialled by us (`ours`) or by them.
+    pub fn connected(&mut self, peer: PeerId, conn: quinn::Connection, ours: bool) {
+        let dialer = if ours { self.me } else { peer };
+        self.next_link += 1;
+        let id = self.next_link;
+        let (tx, rx) = smol::channel::bounded(LINK_QUEUE);
+        spawn_link(peer, id, conn, rx, self.events.clone(), self.max_frame);
+        let link = Link { id, tx, dialer };
+        let keep_new = match self.links.get(&peer) {
+            None => true,
+            // The same side dialled again (the old link is dying): the new one wins.
+            Some(old) if old.dialer == dialer => true,
+            // Both sides dialled: the connection dialled by the smaller id wins.
+            Some(_) => dialer < if dialer == self.me { peer } else { self.me },
+        };
+        if keep_new {
+            // Replacing drops the old sender: that link retires.
+            self.links.insert(peer, link);
+        }
+        // Otherwise `link` drops here: its writer has nothing to send and retires.
+        if let Some(queue) = self.dialing.remove(&peer)
+            && let Some(link) = self.links.get(&peer)
+        {
+            for frame in queue {
+                let len = frame.len() as u64;
+                if link.tx.try_send(frame).is_ok() {
+                    self.traffic.frames_sent += 1;
+                    self.traffic.bytes_sent += len;
+                } else {
+                    self.traffic.send_dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// A link's reader ended; true if it was `peer`'s current link (the peer is
+    /// gone), false for a retired one.
+    pub fn link_ended(&mut self, peer: &PeerId, link: u64) -> bool {
+        if self.links.get(peer).is_some_and(|l| l.id == link) {
+            self.links.remove(peer);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The QUIC endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+/// Runs a link: a writer of queued frames and a reader of the peer's frames. The
+/// connection closes when both are done (the queue closed and written, the peer's
+/// stream ended), or `LINGER` after the writer is done.
+fn spawn_link(
+    peer: PeerId,
+    id: u64,
+    conn: quinn::Connection,
+    rx: Receiver<Vec<u8>>,
+    events: Sender<Event>,
+    max_frame: usize,
+) {
+    let done = Arc::new(AtomicU8::new(0));
+    let (w_conn, w_done) = (conn.clone(), done.clone());
+    smol::spawn(async move {
+        write_frames(&w_conn, &rx).await;
+        if w_done.fetch_add(1, Ordering::SeqCst) == 0 {
+            let () = smol::future::or(
+                async {
+                    w_conn.closed().await;
+                },
+                async {
+                    smol::Timer::after(LINGER).await;
+                },
+            )
+            .await;
+        }
+        w_conn.close(CODE_DONE.into(), b"done");
+    })
+    .detach();
+    smol::spawn(async move {
+        let why = read_frames(&conn, peer, &events, max_frame).await;
+        let _ = events
+            .send(Event::LinkEnded {
+                peer,
+                link: id,
+                why,
+            })
+            .await;
+        if done.fetch_add(1, Ordering::SeqCst) == 1 {
+            conn.close(CODE_DONE.into(), b"done");
+        }
+    })
+    .detach();
+}
+
+async fn write_frames(conn: &quinn::Connection, rx: &Receiver<Vec<u8>>) {
+    let Ok(first) = rx.recv().await else {
+        return;
+    };
+    let Ok(mut send) = conn.open_uni().await else {
+        return;
+    };
+    let mut frame = first;
+    loop {
+        if send.write_all(&frame).await.is_err() {
+            return;
+        }
+        match rx.try_recv() {
+            Ok(next) => frame = next,
+            Err(_) => match rx.recv().await {
+                Ok(next) => frame = next,
+                Err(_) => break,
+            },
+        }
+    }
+    let _ = send.finish();
+    let () = smol::future::or(
+        async {
+            let _ = send.stopped().await;
+        },
+        async {
+            smol::Timer::after(LINGER).await;
+        },
+    )
+    .await;
+}
+
+async fn read_frames(
+    conn: &quinn::Connection,
+    peer: PeerId,
+    events: &Sender<Event>,
+    max_frame: usize,
+) -> String {
+    let mut recv = match conn.accept_uni().await {
+        Ok(recv) => recv,
+        Err(e) => return p2p_shared::connect::quic::endpoint::describe(&e),
+    };
+    let mut decoder = FrameDecoder::new(max_frame);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match recv.read(&mut buf).await {
+            Ok(Some(n)) => decoder.push(&buf[..n]),
+            Ok(None) => return "closed by the peer".to_owned(),
+            Err(e) => return e.to_string(),
+        }
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(wire)) => {
+                    if events.send(Event::Frame { peer, wire }).await.is_err() {
+                        return "shutting down".to_owned();
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let _ = recv.stop(1u32.into());
+                    return format!("sent a bad frame: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! `p2p-pipe connect`: find a path to the listener (direct addresses all at once,
+//! then a punched path, then a relayed one), then pipe stdin/stdout over one stream, or forward local TCP
+//! connections (`--local`).
+
+use crate::args::{ConnectArgs, Signal};
+use crate::report::{Counters, Reporter};
+use crate::{forward, paths, session, target};
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::cli::shutdown;
+use p2p_shared::connect::path::{Candidate, Dialer, Path};
+use p2p_shared::connect::quic::ALPN_PIPE;
+use p2p_shared::identity::Identity;
+use p2p_shared::{Error, Result, Status};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a closing side waits for its close to reach the peer.
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// `p2p-pipe connect`.
+pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
+    let identity = paths::identity(&args.common, ctx)?;
+    let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
+    let bind = args
+        .bind
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let (peer, path) = match args.common.signal {
+        Signal::Stdio => signalled(args, &identity, bind)?,
+        Signal::Rendezvous => dial(args, &identity, bind, &reporter)?,
+    };
+    if args.require_direct && !path.via.is_direct() {
+        return Err(Error::failure(format!(
+            "only a {} path to {peer} was found and --require-direct was given",
+            path.via
+        )));
+    }
+    let local = path.endpoint.local_addr()?;
+    reporter.path(&peer, path.via, &path.conn, local, "first path");
+    let counters = Arc::new(Counters::default());
+    smol::block_on(async {
+        let watch = smol::spawn(crate::report::watch(
+            reporter.clone(),
+            peer,
+            path.via,
+            path.conn.clone(),
+            local,
+        ));
+        let outcome = match args.local {
+            // Forwarding runs until the connection ends or the user stops it.
+            Some(listen) => {
+                smol::future::or(
+                    async {
+                        forward::local(&path.conn, listen, &reporter, counters.clone()).await?;
+                        Ok("the connection ended")
+                    },
+                    async {
+                        shutdown::signalled().await?;
+                        Ok("stopped by a signal")
+                    },
+                )
+                .await
+            }
+            None => {
+                let progress = crate::report::progress(&args.common, ctx, counters.clone());
+                let outcome = smol::future::or(
+                    async {
+                        pipe(&path.conn, counters.clone()).await?;
+                        Ok("both directions delivered")
+                    },
+                    interrupted(),
+                )
+                .await;
+                progress.finish();
+                outcome
+            }
+        };
+        drop(watch);
+        let reason = match &outcome {
+            Ok(reason) => (*reason).to_owned(),
+            Err(e) => e.message().to_owned(),
+        };
+        reporter.closed(&peer, &counters, &path.conn, outcome.is_ok(), &reason);
+        // A failed or interrupted session must not look done to the peer.
+        let code = if outcome.is_ok() {
+            session::CODE_DONE
+        } else {
+            session::CODE_FAILED
+        };
+        path.endpoint.shut(code, reason.as_bytes(), LINGER).await;
+        outcome.map(|_| Status::Success)
+    })
+}
+
+/// Fails when the user interrupts a running session (SIGINT or SIGTERM).
+pub async fn interrupted<T>() -> Result<T> {
+    shutdown::signalled().await?;
+    Err(Error::failure("interrupted"))
+}
+
+async fn pipe(conn: &quinn::Connection, counters: Arc<Counters>) -> Result<session::Ended> {
+    let (send, recv) = session::open(conn).await?;
+    session::pipe(conn, send, recv, counters, true).await
+}
+
+/// Resolves the target and walks its candidates.
+fn dial(
+    args: &ConnectArgs,
+    identity: &Identity,
+    bind: SocketAddr,
+    reporter: &Reporter,
+) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
+    let (ticket, found) = target::resolve(args)?;
+    let mut candidates = Vec::new();
+    if !ticket.addrs.is_empty() {
+        candidates.push(Candidate::Direct(ticket.addrs.clone()));
+    }
+    if let Some(server) = args.common.rendezvous.or(ticket.rendezvous) {
+        candidates.push(Candidate::Rendezvous(server));
+    }
+    let rendezvous = args.common.rendezvous.or(ticket.rendezvous);
+    match (args.no_relay, args.common.relay, ticket.relay) {
+        (false, server @ Some(_), Some(peer)) => {
+            let relayed = Candidate::Relayed { server, peer };
+            if args.relay_first {
+                candidates.insert(0, relayed);
+            } else {
+                candidates.push(relayed);
+            }
+        }
+        // The rendezvous tells the listener this side's public address, and it
+        // permits it on its allocation: send to that straight.
+        (false, None, Some(peer)) if rendezvous.is_some() => {
+            candidates.push(Candidate::Relayed { server: None, peer });
+        }
+        (false, Some(_), None) => reporter.failed(
+            "relayed",
+            &format!("the {found} names no relayed address: the listener has no --relay"),
+        ),
+        (false, None, Some(at)) => reporter.failed(
+            "relayed",
+            &format!("the {found} names the relayed address udp://{at}: give --relay turn://HOST:PORT (the listener's relay) to use it"),
+        ),
+        _ => {}
+    }
+    if candidates.is_empty() {
+        return Err(Error::failure(format!(
+            "the {found} names no address of {} and no rendezvous",
+            ticket.id
+        )));
+    }
+    let dialer = Dialer {
+        identity: identity.clone(),
+        alpn: ALPN_PIPE.to_vec(),
+        tuning: paths::tuning(&args.common),
+        bind,
+        direct_timeout: paths::DIRECT_TIMEOUT,
+        punch_timeout: paths::PUNCH_TIMEOUT,
+        relay_credentials: paths::relay_credentials(&args.common),
+    };
+    let timeout = args.timeout;
+    let attempt = dialer.connect(ticket.id, &candidates, |candidate, err| {
+        reporter.failed(&candidate.to_string(), err.message());
+    });
+    let path = smol::block_on(smol::future::or(attempt, async {
+        smol::Timer::after(timeout).await;
+        Err(Error::timeout(format!(
+            "no path to {} within {}",
+            ticket.id,
+            p2p_shared::cli::duration::format(timeout)
+        )))
+    }))?;
+    Ok((ticket.id, path))
+}
+
+/// `--signal stdio`: punch from candidates exchanged over stdin/stdout, then dial.
+fn signalled(
+    args: &ConnectArgs,
+    identity: &Identity,
+    bind: SocketAddr,
+) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
+    let expected = match &args.target {
+        Some(text) => Some(text.parse().map_err(|e: String| {
+            Error::usage(format!("with --signal stdio, TARGET is a peer id: {e}"))
+        })?),
+        None => None,
+    };
+    let (peer, via, endpoint, remote) =
+        paths::signalled(&args.common, identity, bind, expected, None)?;
+    let conn = smol::block_on(endpoint.dial(peer, &[remote], ALPN_PIPE))?;
+    Ok((
+        peer,
+        Path {
+            via,
+            endpoint,
+            conn,
+        },
+    ))
+}

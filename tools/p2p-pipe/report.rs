@@ -1,0 +1,237 @@
+//! The path report: one line on stderr for the path that carries the stream and for
+//! every change, and the same as NDJSON `event` records with `--events FILE`.
+//!
+//! ```text
+//! {"type":"event","event":"path","peer":ID,"path":"direct","technique":null,
+//!  "local":"udp://…","remote":"udp://…","rtt_ms":0.3,"reason":"…"}
+//! {"type":"event","event":"failed","path":"punched via udp://…","reason":"…"}   a path that did not work
+//! {"type":"event","event":"listening","addr":"tcp://…"}   connect --local accepts here
+//! {"type":"event","event":"closed","peer":ID,"bytes_in":N,"bytes_out":N,"ok":true,
+//!  "rtt_ms":0.3,"mtu":6500,"lost_packets":0,"reason":"…"}   mtu: the UDP payload size
+//!  path MTU discovery reached
+//! ```
+
+use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::cli::entry::Ctx;
+use p2p_shared::connect::path::Via;
+use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::ndjson::records;
+use p2p_shared::{Context, Result, diag};
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Bytes moved by a session, each way.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Bytes sent to the peer (read from stdin or a TCP connection).
+    pub sent: AtomicU64,
+    /// Bytes received from the peer.
+    pub received: AtomicU64,
+}
+
+impl Counters {
+    /// (sent, received) so far.
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.received.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Where path reports go.
+#[derive(Clone)]
+pub struct Reporter {
+    events: Option<Arc<Mutex<File>>>,
+    quiet: bool,
+}
+
+fn udp(addr: SocketAddr) -> Addr {
+    Addr::from_socket(Scheme::Udp, addr)
+}
+
+/// A round trip time in milliseconds with microsecond precision.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+impl Reporter {
+    /// A reporter writing events to `path` (created or truncated), if given.
+    pub fn open(path: Option<&Path>, ctx: &Ctx) -> Result<Self> {
+        let events = match path {
+            Some(p) => Some(Arc::new(Mutex::new(
+                File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            ))),
+            None => None,
+        };
+        Ok(Reporter {
+            events,
+            quiet: ctx.quiet,
+        })
+    }
+
+    fn event(&self, record: &Value) {
+        if let Some(file) = &self.events {
+            let mut line = record.to_string();
+            line.push('\n');
+            let mut file = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(e) = file.write_all(line.as_bytes()) {
+                diag::warn(format_args!("writing the events file: {e}"));
+            }
+        }
+    }
+
+    fn note(&self, message: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            diag::note(message);
+        }
+    }
+
+    /// The stream now runs over this path.
+    pub fn path(
+        &self,
+        peer: &PeerId,
+        via: Via,
+        conn: &quinn::Connection,
+        local: SocketAddr,
+        reason: &str,
+    ) {
+        let remote = conn.remote_address();
+        let rtt = conn.rtt();
+        self.note(format_args!(
+            "path: {via} udp://{local} -> udp://{remote} to {peer}, rtt {:.2} ms ({reason})",
+            millis(rtt)
+        ));
+        self.event(&records::event(
+            "path",
+            json!({
+                "peer": peer, "path": via.kind(), "technique": via.technique(),
+                "local": udp(local), "remote": udp(remote), "rtt_ms": millis(rtt),
+                "reason": reason,
+            }),
+        ));
+    }
+
+    /// `connect --local` accepts TCP connections on `addr`.
+    pub fn forwarding(&self, addr: SocketAddr) {
+        let addr = Addr::from_socket(Scheme::Tcp, addr);
+        self.note(format_args!("forwarding {addr} to the peer"));
+        self.event(&records::event("listening", json!({ "addr": addr })));
+    }
+
+    /// A path that was tried and did not work.
+    pub fn failed(&self, what: &str, reason: &str) {
+        self.note(format_args!("{what}: {reason}"));
+        self.event(&records::event(
+            "failed",
+            json!({ "path": what, "reason": reason }),
+        ));
+    }
+
+    /// The session ended.
+    pub fn closed(
+        &self,
+        peer: &PeerId,
+        counters: &Counters,
+        conn: &quinn::Connection,
+        ok: bool,
+        reason: &str,
+    ) {
+        let (sent, received) = counters.get();
+        self.note(format_args!(
+            "closed: {sent} bytes sent, {received} received ({reason})"
+        ));
+        let stats = conn.stats();
+        self.event(&records::event(
+            "closed",
+            json!({
+                "peer": peer, "bytes_out": sent, "bytes_in": received, "ok": ok,
+                "rtt_ms": millis(conn.rtt()), "mtu": stats.path.current_mtu,
+                "lost_packets": stats.path.lost_packets, "reason": reason,
+            }),
+        ));
+    }
+}
+
+/// How often the path is checked for a change.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Reports every change of the peer's address on `conn` (QUIC migrates a connection
+/// when the peer's NAT rebinds or the peer moves) until the task is dropped.
+pub async fn watch(
+    reporter: Reporter,
+    peer: PeerId,
+    via: Via,
+    conn: quinn::Connection,
+    local: SocketAddr,
+) {
+    let mut remote = conn.remote_address();
+    loop {
+        smol::Timer::after(WATCH_EVERY).await;
+        if conn.close_reason().is_some() {
+            return;
+        }
+        let now = conn.remote_address();
+        if now != remote {
+            let reason = format!("the peer's address changed from udp://{remote} (migration)");
+            reporter.path(&peer, via, &conn, local, &reason);
+            remote = now;
+        }
+    }
+}
+
+/// Bytes per second (whole bytes are plenty for a display).
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+fn rate(bytes: u64, secs: f64) -> u64 {
+    (bytes as f64 / secs) as u64
+}
+
+/// A progress display of bytes each way (with `--progress`, on a terminal only),
+/// updated until it is finished.
+pub struct Progress {
+    bar: indicatif::ProgressBar,
+    ticker: Option<smol::Task<()>>,
+}
+
+impl Progress {
+    /// Stops updating and clears the display.
+    pub fn finish(mut self) {
+        self.ticker.take();
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Starts the progress display for `counters`.
+pub fn progress(common: &crate::args::Common, ctx: &Ctx, counters: Arc<Counters>) -> Progress {
+    let bar = p2p_shared::cli::progress::bytes(ctx.quiet || !common.progress, "sent");
+    let ticker = (!bar.is_hidden()).then(|| {
+        let bar = bar.clone();
+        smol::spawn(async move {
+            let start = std::time::Instant::now();
+            loop {
+                let (sent, received) = counters.get();
+                let secs = start.elapsed().as_secs_f64().max(1e-3);
+                bar.set_message(format!(
+                    "sent {}, received {} ({}/s)",
+                    indicatif::HumanBytes(sent),
+                    indicatif::HumanBytes(received),
+                    indicatif::HumanBytes(rate(sent + received, secs)),
+                ));
+                smol::Timer::after(Duration::from_millis(200)).await;
+            }
+        })
+    });
+    Progress { bar, ticker }
+}

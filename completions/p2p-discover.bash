@@ -35,7 +35,7 @@ _p2p__discover() {
 
     case "${cmd}" in
         p2p__discover)
-            opts="-i -q -h -V --mdns --dht --bootstrap-dht --dht-request-timeout --interface --tracker --bootstrap --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
+            opts="-i -q -h -V --all --mdns --dht --bootstrap-dht --dht-request-timeout --interface --tracker --ca-file --bootstrap --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -54,6 +54,10 @@ _p2p__discover() {
                     return 0
                     ;;
                 --tracker)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

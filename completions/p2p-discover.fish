@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_discover_global_optspecs
-    string join \n mdns dht bootstrap-dht= dht-request-timeout= interface= tracker= bootstrap= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous count= timeout= watch q/quiet h/help V/version
+    string join \n all mdns dht bootstrap-dht= dht-request-timeout= interface= tracker= ca-file= bootstrap= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous count= timeout= watch q/quiet h/help V/version
 end
 
 function __fish_p2p_discover_needs_command
@@ -27,8 +27,9 @@ end
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap-dht -d 'A DHT node to bootstrap from, e.g. a local `p2p-dht testnet` (repeatable; $P2P_DHT_BOOTSTRAP holds a comma-separated list) [default: the public routers]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dht-request-timeout -d 'How long to wait for one DHT node\'s answer' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l interface -d 'Restrict mDNS to this interface (repeatable)' -r
-complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l tracker -d 'Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce or udp://HOST:PORT' -r
-complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap -d 'Read peers from a bootstrap file: a JSON map {id: addr}, NDJSON peer records, or address lines (repeatable)' -r -F
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l tracker -d 'Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce, https://HOST:PORT/announce or udp://HOST:PORT' -r
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l ca-file -d 'Also trust the CA certificates in this PEM file for HTTPS trackers (beside the system\'s roots, which $SSL_CERT_FILE or $SSL_CERT_DIR can replace)' -r -F
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap -d 'Read peers from a bootstrap file: a JSON map {id: addr} (also written in brackets, as the handbook does), a JSON list, NDJSON peer records, or address lines (repeatable)' -r -F
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dns -d 'Turn a DNS name\'s TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records into peers (repeatable)' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dns-server -d 'The DNS server to ask [default: the first nameserver in /etc/resolv.conf]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l announce -d 'Announce this peer on PORT on every selected mechanism, and keep re-announcing' -r
@@ -36,6 +37,7 @@ complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l addr -d 'An a
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l count -d 'Exit 0 after N peers' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l timeout -d 'Give up after D and exit 1 if no peer was found [default: 5s, none with --watch or --announce]' -r
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l all -d 'List every `_p2p._udp` peer on the link, whatever its topic, as avahi-browse does (the same as giving no topic; mDNS, bootstrap files and DNS only)'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l mdns -d 'Use mDNS on the local link'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dht -d 'Use the mainline DHT (get_peers, and announce_peer with --announce)'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l allow-readable-key -d 'Read the identity file even if others can read it'

@@ -98,7 +98,7 @@ _p2p__keygen() {
             fi
             case "${prev}" in
                 --to)
-                    COMPREPLY=($(compgen -W "id hex base64 ssb openssh identity ssb-secret" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "id hex base64 ssb openssh libp2p cid identity ssb-secret" -- "${cur}"))
                     return 0
                     ;;
                 *)

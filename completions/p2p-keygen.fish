@@ -34,7 +34,7 @@ complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "sign" -d 'Sig
 complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "verify" -d 'Pass through validly signed lines; report the others by line number'
 complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "seal" -d 'Encrypt stdin to a peer id, as one `sealed` NDJSON record'
 complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "open" -d 'Decrypt `sealed` records from stdin with this identity'
-complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "convert" -d 'Convert a key between z-base-32, hex, base64, ssb and OpenSSH forms'
+complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "convert" -d 'Convert a key between z-base-32, hex, base64, ssb, OpenSSH and libp2p forms'
 complete -c p2p-keygen -n "__fish_p2p_keygen_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -s o -l output -d 'Write the identity to FILE (mode 0600) and print only its public record' -r -F
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -l seed -d 'Derive the identity from this 32-byte secret seed (64 hex digits) instead of the system\'s random source' -r
@@ -79,6 +79,8 @@ hex\t'public key, hex'
 base64\t'public key, base64'
 ssb\t'secure-scuttlebutt id, @BASE64.ed25519'
 openssh\t'OpenSSH public key line'
+libp2p\t'libp2p peer id, 12D3KooW…'
+cid\t'libp2p peer id as a CIDv1 (base36), k51…'
 identity\t'toolbox identity record, with the secret (needs a secret input)'
 ssb-secret\t'ssb secret file (needs a secret input)'"
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand convert" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
@@ -90,5 +92,5 @@ complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fi
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fish_seen_subcommand_from new id peer sign verify seal open convert help" -f -a "verify" -d 'Pass through validly signed lines; report the others by line number'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fish_seen_subcommand_from new id peer sign verify seal open convert help" -f -a "seal" -d 'Encrypt stdin to a peer id, as one `sealed` NDJSON record'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fish_seen_subcommand_from new id peer sign verify seal open convert help" -f -a "open" -d 'Decrypt `sealed` records from stdin with this identity'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fish_seen_subcommand_from new id peer sign verify seal open convert help" -f -a "convert" -d 'Convert a key between z-base-32, hex, base64, ssb and OpenSSH forms'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fish_seen_subcommand_from new id peer sign verify seal open convert help" -f -a "convert" -d 'Convert a key between z-base-32, hex, base64, ssb, OpenSSH and libp2p forms'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand help; and not __fish_seen_subcommand_from new id peer sign verify seal open convert help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

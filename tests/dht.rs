@@ -259,6 +259,13 @@ fn published_peer_records_resolve_verified() {
     assert_eq!(resolved[0]["id"], id.as_str());
     assert_eq!(resolved[0]["addrs"], json!(["udp://192.0.2.7:4000"]));
     assert_eq!(resolved[0]["via"], "dht");
+    // The same peer named by its libp2p id resolves to the same record.
+    let mut convert = common::command(&bin!("p2p-keygen"), net.home());
+    convert.args(["convert", "--to", "libp2p", &id]);
+    let libp2p_id = common::run(convert, b"", DEADLINE).text();
+    assert!(libp2p_id.starts_with("12D3KooW"), "{libp2p_id}");
+    let by_libp2p_id = net.ok(&["resolve", libp2p_id.trim()]);
+    assert_eq!(by_libp2p_id[0]["id"], id.as_str());
     // The record verifies with p2p-keygen, independently of p2p-dht.
     let mut verify = common::command(&bin!("p2p-keygen"), net.home());
     verify.arg("verify");
@@ -504,9 +511,8 @@ fn sample_tells_a_node_without_bep51_from_silence() {
     assert!(out.stderr.contains("no answer"), "{}", out.stderr);
 }
 
-/// Two libtorrent nodes and a `p2p-dht testnet` on loopback, as one DHT. mainline 8
-/// drops queries whose transaction id is not 4 bytes and libtorrent's are 2, so the
-/// libtorrent nodes reach each other only, while `p2p-dht` reaches every node.
+/// Two libtorrent nodes and a `p2p-dht testnet` on loopback, as one DHT: p2p-dht
+/// and libtorrent find each other's peers and items.
 #[test]
 fn libtorrent_and_p2p_dht_find_each_others_peers_and_items() {
     let test = "libtorrent_and_p2p_dht_find_each_others_peers_and_items";
@@ -573,6 +579,113 @@ fn libtorrent_and_p2p_dht_find_each_others_peers_and_items() {
         (item["type"] == "item").then_some(item)
     });
     assert_eq!(item["value"], "{\"from\":\"p2p-dht\"}");
+}
+
+/// A `p2p-dht serve` node (on a testnet) answers a query whose transaction id is 2
+/// bytes long, as libtorrent's are, echoing the id; upstream mainline 8 dropped it
+/// (patches/mainline).
+#[test]
+fn serve_echoes_transaction_ids_of_any_length() {
+    let net = Testnet::start(2);
+    let mut cmd = common::command(&bin!("p2p-dht"), net.home());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--bootstrap",
+        &net.bootstrap,
+    ]);
+    let mut server = Running::start(cmd);
+    let listening = server.wait_for(DEADLINE, |r| r["type"] == "listening");
+    let addr = listening["addr"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("udp://");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    for tid in [&b"ab"[..], b"x", b"12345678"] {
+        let mut ping = b"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t".to_vec();
+        ping.extend_from_slice(format!("{}:", tid.len()).as_bytes());
+        ping.extend_from_slice(tid);
+        ping.extend_from_slice(b"1:y1:qe");
+        socket.send_to(&ping, addr).unwrap();
+        let mut buf = [0u8; 1500];
+        let (n, _) = socket
+            .recv_from(&mut buf)
+            .unwrap_or_else(|e| panic!("no answer to a {}-byte id: {e}", tid.len()));
+        let mut echoed = format!("1:t{}:", tid.len()).into_bytes();
+        echoed.extend_from_slice(tid);
+        let answer = &buf[..n];
+        let has = |want: &[u8]| answer.windows(want.len()).any(|w| w == want);
+        assert!(
+            has(&echoed) && has(b"1:y1:r"),
+            "{} not echoed in {}",
+            String::from_utf8_lossy(tid),
+            String::from_utf8_lossy(answer)
+        );
+    }
+}
+
+/// A libtorrent node whose only contact is a `p2p-dht serve` node (itself on a
+/// testnet) finds a peer `p2p-dht announce`d and gets an item `p2p-dht put`, which
+/// takes answers from mainline nodes to libtorrent's 2-byte transaction ids; and the
+/// nodes keep answering p2p-dht's own clients.
+#[test]
+fn libtorrent_bootstrapped_from_our_nodes_finds_our_peers_and_items() {
+    let test = "libtorrent_bootstrapped_from_our_nodes_finds_our_peers_and_items";
+    let Some(mut lt) = Libtorrent::start(test) else {
+        return;
+    };
+    let net = Testnet::start(8);
+    let mut cmd = common::command(&bin!("p2p-dht"), net.home());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--bootstrap",
+        &net.bootstrap,
+    ]);
+    let mut server = Running::start(cmd);
+    let listening = server.wait_for(DEADLINE, |r| r["type"] == "listening");
+    lt.add_node(listening["addr"].as_str().unwrap());
+    let limit = Duration::from_secs(20);
+
+    let out = net.run(
+        &["announce", "--topic", "from-p2p-dht", "--port", "4321"],
+        b"",
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let ask = json!({"cmd": "get_peers", "infohash": sha1_hex("from-p2p-dht"), "timeout": 2});
+    until(limit, "libtorrent finding p2p-dht's peer", || {
+        let peers = lt.ask(&ask)["peers"].clone();
+        peers
+            .as_array()
+            .unwrap()
+            .contains(&json!("127.0.0.1:4321"))
+            .then_some(())
+    });
+
+    let out = net.run(&["put", "{\"to\":\"libtorrent\"}"], b"");
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let target = out.records()[0]["target"].as_str().unwrap().to_owned();
+    let item = until(limit, "libtorrent getting p2p-dht's item", || {
+        let item = lt.ask(&json!({"cmd": "get", "target": target, "timeout": 2}));
+        (item["type"] == "item").then_some(item)
+    });
+    assert_eq!(item["value"], "{\"to\":\"libtorrent\"}");
+
+    // Our own clients, on the same nodes, still find the peer and the item.
+    let peers = net.ok(&["get-peers", "--topic", "from-p2p-dht"]);
+    assert!(
+        peers
+            .iter()
+            .any(|r| r["addrs"][0] == "udp://127.0.0.1:4321"),
+        "{peers:?}"
+    );
+    let items = net.ok(&["get", &target]);
+    assert_eq!(items[0]["value"], json!({"to": "libtorrent"}));
 }
 
 #[test]

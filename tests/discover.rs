@@ -193,6 +193,36 @@ fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
     assert!(out.stderr.contains("plain.txt: line 4:"), "{}", out.stderr);
 }
 
+/// The handbook's bootstrap list, copied as printed (a map in brackets, libp2p `Qm…`
+/// ids, a `utp://` address), yields its three peers, with a note on stderr. Nothing
+/// is dialled: the addresses are only printed.
+#[test]
+fn the_handbooks_bootstrap_list_verbatim_yields_its_three_peers() {
+    let home = common::tempdir();
+    std::fs::write(
+        home.path().join("handbook.txt"),
+        r#"[ "Qm…": "tcp://12.62.93.214:9090", "Qm…": "udp://24.243.12.9:1234", "Qm…": "utp://99.4.78.181:97" ]"#,
+    )
+    .unwrap();
+    let out = run(home.path(), &["chat", "--bootstrap", "handbook.txt"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let records = out.records();
+    let addrs: Vec<&Value> = records.iter().map(|r| &r["addrs"][0]).collect();
+    assert_eq!(
+        addrs,
+        [
+            "tcp://12.62.93.214:9090",
+            "udp://24.243.12.9:1234",
+            "utp://99.4.78.181:97"
+        ]
+    );
+    for record in &records {
+        assert_eq!(record["foreign_id"], "Qm…", "{record}");
+        assert!(record.get("id").is_none(), "{record}");
+    }
+    assert!(out.stderr.contains("read leniently"), "{}", out.stderr);
+}
+
 #[test]
 fn a_forged_signed_record_is_dropped_and_counted() {
     let home = common::tempdir();
@@ -394,6 +424,188 @@ fn mdns_finds_peers_both_ways_across_two_hosts_and_sees_them_leave() {
     assert_eq!(gone["id"], ids[1].as_str());
 }
 
+/// An mDNS announcer for `topic` in namespace `i` of `lab`, signed by `key`.
+fn mdns_announcer(lab: &Pair, i: usize, home: &Path, topic: &str, key: &str) -> Running {
+    let mut cmd = lab.command(i, &bin!("p2p-discover"), home);
+    cmd.current_dir(home).args([
+        topic,
+        "--mdns",
+        "--interface",
+        &lab.iface[i],
+        "--announce",
+        "4000",
+        "-i",
+        key,
+    ]);
+    Running::start(cmd)
+}
+
+/// The one-shot query alone: host b drops every packet to port 5353 (IPv4 and IPv6),
+/// so the browser's multicast answers never arrive and only the unicast answers to
+/// the one-shot query's ephemeral port do. b finds a's signed record anyway; with the
+/// one-shot query taken out of the build, it finds nothing (checked by hand).
+#[test]
+fn the_mdns_one_shot_query_alone_finds_a_peer() {
+    let test = "the_mdns_one_shot_query_alone_finds_a_peer";
+    if !common::have(test, "iptables") {
+        return;
+    }
+    let Some(lab) = Pair::new(test) else {
+        return;
+    };
+    // IPv4 and IPv6: the browser also hears answers over ff02::fb.
+    for iptables in ["iptables", "ip6tables"] {
+        let drop_mdns = Command::new("ip")
+            .args(["netns", "exec", &lab.ns[1], iptables, "-A", "INPUT"])
+            .args(["-p", "udp", "--dport", "5353", "-j", "DROP"])
+            .status()
+            .unwrap();
+        assert!(drop_mdns.success(), "{iptables} in the namespace");
+    }
+    let home = common::tempdir();
+    let id = common::make_key(home.path(), "a.json");
+    let _a = mdns_announcer(&lab, 0, home.path(), "lan", "a.json");
+    // Each run sends one one-shot query at its start: ask until a's service is up.
+    let found = crate::common::libtorrent::until(WAIT, "b finding a by the one-shot query", || {
+        let mut cmd = lab.command(1, &bin!("p2p-discover"), home.path());
+        cmd.current_dir(home.path()).args([
+            "lan",
+            "--mdns",
+            "--interface",
+            &lab.iface[1],
+            "--count",
+            "1",
+            "--timeout",
+            "2s",
+        ]);
+        let out = common::run(cmd, b"", DEADLINE);
+        (out.code() == 0).then(|| out.records().remove(0))
+    });
+    assert_eq!(found["id"], id.as_str());
+    assert_eq!(found["via"], "mdns");
+    assert_eq!(found["addrs"], json!(["udp://192.0.2.1:4000"]));
+    assert!(found["sig"].is_string(), "{found}");
+}
+
+/// `--announce` signs one record, capped at 8 addresses: the one host b gets over
+/// mDNS and the one it gets from a tracker (both announced by host a, with 10
+/// addresses) are the same, `seq` and `sig` included.
+#[test]
+fn one_signed_record_travels_by_mdns_and_tracker_alike() {
+    let test = "one_signed_record_travels_by_mdns_and_tracker_alike";
+    let Some(lab) = Pair::new(test) else {
+        return;
+    };
+    let home = common::tempdir();
+    common::make_key(home.path(), "a.json");
+    let mut tracker = lab.command(0, &bin!("p2p-discover"), home.path());
+    tracker.args(["tracker", "--bind", "192.0.2.1:0"]);
+    let mut tracker = Running::start(tracker);
+    let listening = tracker.wait_for(WAIT, |r| r["type"] == "listening");
+    let http = listening["announce_http"].as_str().unwrap().to_owned();
+    let mut a = lab.command(0, &bin!("p2p-discover"), home.path());
+    a.current_dir(home.path()).args([
+        "lan",
+        "--mdns",
+        "--interface",
+        &lab.iface[0],
+        "--tracker",
+        &http,
+        "--announce",
+        "4000",
+        "-i",
+        "a.json",
+    ]);
+    // More addresses than mDNS TXT carries: the one record keeps the first 8.
+    for i in 1..=10 {
+        a.args(["--addr", &format!("udp://198.51.100.{i}:4000")]);
+    }
+    let _a = Running::start(a);
+    let find = |mechanism: &[&str]| {
+        crate::common::libtorrent::until(WAIT, "b finding a", || {
+            let mut cmd = lab.command(1, &bin!("p2p-discover"), home.path());
+            cmd.current_dir(home.path())
+                .args([
+                    "lan",
+                    "--interface",
+                    &lab.iface[1],
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "2s",
+                ])
+                .args(mechanism);
+            let out = common::run(cmd, b"", DEADLINE);
+            (out.code() == 0).then(|| out.records().remove(0))
+        })
+    };
+    let by_mdns = find(&["--mdns"]);
+    let by_tracker = find(&["--tracker", &http]);
+    assert_eq!(by_mdns["via"], "mdns");
+    assert_eq!(by_tracker["via"], "tracker");
+    assert!(by_mdns["sig"].is_string(), "{by_mdns}");
+    assert_eq!(by_mdns["sig"], by_tracker["sig"]);
+    assert_eq!(by_mdns["seq"], by_tracker["seq"]);
+    assert_eq!(by_mdns["addrs"], by_tracker["addrs"]);
+    assert_eq!(by_tracker["addrs"].as_array().unwrap().len(), 8);
+}
+
+/// Without a topic, or with `--all`, mDNS lists the peers of every topic on the link,
+/// each with its own topic.
+#[test]
+fn mdns_without_a_topic_lists_every_peer_on_the_link() {
+    let test = "mdns_without_a_topic_lists_every_peer_on_the_link";
+    let Some(lab) = Pair::new(test) else {
+        return;
+    };
+    let home = common::tempdir();
+    let ids = [
+        common::make_key(home.path(), "a.json"),
+        common::make_key(home.path(), "b.json"),
+    ];
+    let _lan = mdns_announcer(&lab, 0, home.path(), "lan", "a.json");
+    let _files = mdns_announcer(&lab, 0, home.path(), "files", "b.json");
+    for all in [&[][..], &["--all"]] {
+        let mut cmd = lab.command(1, &bin!("p2p-discover"), home.path());
+        cmd.current_dir(home.path())
+            .args([
+                "--mdns",
+                "--interface",
+                &lab.iface[1],
+                "--count",
+                "2",
+                "--timeout",
+                "15s",
+            ])
+            .args(all);
+        let out = common::run(cmd, b"", DEADLINE);
+        assert_eq!(out.code(), 0, "{all:?}: {}", out.stderr);
+        let mut seen: Vec<(String, String)> = out
+            .records()
+            .iter()
+            .map(|r| {
+                (
+                    r["topic"].as_str().unwrap().into(),
+                    r["id"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("files".into(), ids[1].clone()),
+                ("lan".into(), ids[0].clone())
+            ],
+            "{all:?}"
+        );
+    }
+    // Mechanisms that look a topic up need one.
+    let out = run(home.path(), &["--dht"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr.contains("--dht needs a topic"), "{}", out.stderr);
+}
+
 /// tests/common/libtorrent_client.py in `mode`, a standard BitTorrent client on 127.0.0.1.
 fn libtorrent_client(home: &Path, mode: &str, tracker: &str, arg: &str) -> Running {
     let mut cmd = common::command(Path::new(common::PYTHON), home);
@@ -498,4 +710,182 @@ fn two_libtorrent_clients_find_each_other_through_the_tracker() {
         );
         assert_eq!(client.wait(WAIT).and_then(|s| s.code()), Some(0));
     }
+}
+
+/// Makes a throwaway CA and a certificate for 127.0.0.1 signed by it, with openssl,
+/// in `dir`: `ca.pem`, `server.pem`, `server.key`.
+fn make_test_ca(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=p2p-discover test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "server.ext",
+    ]);
+}
+
+/// An HTTPS tracker: `p2p-discover tracker` behind socat terminating TLS with a
+/// certificate from a CA made for the test. Trusted through `--ca-file` (or
+/// `$SSL_CERT_FILE`), a peer announced over HTTPS is found over HTTPS; without the CA
+/// the certificate is refused.
+#[test]
+fn an_https_tracker_is_used_with_its_ca_trusted_and_refused_without() {
+    let test = "an_https_tracker_is_used_with_its_ca_trusted_and_refused_without";
+    if !common::have(test, "socat") || !common::have(test, "openssl") {
+        return;
+    }
+    let home = common::tempdir();
+    make_test_ca(home.path());
+    let t = tracker(home.path(), &[]);
+    let plain = t.http.trim_start_matches("http://");
+    let plain = &plain[..plain.find('/').unwrap()];
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut socat = Command::new("socat");
+    socat.current_dir(home.path()).args([
+        &format!(
+            "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,cert=server.pem,key=server.key,verify=0"
+        ),
+        &format!("TCP:{plain}"),
+    ]);
+    let _socat = Running::start(socat);
+    let ready = std::time::Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < ready, "socat did not listen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let https = format!("https://127.0.0.1:{port}/announce");
+
+    let mut announcer = discover(
+        home.path(),
+        &[
+            "chat",
+            "--tracker",
+            &https,
+            "--ca-file",
+            "ca.pem",
+            "--announce",
+            "4321",
+            "--anonymous",
+        ],
+    );
+    announcer
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR");
+    let _announcer = Running::start(announcer);
+    let find = |extra: &[&str], ssl_cert_file: Option<&str>| {
+        let mut cmd = discover(
+            home.path(),
+            &[
+                &[
+                    "chat",
+                    "--tracker",
+                    &https,
+                    "--count",
+                    "1",
+                    "--timeout",
+                    "10s",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        );
+        cmd.env_remove("SSL_CERT_FILE").env_remove("SSL_CERT_DIR");
+        if let Some(file) = ssl_cert_file {
+            cmd.env("SSL_CERT_FILE", home.path().join(file));
+        }
+        common::run(cmd, b"", DEADLINE)
+    };
+    // The announcer's first announce may still be on its way: ask until it is there.
+    let found = crate::common::libtorrent::until(WAIT, "finding the HTTPS announcer", || {
+        let found = find(&["--ca-file", "ca.pem"], None);
+        assert!(!found.stderr.contains("certificate"), "{}", found.stderr);
+        (found.code() == 0).then_some(found)
+    });
+    assert_eq!(found.records()[0]["via"], "tracker");
+    assert_eq!(found.records()[0]["addrs"][0], "udp://127.0.0.1:4321");
+    let by_env = find(&[], Some("ca.pem"));
+    assert_eq!(by_env.code(), 0, "{}", by_env.stderr);
+
+    // Without the test CA, the system's roots do not vouch for the certificate.
+    let refused = find(&[], None);
+    assert_eq!(refused.code(), 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("certificate"), "{}", refused.stderr);
+    // A CA file that holds no certificate is a usage error.
+    std::fs::write(home.path().join("empty.pem"), "").unwrap();
+    let bad = find(&["--ca-file", "empty.pem"], None);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr);
 }

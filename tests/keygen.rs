@@ -371,7 +371,9 @@ fn convert_round_trips_every_form() {
             .unwrap()
             .starts_with("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5")
     );
-    for form in ["id", "hex", "base64", "ssb", "openssh"] {
+    assert!(forms["libp2p_id"].as_str().unwrap().starts_with("12D3KooW"));
+    assert!(forms["libp2p_cid"].as_str().unwrap().starts_with("k51"));
+    for form in ["id", "hex", "base64", "ssb", "openssh", "libp2p", "cid"] {
         let text = keygen(
             home.path(),
             &["convert", "--to", form],
@@ -403,6 +405,34 @@ fn convert_round_trips_every_form() {
     let garbage = keygen(home.path(), &["convert", "nonsense"], b"");
     assert_eq!(garbage.code(), 2);
     assert!(garbage.stderr.contains("'nonsense'"), "{}", garbage.stderr);
+}
+
+/// RFC 8032 test 1's public key and its libp2p peer id and CIDv1, computed
+/// independently with the PyPI packages `multiformats` and `base58`.
+#[test]
+fn convert_matches_libp2p_test_vectors_both_ways() {
+    let home = common::tempdir();
+    let hex = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    let libp2p_id = "12D3KooWQK1wnefoLrcVHbbnf5tLzbopUd3K3bFAoJpA7YJgL5pV";
+    let cid = "k51qzi5uqu5dljtg5upm7x7ugan9lql3ewyknv4r4mhhkwzn8n7cnbd1unfwgq";
+    let to = |form: &str, value: &str| {
+        let out = keygen(home.path(), &["convert", "--to", form, value], b"");
+        assert_eq!(out.code(), 0, "{form} {value}: {}", out.stderr);
+        out.text().trim().to_owned()
+    };
+    assert_eq!(to("libp2p", hex), libp2p_id);
+    assert_eq!(to("cid", hex), cid);
+    assert_eq!(to("hex", libp2p_id), hex);
+    assert_eq!(to("hex", cid), hex);
+    // A libp2p id of another key type is refused with the reason.
+    let sha256_id = "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N";
+    let out = keygen(home.path(), &["convert", sha256_id], b"");
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr.contains("not of an Ed25519 key"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

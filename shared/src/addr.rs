@@ -1,5 +1,6 @@
 //! URL-like peer addresses: `udp://1.2.3.4:9090`, `tcp://[2001:db8::1]:443`,
-//! `quic://host:4433`, `relay://relay.example:3478/<peer-id>`.
+//! `quic://host:4433`, `utp://1.2.3.4:6881` (uTP, BEP 29, over UDP),
+//! `relay://relay.example:3478/<peer-id>`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -15,6 +16,8 @@ pub enum Scheme {
     Tcp,
     /// QUIC over UDP.
     Quic,
+    /// uTP (BEP 29, the Micro Transport Protocol BitTorrent and libp2p use) over UDP.
+    Utp,
     /// Through a relay; the path names the peer behind it.
     Relay,
 }
@@ -26,6 +29,7 @@ impl Scheme {
             Scheme::Udp => "udp",
             Scheme::Tcp => "tcp",
             Scheme::Quic => "quic",
+            Scheme::Utp => "utp",
             Scheme::Relay => "relay",
         }
     }
@@ -119,8 +123,9 @@ impl FromStr for Addr {
             "udp" => Scheme::Udp,
             "tcp" => Scheme::Tcp,
             "quic" => Scheme::Quic,
+            "utp" => Scheme::Utp,
             "relay" => Scheme::Relay,
-            _ => return Err(bad("scheme must be udp, tcp, quic or relay")),
+            _ => return Err(bad("scheme must be udp, tcp, quic, utp or relay")),
         };
         let (authority, path) = match rest.split_once('/') {
             Some((a, p)) if !p.is_empty() => (a, Some(p.to_owned())),
@@ -190,6 +195,7 @@ mod tests {
             "udp://1.2.3.4:9090",
             "tcp://[2001:db8::1]:443",
             "quic://peers.example.org:4433",
+            "utp://99.4.78.181:97",
             "relay://relay.example:3478/ybndrfg8ejkmcpqxot1uwisza345h769ybndrfg8ejkmcpqxot1u",
         ] {
             let addr: Addr = text.parse().unwrap();

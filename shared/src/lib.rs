@@ -5,7 +5,7 @@
 //! | module | role |
 //! |---|---|
 //! | [`status`], [`diag`], [`addr`], [`random`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness |
-//! | [`identity`] | key files, peer ids, RFC 8785 canonical JSON, signatures, sealed boxes |
+//! | [`identity`] | key files, peer ids (and libp2p's forms of them), RFC 8785 canonical JSON, signatures, sealed boxes |
 //! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
 //! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
 //! | [`codec`] | wire formats: bencode, STUN, the tracker protocols |

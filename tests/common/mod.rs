@@ -87,7 +87,8 @@ pub fn parse_record(line: &str) -> Value {
     record
 }
 
-/// The record types of the table in docs/ndjson.md: its rows' first cells, `` `name` ``.
+/// The record types of the table in docs/ndjson.md: the `` `name` ``s of its rows'
+/// first cells (one or several, comma-separated).
 fn documented_types() -> &'static std::collections::HashSet<String> {
     static TYPES: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
@@ -95,8 +96,12 @@ fn documented_types() -> &'static std::collections::HashSet<String> {
         let doc = std::fs::read_to_string(repo_root().join("docs/ndjson.md")).unwrap();
         doc.lines()
             .filter_map(|l| l.strip_prefix("| `"))
-            .filter_map(|l| l.split_once('`'))
-            .map(|(name, _)| name.to_owned())
+            .filter_map(|l| l.split_once(" |"))
+            .flat_map(|(cell, _)| {
+                cell.split(", `")
+                    .map(|name| name.trim_matches('`').to_owned())
+                    .collect::<Vec<_>>()
+            })
             .collect()
     })
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 const EXAMPLES: &str = "\
 Examples:
   p2p-discover chat --mdns --interface eth0 --announce 4000 --watch
+  p2p-discover --all --interface eth0
   p2p-discover chat --dht --bootstrap-dht 127.0.0.1:6881 --announce 4000
   p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1
   p2p-discover chat --bootstrap peers.json --bootstrap more.ndjson
@@ -52,9 +53,12 @@ pub enum Command {
 /// Discovering peers of a topic.
 #[derive(Debug, clap::Args)]
 pub struct FindArgs {
-    /// The topic
-    #[arg(required = true)]
+    /// The topic; without one, mDNS lists every `_p2p._udp` peer on the link
     pub topic: Option<String>,
+    /// List every `_p2p._udp` peer on the link, whatever its topic, as avahi-browse
+    /// does (the same as giving no topic; mDNS, bootstrap files and DNS only)
+    #[arg(long, conflicts_with = "topic")]
+    pub all: bool,
     /// Use mDNS on the local link
     #[arg(long)]
     pub mdns: bool,
@@ -78,11 +82,17 @@ pub struct FindArgs {
     /// Restrict mDNS to this interface (repeatable)
     #[arg(long = "interface", value_name = "NAME")]
     pub interfaces: Vec<String>,
-    /// Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce or udp://HOST:PORT
+    /// Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce,
+    /// https://HOST:PORT/announce or udp://HOST:PORT
     #[arg(long = "tracker", value_name = "URL")]
     pub trackers: Vec<Tracker>,
-    /// Read peers from a bootstrap file: a JSON map {id: addr}, NDJSON peer records,
-    /// or address lines (repeatable)
+    /// Also trust the CA certificates in this PEM file for HTTPS trackers (beside the
+    /// system's roots, which $SSL_CERT_FILE or $SSL_CERT_DIR can replace)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Read peers from a bootstrap file: a JSON map {id: addr} (also written in
+    /// brackets, as the handbook does), a JSON list, NDJSON peer records, or address
+    /// lines (repeatable)
     #[arg(long = "bootstrap", value_name = "FILE")]
     pub bootstrap: Vec<PathBuf>,
     /// Turn a DNS name's TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records

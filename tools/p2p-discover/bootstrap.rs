@@ -1,20 +1,41 @@
-//! Bootstrap lists: the handbook's JSON map `{"<peer-id>": "tcp://ip:port", …}`,
+//! Bootstrap lists: the handbook's JSON map `{"<peer-id>": "tcp://ip:port", …}`, the
+//! same map written in brackets as the handbook prints it (`[ "Qm…": "tcp://…", … ]`,
+//! read leniently with a note on stderr), a JSON array of addresses or `peer` records,
 //! NDJSON `peer` records, or plain address lines (`udp://…`, or `IP:PORT` taken as
-//! UDP). `#` starts a comment line. A malformed line is reported with its file and
-//! line number and skipped.
+//! UDP). `#` starts a comment line. A malformed line is reported with its file and line
+//! number and skipped.
+//!
+//! Ids: a toolbox peer id (or a libp2p `12D3KooW…`/`k51…` id) is the peer's `id`; an
+//! ed25519 key in another encoding (`did:key`, base64, …) is converted to one; any
+//! other id (a libp2p `Qm…` hash, say) is kept in `foreign_id` and the peer still
+//! counts.
 
 use crate::found::{self, Found, Sender};
 use p2p_shared::addr::{Addr, Scheme};
+use p2p_shared::diag;
+use p2p_shared::identity::other_encodings;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+use std::fmt;
 use std::path::PathBuf;
 
 /// The mechanism's name in `via`.
 pub const VIA: &str = "bootstrap";
 
-/// Reads every file and reports its peers.
-pub async fn run(files: Vec<PathBuf>, topic: String, tx: Sender) {
+/// What one file held: its peers (or, for bad entries, the line and what was wrong),
+/// and notes for a human about how it was read.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// The peers, in file order, or (line number, what was wrong).
+    pub peers: Vec<Result<PeerRecord, (usize, String)>>,
+    /// How the file was read, when not as written (for stderr).
+    pub notes: Vec<String>,
+}
+
+/// Reads every file and reports its peers (for `topic`, when one is given).
+pub async fn run(files: Vec<PathBuf>, topic: Option<String>, tx: Sender) {
     for file in files {
         let shown = file.display().to_string();
         let text = match smol::fs::read_to_string(&file).await {
@@ -24,12 +45,16 @@ pub async fn run(files: Vec<PathBuf>, topic: String, tx: Sender) {
                 continue;
             }
         };
-        for item in parse(&text) {
+        let parsed = parse(&text);
+        for note in &parsed.notes {
+            diag::note(format_args!("{VIA}: {shown}: {note}"));
+        }
+        for item in parsed.peers {
             let found = match item {
                 Ok(mut peer) => {
                     peer.via = Some(VIA.to_owned());
                     if peer.topic.is_none() && !peer.is_signed() {
-                        peer.topic = Some(topic.clone());
+                        peer.topic.clone_from(&topic);
                     }
                     Found::Peer(peer)
                 }
@@ -46,57 +71,132 @@ pub async fn run(files: Vec<PathBuf>, topic: String, tx: Sender) {
     }
 }
 
-/// The peers in one file's text, or (line number, what was wrong) for bad lines.
-pub fn parse(text: &str) -> Vec<Result<PeerRecord, (usize, String)>> {
-    let trimmed = text.trim_start();
+/// The peers in one file's text.
+pub fn parse(text: &str) -> Parsed {
+    let trimmed = text.trim();
+    let mut parsed = Parsed::default();
     if trimmed.starts_with('{')
-        && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(trimmed)
-        && !map.contains_key("type")
+        && let Ok(Entries(entries)) = serde_json::from_str::<Entries>(trimmed)
+        && !entries.iter().any(|(key, _)| key == "type")
     {
-        return map
-            .into_iter()
-            .map(|(id, addr)| {
-                let line = line_of(text, &id);
-                let id: PeerId = id.parse().map_err(|e| (line, e))?;
-                let addrs = match addr {
-                    Value::String(a) => vec![parse_addr(&a).map_err(|e| (line, e))?],
-                    Value::Array(list) => list
-                        .iter()
-                        .map(|a| {
-                            a.as_str()
-                                .ok_or("an address must be a string".to_owned())
-                                .and_then(parse_addr)
-                        })
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| (line, e))?,
-                    _ => {
-                        return Err((
-                            line,
-                            format!("the address of {id} must be a string or a list"),
-                        ));
-                    }
-                };
-                Ok(PeerRecord::new(Some(id), addrs))
-            })
-            .collect();
+        read_map(text, entries, &mut parsed);
+        return parsed;
     }
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
-        .map(|(i, line)| parse_line(line.trim()).map_err(|e| (i + 1, e)))
-        .collect()
+    if let Some(inner) = trimmed.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(trimmed) {
+            for item in items {
+                let peer = match item {
+                    Value::String(addr) => {
+                        parse_addr(&addr).map(|a| PeerRecord::new(None, vec![a]))
+                    }
+                    Value::Object(object) => peer_object(object, &mut parsed.notes),
+                    _ => Err("a list entry must be an address or a peer record".to_owned()),
+                };
+                parsed.peers.push(peer.map_err(|e| (1, e)));
+            }
+            return parsed;
+        }
+        if let Ok(Entries(entries)) = serde_json::from_str::<Entries>(&format!("{{{inner}}}")) {
+            parsed.notes.push(
+                "read leniently: a map written in brackets [ \"id\": \"addr\", … ] taken as the \
+                 JSON map { \"id\": \"addr\", … }"
+                    .to_owned(),
+            );
+            read_map(text, entries, &mut parsed);
+            return parsed;
+        }
+    }
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let peer = parse_line(line, &mut parsed.notes).map_err(|e| (i + 1, e));
+        parsed.peers.push(peer);
+    }
+    parsed
 }
 
-fn parse_line(line: &str) -> Result<PeerRecord, String> {
+/// The entries of a JSON map `{id: address or [addresses]}`, duplicates kept.
+fn read_map(text: &str, entries: Vec<(String, Value)>, parsed: &mut Parsed) {
+    for (id, addr) in entries {
+        let line = line_of(text, &format!("\"{id}\""));
+        let addrs = match addr {
+            Value::String(a) => parse_addr(&a).map(|a| vec![a]),
+            Value::Array(list) => list
+                .iter()
+                .map(|a| {
+                    a.as_str()
+                        .ok_or("an address must be a string".to_owned())
+                        .and_then(parse_addr)
+                })
+                .collect(),
+            _ => Err(format!("the address of {id} must be a string or a list")),
+        };
+        let peer = addrs.map(|addrs| {
+            let mut peer = PeerRecord::new(None, addrs);
+            (peer.id, peer.foreign_id) = read_id(&id, &mut parsed.notes);
+            peer
+        });
+        parsed.peers.push(peer.map_err(|e| (line, e)));
+    }
+}
+
+/// A peer's id as given: ours, converted to ours, or kept as foreign.
+fn read_id(text: &str, notes: &mut Vec<String>) -> (Option<PeerId>, Option<String>) {
+    if text.trim().is_empty() {
+        return (None, None);
+    }
+    match text.parse::<PeerId>() {
+        Ok(id) => (Some(id), None),
+        Err(why) => match other_encodings::parse(text) {
+            Some(id) => {
+                notes.push(format!(
+                    "'{text}' is an ed25519 key; converted to peer id {id}"
+                ));
+                (Some(id), None)
+            }
+            None => {
+                notes.push(format!(
+                    "kept as foreign_id, the peer is not verifiable: {why}"
+                ));
+                (None, Some(text.to_owned()))
+            }
+        },
+    }
+}
+
+fn parse_line(line: &str, notes: &mut Vec<String>) -> Result<PeerRecord, String> {
     if line.starts_with('{') {
         let value: Value =
             serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
         let Value::Object(map) = value else {
             unreachable!("starts with a brace")
         };
-        return PeerRecord::from_object(map);
+        return peer_object(map, notes);
     }
     Ok(PeerRecord::new(None, vec![parse_addr(line)?]))
+}
+
+/// A `peer` record; an `id` that is not one of ours is converted or kept as foreign.
+fn peer_object(
+    mut object: Map<String, Value>,
+    notes: &mut Vec<String>,
+) -> Result<PeerRecord, String> {
+    if let Some(Value::String(id)) = object.get("id")
+        && id.parse::<PeerId>().is_err()
+    {
+        let id = id.clone();
+        object.remove("id");
+        let (ours, foreign) = read_id(&id, notes);
+        if let Some(ours) = ours {
+            object.insert("id".to_owned(), Value::String(ours.to_string()));
+        }
+        if let Some(foreign) = foreign {
+            object.insert("foreign_id".to_owned(), Value::String(foreign));
+        }
+    }
+    PeerRecord::from_object(object)
 }
 
 fn parse_addr(text: &str) -> Result<Addr, String> {
@@ -107,6 +207,30 @@ fn parse_addr(text: &str) -> Result<Addr, String> {
 fn line_of(text: &str, needle: &str) -> usize {
     text.find(needle)
         .map_or(1, |at| text[..at].matches('\n').count() + 1)
+}
+
+/// A JSON object's entries in order, keeping repeated keys (the handbook's example
+/// repeats its elided `"Qm…"`).
+struct Entries(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EntriesVisitor;
+        impl<'de> Visitor<'de> for EntriesVisitor {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        d.deserialize_map(EntriesVisitor)
+    }
 }
 
 #[cfg(test)]
@@ -124,17 +248,84 @@ mod tests {
     #[test]
     fn reads_the_json_map_form() {
         let text = format!(
-            "{{\n  \"{}\": \"tcp://192.0.2.1:4000\",\n  \"{BAD_ID}\": \"udp://192.0.2.2:1\"\n}}",
+            "{{\n  \"{}\": \"tcp://192.0.2.1:4000\",\n  \"{BAD_ID}\": \"udp://192.0.2.2:1\",\n  \"x\": 5\n}}",
             id()
         );
-        let peers = parse(&text);
-        assert_eq!(peers.len(), 2);
-        let first = peers[0].as_ref().unwrap();
+        let parsed = parse(&text);
+        assert_eq!(parsed.peers.len(), 3);
+        let first = parsed.peers[0].as_ref().unwrap();
         assert_eq!(first.id.unwrap().to_string(), id());
         assert_eq!(first.addrs[0].to_string(), "tcp://192.0.2.1:4000");
-        let (line, why) = peers[1].as_ref().unwrap_err();
-        assert_eq!(*line, 3);
-        assert!(why.contains("z-base-32"), "{why}");
+        let second = parsed.peers[1].as_ref().unwrap();
+        assert_eq!(
+            (second.id, second.foreign_id.as_deref()),
+            (None, Some(BAD_ID))
+        );
+        assert!(parsed.notes[0].contains("z-base-32"), "{:?}", parsed.notes);
+        let (line, why) = parsed.peers[2].as_ref().unwrap_err();
+        assert_eq!(*line, 4);
+        assert!(why.contains("string or a list"), "{why}");
+    }
+
+    #[test]
+    fn reads_the_handbooks_list_verbatim() {
+        let text = r#"[ "Qm…": "tcp://12.62.93.214:9090", "Qm…": "udp://24.243.12.9:1234", "Qm…": "utp://99.4.78.181:97" ]"#;
+        let parsed = parse(text);
+        let peers: Vec<_> = parsed.peers.into_iter().map(Result::unwrap).collect();
+        let addrs: Vec<_> = peers.iter().map(|p| p.addrs[0].to_string()).collect();
+        assert_eq!(
+            addrs,
+            [
+                "tcp://12.62.93.214:9090",
+                "udp://24.243.12.9:1234",
+                "utp://99.4.78.181:97"
+            ]
+        );
+        assert!(
+            peers
+                .iter()
+                .all(|p| p.id.is_none() && p.foreign_id.as_deref() == Some("Qm…"))
+        );
+        assert!(
+            parsed.notes[0].contains("read leniently"),
+            "{:?}",
+            parsed.notes
+        );
+    }
+
+    #[test]
+    fn converts_keys_in_other_encodings_and_libp2p_ids() {
+        let me = p2p_shared::identity::Identity::from_seed([1; 32]).id();
+        let libp2p = p2p_shared::identity::libp2p::peer_id(&me.to_bytes());
+        let did = format!(
+            "did:key:z{}",
+            p2p_shared::identity::base_x::encode(
+                &[&[0xed, 0x01][..], &me.to_bytes()].concat(),
+                p2p_shared::identity::base_x::BASE58BTC
+            )
+        );
+        let text =
+            format!("{{\"{libp2p}\": \"udp://192.0.2.1:1\", \"{did}\": \"udp://192.0.2.1:2\"}}");
+        let parsed = parse(&text);
+        for peer in parsed.peers {
+            assert_eq!(peer.unwrap().id, Some(me));
+        }
+        let line = r#"{"type":"peer","id":"QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N","addrs":["utp://192.0.2.3:3"]}"#;
+        let peer = parse(line).peers.remove(0).unwrap();
+        assert_eq!(peer.id, None);
+        assert!(peer.foreign_id.unwrap().starts_with("QmYy"));
+    }
+
+    #[test]
+    fn reads_a_json_array_of_addresses() {
+        let parsed = parse(r#"["udp://192.0.2.1:1", "192.0.2.2:2", 3]"#);
+        assert_eq!(parsed.peers.len(), 3);
+        assert_eq!(
+            parsed.peers[1].as_ref().unwrap().addrs[0].to_string(),
+            "udp://192.0.2.2:2"
+        );
+        assert!(parsed.peers[2].is_err());
+        assert!(parsed.notes.is_empty());
     }
 
     #[test]
@@ -143,7 +334,7 @@ mod tests {
             "# peers\n{{\"type\":\"peer\",\"id\":\"{}\",\"addrs\":[\"udp://192.0.2.1:1\"]}}\n192.0.2.7:9000\nnot an address\n",
             id()
         );
-        let peers = parse(&text);
+        let peers = parse(&text).peers;
         assert_eq!(peers.len(), 3);
         assert_eq!(peers[0].as_ref().unwrap().id.unwrap().to_string(), id());
         assert_eq!(

@@ -6,6 +6,7 @@
 use crate::args::FindArgs;
 use crate::found::{Found, Sender};
 use crate::mdns::{self, Mdns};
+use crate::tracker_client::Tracker;
 use crate::via_tracker::{self, Plan};
 use crate::{bootstrap, via_dht, via_dns};
 use futures_lite::FutureExt;
@@ -33,16 +34,26 @@ enum End {
 
 /// Runs a discovery.
 pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
-    let topic = args
-        .topic
-        .clone()
-        .ok_or_else(|| Error::usage("a topic is required"))?;
+    let topic = args.topic.as_deref().filter(|_| !args.all);
+    if topic.is_none() {
+        let needs_topic = [
+            (args.dht, "--dht"),
+            (!args.trackers.is_empty(), "--tracker"),
+            (args.announce.is_some(), "--announce"),
+        ];
+        if let Some((_, flag)) = needs_topic.iter().find(|(set, _)| *set) {
+            return Err(Error::usage(format!(
+                "{flag} needs a topic; without one (or with --all) mDNS lists every peer on \
+                 the link"
+            )));
+        }
+    }
     let identity = announcing_identity(args)?;
     let repeat = args.watch || args.announce.is_some();
     let timeout = args.timeout.or((!repeat).then_some(DEFAULT_TIMEOUT));
     smol::block_on(async {
         let (tx, rx) = smol::channel::unbounded();
-        let started = start(args, &topic, identity.as_ref(), repeat, &tx)?;
+        let started = start(args, topic, identity.as_ref(), repeat, &tx)?;
         drop(tx);
 
         let mut report = Report::new(args.count, args.watch);
@@ -73,9 +84,9 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             _nudger,
         } = started;
         drop(tasks);
-        if args.announce.is_some() {
+        if let (Some(_), Some(plan)) = (args.announce, &plan) {
             for tracker in &args.trackers {
-                via_tracker::leave(tracker, &plan).await;
+                via_tracker::leave(tracker, plan).await;
             }
         }
         if let Some(responder) = mdns {
@@ -89,57 +100,70 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
 struct Started {
     tasks: Vec<smol::Task<()>>,
     mdns: Option<Mdns>,
-    plan: Plan,
+    /// What trackers are told, when there is a topic.
+    plan: Option<Plan>,
     _nudger: Option<Nudger>,
 }
 
-/// Starts every selected mechanism, each reporting to `tx`.
+/// Starts every selected mechanism, each reporting to `tx`. Without a topic (every
+/// peer, whatever its topic) only mDNS, bootstrap files and DNS run.
 fn start(
     args: &FindArgs,
-    topic: &str,
+    topic: Option<&str>,
     identity: Option<&Identity>,
     repeat: bool,
     tx: &Sender,
 ) -> Result<Started> {
-    let topic = topic.to_owned();
     let no_flag = !args.mdns
         && !args.dht
         && args.trackers.is_empty()
         && args.bootstrap.is_empty()
         && args.dns.is_empty();
-    let (use_mdns, use_dht) = (args.mdns || no_flag, args.dht || no_flag);
+    let use_mdns = args.mdns || no_flag;
+    let dht_topic = topic.filter(|_| args.dht || no_flag);
     let mut tasks = Vec::new();
     // The addresses this peer's signed records name, looked up once.
     let own_addrs = match args.announce {
         Some(port) if args.addrs.is_empty() => mdns::local_addrs(&args.interfaces, port),
         _ => args.addrs.clone(),
     };
+    // One signed record for every mechanism that carries one.
+    let record = match (identity, args.announce, topic) {
+        (Some(identity), Some(_), Some(topic)) => Some(own_record(identity, own_addrs, topic)?),
+        _ => None,
+    };
     let mut mdns = None;
     if use_mdns {
         let mut responder = Mdns::start(&args.interfaces)?;
-        if let Some(port) = args.announce {
-            responder.announce(&topic, port, identity, &own_addrs)?;
+        if let (Some(port), Some(topic)) = (args.announce, topic) {
+            responder.announce(topic, port, record.as_ref())?;
         }
-        tasks.push(responder.browse(topic.clone(), tx.clone())?);
-        tasks.push(responder.query_once(topic.clone(), tx.clone())?);
+        let wanted = topic.map(str::to_owned);
+        tasks.push(responder.browse(wanted.clone(), tx.clone())?);
+        tasks.push(responder.query_once(wanted, tx.clone())?);
         mdns = Some(responder);
     }
-    let plan = Plan {
-        info_hash: *topic_infohash(&topic).as_bytes(),
-        topic: topic.clone(),
-        peer_id: via_tracker::new_peer_id(),
-        port: args.announce.unwrap_or(0),
-        record: match (identity, args.announce) {
-            (Some(identity), Some(_)) => {
-                let record = PeerRecord::signed(identity, own_addrs, Some(topic.clone()))?;
-                Some(serde_json::to_string(&record).map_err(|e| Error::failure(e.to_string()))?)
-            }
-            _ => None,
-        },
-        repeat,
+    let plan = match topic {
+        Some(topic) if !args.trackers.is_empty() => Some(Plan {
+            info_hash: *topic_infohash(topic).as_bytes(),
+            topic: topic.to_owned(),
+            peer_id: via_tracker::new_peer_id(),
+            port: args.announce.unwrap_or(0),
+            record: record
+                .map(|r| serde_json::to_string(&r))
+                .transpose()
+                .map_err(|e| Error::failure(e.to_string()))?,
+            repeat,
+            tls: if args.trackers.iter().any(Tracker::is_tls) {
+                Some(crate::tls::client_config(args.ca_file.as_deref()).map_err(Error::usage)?)
+            } else {
+                None
+            },
+        }),
+        _ => None,
     };
     let mut nudger = None;
-    if use_dht {
+    if let Some(topic) = dht_topic {
         let options = DhtOptions {
             bootstrap: args.bootstrap_dht.clone(),
             request_timeout: args.dht_request_timeout,
@@ -148,23 +172,22 @@ fn start(
         nudger = Some(node_nudger);
         tasks.push(smol::spawn(via_dht::run(
             dht,
-            topic.clone(),
+            topic.to_owned(),
             args.announce,
             repeat,
             tx.clone(),
         )));
     }
-    for tracker in &args.trackers {
-        tasks.push(smol::spawn(via_tracker::run(
-            tracker.clone(),
-            plan.clone(),
-            tx.clone(),
-        )));
+    if let Some(plan) = &plan {
+        for tracker in &args.trackers {
+            let run = via_tracker::run(tracker.clone(), plan.clone(), tx.clone());
+            tasks.push(smol::spawn(run));
+        }
     }
     if !args.bootstrap.is_empty() {
         tasks.push(smol::spawn(bootstrap::run(
             args.bootstrap.clone(),
-            topic.clone(),
+            topic.map(str::to_owned),
             tx.clone(),
         )));
     }
@@ -177,7 +200,7 @@ fn start(
             tasks.push(smol::spawn(via_dns::run(
                 target.clone(),
                 server,
-                topic.clone(),
+                topic.map(str::to_owned),
                 repeat,
                 tx.clone(),
             )));
@@ -189,6 +212,14 @@ fn start(
         plan,
         _nudger: nudger,
     })
+}
+
+/// This peer's signed record for `topic`, signed once and carried by every mechanism
+/// that holds one (mDNS TXT, trackers): at most [`mdns::MAX_TXT_ADDRS`] addresses,
+/// the most an mDNS announcement carries.
+fn own_record(identity: &Identity, addrs: Vec<Addr>, topic: &str) -> Result<PeerRecord> {
+    let addrs = addrs.into_iter().take(mdns::MAX_TXT_ADDRS).collect();
+    PeerRecord::signed(identity, addrs, Some(topic.to_owned()))
 }
 
 /// The identity whose signed record is announced, if any.
@@ -341,6 +372,18 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn the_own_record_is_capped_for_mdns_and_verifies() {
+        let me = Identity::from_seed([9; 32]);
+        let addrs = (1..=10)
+            .map(|i| format!("udp://192.0.2.{i}:4000").parse().unwrap())
+            .collect();
+        let record = own_record(&me, addrs, "chat").unwrap();
+        assert_eq!(record.addrs.len(), mdns::MAX_TXT_ADDRS);
+        assert_eq!(record.addrs[7].to_string(), "udp://192.0.2.8:4000");
+        assert_eq!(record.verify(), Ok(me.id()));
     }
 
     fn peer(id: Option<PeerId>, addr: &str, via: &str) -> Found {

@@ -9,6 +9,7 @@ mod found;
 mod mdns;
 mod mdns_query;
 mod poll;
+mod tls;
 mod tracker_client;
 mod tracker_server;
 mod via_dht;

@@ -23,7 +23,6 @@ use crate::mdns_query;
 use futures_lite::FutureExt;
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
 use p2p_shared::{Error, Result};
@@ -36,8 +35,9 @@ use std::time::{Duration, Instant};
 pub const VIA: &str = "mdns";
 /// The DNS-SD service type of the toolbox.
 pub const SERVICE: &str = "_p2p._udp.local.";
-/// Most addresses carried in a signed record's TXT.
-const MAX_TXT_ADDRS: usize = 8;
+/// Most addresses carried in a signed record's TXT; `--announce` signs one record
+/// with at most this many, for every mechanism.
+pub const MAX_TXT_ADDRS: usize = 8;
 /// How long answers to the one-shot query are awaited (responders may delay a
 /// shared answer by up to 120 ms, RFC 6762 section 6).
 const ONE_SHOT_WAIT: Duration = Duration::from_secs(1);
@@ -78,30 +78,31 @@ impl Mdns {
         })
     }
 
-    /// Announces this peer for `topic`: a signed record when there is an identity.
-    pub fn announce(
-        &mut self,
-        topic: &str,
-        port: u16,
-        identity: Option<&Identity>,
-        addrs: &[Addr],
-    ) -> Result<()> {
+    /// Announces this peer for `topic`, carrying its signed `record` (at most
+    /// [`MAX_TXT_ADDRS`] addresses) when there is one.
+    pub fn announce(&mut self, topic: &str, port: u16, record: Option<&PeerRecord>) -> Result<()> {
         let mut props: HashMap<String, String> = HashMap::new();
         props.insert("topic".into(), topic.to_owned());
-        let instance = match identity {
-            Some(identity) => {
-                let record = PeerRecord::signed(
-                    identity,
-                    addrs.iter().take(MAX_TXT_ADDRS).cloned().collect(),
-                    Some(topic.to_owned()),
-                )?;
-                props.insert("id".into(), identity.id().to_string());
-                props.insert("seq".into(), record.seq.unwrap_or_default().to_string());
-                props.insert("sig".into(), record.sig.clone().unwrap_or_default());
-                for (i, addr) in record.addrs.iter().enumerate() {
+        let instance = match record {
+            Some(PeerRecord {
+                id: Some(id),
+                seq,
+                sig: Some(sig),
+                addrs,
+                ..
+            }) if addrs.len() <= MAX_TXT_ADDRS => {
+                props.insert("id".into(), id.to_string());
+                props.insert("seq".into(), seq.unwrap_or_default().to_string());
+                props.insert("sig".into(), sig.clone());
+                for (i, addr) in addrs.iter().enumerate() {
                     props.insert(format!("a{i}"), addr.to_string());
                 }
-                identity.id().to_string()
+                id.to_string()
+            }
+            Some(_) => {
+                return Err(Error::failure(
+                    "an mDNS announcement carries a signed record of at most 8 addresses",
+                ));
             }
             None => hex::encode(p2p_shared::random::bytes::<8>()?),
         };
@@ -120,8 +121,9 @@ impl Mdns {
         Ok(())
     }
 
-    /// Browses for peers of `topic` and reports them until the main loop stops.
-    pub fn browse(&self, topic: String, tx: Sender) -> Result<smol::Task<()>> {
+    /// Browses for peers of `topic` (of any topic when `None`) and reports them until
+    /// the main loop stops.
+    pub fn browse(&self, topic: Option<String>, tx: Sender) -> Result<smol::Task<()>> {
         let events = self
             .daemon
             .browse(SERVICE)
@@ -132,9 +134,9 @@ impl Mdns {
             while let Ok(event) = events.recv_async().await {
                 let found = match event {
                     ServiceEvent::ServiceResolved(service) => {
+                        let their_topic = service.txt_properties.get_property_val_str("topic");
                         if Some(&service.fullname) == own.as_ref()
-                            || service.txt_properties.get_property_val_str("topic")
-                                != Some(topic.as_str())
+                            || topic.as_deref().is_some_and(|t| their_topic != Some(t))
                         {
                             continue;
                         }
@@ -148,7 +150,7 @@ impl Mdns {
                             .iter()
                             .map(|p| (p.key().to_owned(), p.val_str().to_owned()))
                             .collect();
-                        match peer_of(&props, &ips, service.port, &topic) {
+                        match peer_of(&props, &ips, service.port) {
                             Ok(peer) => Found::Peer(remember(&instances, &service.fullname, peer)),
                             Err(why) => {
                                 found::problem(
@@ -179,8 +181,9 @@ impl Mdns {
     }
 
     /// Sends one query from an ephemeral port on each interface and reports the
-    /// peers of `topic` in the unicast answers that come within [`ONE_SHOT_WAIT`].
-    pub fn query_once(&self, topic: String, tx: Sender) -> Result<smol::Task<()>> {
+    /// peers of `topic` (of any topic when `None`) in the unicast answers that come
+    /// within [`ONE_SHOT_WAIT`].
+    pub fn query_once(&self, topic: Option<String>, tx: Sender) -> Result<smol::Task<()>> {
         let sources: Vec<std::net::Ipv4Addr> = if_addrs::get_if_addrs()
             .unwrap_or_default()
             .into_iter()
@@ -215,12 +218,13 @@ impl Mdns {
                 let Some((len, _)) = received else { break };
                 for instance in mdns_query::instances(&buf[..len], SERVICE) {
                     if Some(&instance.fullname) == own.as_ref()
-                        || instance.props.get("topic") != Some(&topic)
+                        || topic
+                            .as_ref()
+                            .is_some_and(|t| instance.props.get("topic") != Some(t))
                     {
                         continue;
                     }
-                    let found = match peer_of(&instance.props, &instance.ips, instance.port, &topic)
-                    {
+                    let found = match peer_of(&instance.props, &instance.ips, instance.port) {
                         Ok(peer) => Found::Peer(remember(&instances, &instance.fullname, peer)),
                         Err(why) => Found::Problem {
                             via: VIA,
@@ -274,13 +278,13 @@ fn remember(instances: &Instances, fullname: &str, peer: PeerRecord) -> PeerReco
 }
 
 /// The peer an instance describes: its signed record when it carries one,
-/// otherwise its id (if any) and the resolved addresses.
+/// otherwise its id (if any) and the resolved addresses; its topic is the one in TXT.
 fn peer_of(
     txt: &HashMap<String, String>,
     ips: &BTreeSet<IpAddr>,
     port: u16,
-    topic: &str,
 ) -> Result<PeerRecord, String> {
+    let topic = txt.get("topic").cloned();
     let get = |key: &str| txt.get(key).map(String::as_str);
     let id = get("id")
         .map(str::parse::<PeerId>)
@@ -298,7 +302,7 @@ fn peer_of(
             }
         }
         let mut record = PeerRecord::new(id, addrs);
-        record.topic = Some(topic.to_owned());
+        record.topic = topic;
         record.seq = get("seq").and_then(|s| s.parse().ok());
         record.sig = Some(sig.to_owned());
         record
@@ -308,7 +312,7 @@ fn peer_of(
             .map(|ip| Addr::from_socket(Scheme::Udp, SocketAddr::new(*ip, port)))
             .collect();
         let mut record = PeerRecord::new(id, addrs);
-        record.topic = Some(topic.to_owned());
+        record.topic = topic;
         record
     };
     peer.via = Some(VIA.to_owned());

@@ -1,10 +1,13 @@
-//! Announcing to and asking BitTorrent trackers: HTTP (`http://host:port/announce`,
-//! sent as HTTP/1.0 so replies are never chunked) and UDP (`udp://host:port`, BEP 15
-//! with retries inside the time budget). HTTPS trackers are not supported.
+//! Announcing to and asking BitTorrent trackers: HTTP and HTTPS
+//! (`http(s)://host:port/announce`, sent as HTTP/1.0 so replies are never chunked;
+//! TLS in [`crate::tls`]) and UDP (`udp://host:port`, BEP 15 with retries inside the
+//! time budget).
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use p2p_shared::codec::tracker::{self, Announce, Reply, UdpReply};
+use rustls::ClientConfig;
 use smol::net::{TcpStream, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Largest HTTP response accepted.
@@ -13,7 +16,7 @@ const MAX_RESPONSE: u64 = 1 << 20;
 /// A tracker's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tracker {
-    /// `http://host:port/path`.
+    /// `http://host:port/path`, or `https://…` when `tls`.
     Http {
         /// Host name or IP.
         host: String,
@@ -21,6 +24,8 @@ pub enum Tracker {
         port: u16,
         /// The announce path, with its own query if any.
         path: String,
+        /// HTTPS: the request goes over TLS.
+        tls: bool,
     },
     /// `udp://host:port`.
     Udp {
@@ -62,23 +67,37 @@ impl std::str::FromStr for Tracker {
         let port = |default: u16| -> Result<u16, String> {
             port.map_or(Ok(default), |p| p.parse().map_err(|_| bad("bad port")))
         };
+        let path = if path.is_empty() {
+            "/announce".to_owned()
+        } else {
+            path.to_owned()
+        };
         match scheme {
             "http" => Ok(Tracker::Http {
                 host,
                 port: port(80)?,
-                path: if path.is_empty() {
-                    "/announce".to_owned()
-                } else {
-                    path.to_owned()
-                },
+                path,
+                tls: false,
+            }),
+            "https" => Ok(Tracker::Http {
+                host,
+                port: port(443)?,
+                path,
+                tls: true,
             }),
             "udp" => Ok(Tracker::Udp {
                 host,
                 port: port(6969)?,
             }),
-            "https" => Err(bad("https trackers are not supported; use http or udp")),
-            _ => Err(bad("scheme must be http or udp")),
+            _ => Err(bad("scheme must be http, https or udp")),
         }
+    }
+}
+
+impl Tracker {
+    /// True for an HTTPS tracker.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Tracker::Http { tls: true, .. })
     }
 }
 
@@ -92,23 +111,50 @@ impl std::fmt::Display for Tracker {
             }
         };
         match self {
-            Tracker::Http { host, port, path } => {
-                write!(f, "http://{}:{port}{path}", bracket(host))
+            Tracker::Http {
+                host,
+                port,
+                path,
+                tls,
+            } => {
+                let scheme = if *tls { "https" } else { "http" };
+                write!(f, "{scheme}://{}:{port}{path}", bracket(host))
             }
             Tracker::Udp { host, port } => write!(f, "udp://{}:{port}", bracket(host)),
         }
     }
 }
 
-/// Sends `announce` to `tracker` and returns its reply, within `timeout`.
+/// Sends `announce` to `tracker` and returns its reply, within `timeout`. `tls` is
+/// the client configuration HTTPS trackers need.
 pub async fn announce(
     tracker: &Tracker,
     announce: &Announce,
     timeout: Duration,
+    tls: Option<&Arc<ClientConfig>>,
 ) -> Result<Reply, String> {
     let work = async {
         match tracker {
-            Tracker::Http { host, port, path } => http(host, *port, path, announce).await,
+            Tracker::Http {
+                host,
+                port,
+                path,
+                tls: use_tls,
+            } => {
+                let request = http_request(host, *port, path, announce);
+                let response = if *use_tls {
+                    let config = tls.ok_or("no TLS configuration")?.clone();
+                    let host = host.clone();
+                    let port = *port;
+                    smol::unblock(move || {
+                        crate::tls::exchange(config, &host, port, &request, MAX_RESPONSE, timeout)
+                    })
+                    .await?
+                } else {
+                    http_exchange(host, *port, &request).await?
+                };
+                http_reply(&response)
+            }
             Tracker::Udp { host, port } => udp(host, *port, announce, timeout).await,
         }
     };
@@ -119,18 +165,29 @@ pub async fn announce(
     .await
 }
 
-async fn http(host: &str, port: u16, path: &str, announce: &Announce) -> Result<Reply, String> {
-    let mut stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
+/// The HTTP/1.0 announce request.
+fn http_request(host: &str, port: u16, path: &str, announce: &Announce) -> Vec<u8> {
     let joiner = if path.contains('?') { '&' } else { '?' };
-    let request = format!(
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    format!(
         "GET {path}{joiner}{} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: p2p-discover/{}\r\n\r\n",
         announce.to_query(),
         env!("CARGO_PKG_VERSION")
-    );
+    )
+    .into_bytes()
+}
+
+/// Sends `request` over plain TCP and reads the whole response.
+async fn http_exchange(host: &str, port: u16, request: &[u8]) -> Result<Vec<u8>, String> {
+    let mut stream = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("connecting: {e}"))?;
     stream
-        .write_all(request.as_bytes())
+        .write_all(request)
         .await
         .map_err(|e| format!("sending: {e}"))?;
     let mut response = Vec::new();
@@ -139,6 +196,11 @@ async fn http(host: &str, port: u16, path: &str, announce: &Announce) -> Result<
         .read_to_end(&mut response)
         .await
         .map_err(|e| format!("reading: {e}"))?;
+    Ok(response)
+}
+
+/// The tracker's reply in an HTTP response.
+fn http_reply(response: &[u8]) -> Result<Reply, String> {
     let split = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -256,12 +318,9 @@ mod tests {
             }
         );
         assert_eq!(udp.to_string(), "udp://[::1]:7000");
-        assert!(
-            "https://t.example/announce"
-                .parse::<Tracker>()
-                .unwrap_err()
-                .contains("https")
-        );
+        let https: Tracker = "https://127.0.0.1/announce".parse().unwrap();
+        assert!(https.is_tls());
+        assert_eq!(https.to_string(), "https://127.0.0.1:443/announce");
         assert!("ftp://x".parse::<Tracker>().is_err());
     }
 }

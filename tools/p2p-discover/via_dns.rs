@@ -55,7 +55,13 @@ pub fn system_resolver() -> Option<SocketAddr> {
 }
 
 /// Asks about one name, reporting peers, until the run ends.
-pub async fn run(target: Target, server: SocketAddr, topic: String, repeat: bool, tx: Sender) {
+pub async fn run(
+    target: Target,
+    server: SocketAddr,
+    topic: Option<String>,
+    repeat: bool,
+    tx: Sender,
+) {
     let mut snapshot = Snapshot::default();
     loop {
         let asked = target.clone();
@@ -67,7 +73,7 @@ pub async fn run(target: Target, server: SocketAddr, topic: String, repeat: bool
             .into_iter()
             .map(|mut peer| {
                 if peer.topic.is_none() && !peer.is_signed() {
-                    peer.topic = Some(topic.clone());
+                    peer.topic.clone_from(&topic);
                 }
                 peer
             })

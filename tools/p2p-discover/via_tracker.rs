@@ -10,6 +10,7 @@ use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::codec::tracker::{Announce, Event, Id20, Reply};
 use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The mechanism's name in `via`.
@@ -34,6 +35,8 @@ pub struct Plan {
     pub record: Option<String>,
     /// Keep re-announcing.
     pub repeat: bool,
+    /// The TLS client configuration, when a tracker is HTTPS.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A BitTorrent peer id for this run: `-P2P0100-` and random characters.
@@ -51,23 +54,27 @@ pub async fn run(tracker: Tracker, plan: Plan, tx: Sender) {
     let mut snapshot = Snapshot::default();
     let mut event = Event::Started;
     loop {
-        let wait =
-            match tracker_client::announce(&tracker, &announce(&plan, event), ANNOUNCE_TIMEOUT)
-                .await
-            {
-                Ok(reply) => {
-                    event = Event::None;
-                    let interval = Duration::from_secs(reply.interval.into()).max(MIN_INTERVAL);
-                    if !snapshot.update(peers(&reply, &plan.topic), &tx).await {
-                        return;
-                    }
-                    interval
+        let wait = match tracker_client::announce(
+            &tracker,
+            &announce(&plan, event),
+            ANNOUNCE_TIMEOUT,
+            plan.tls.as_ref(),
+        )
+        .await
+        {
+            Ok(reply) => {
+                event = Event::None;
+                let interval = Duration::from_secs(reply.interval.into()).max(MIN_INTERVAL);
+                if !snapshot.update(peers(&reply, &plan.topic), &tx).await {
+                    return;
                 }
-                Err(why) => {
-                    found::problem(&tx, VIA, format!("{tracker}: {why}"), false).await;
-                    MIN_INTERVAL
-                }
-            };
+                interval
+            }
+            Err(why) => {
+                found::problem(&tx, VIA, format!("{tracker}: {why}"), false).await;
+                MIN_INTERVAL
+            }
+        };
         if !plan.repeat {
             return;
         }
@@ -81,6 +88,7 @@ pub async fn leave(tracker: &Tracker, plan: &Plan) {
         tracker,
         &announce(plan, Event::Stopped),
         Duration::from_secs(2),
+        plan.tls.as_ref(),
     )
     .await;
 }

@@ -45,7 +45,7 @@ pub enum Command {
     Seal(SealArgs),
     /// Decrypt `sealed` records from stdin with this identity
     Open(OpenArgs),
-    /// Convert a key between z-base-32, hex, base64, ssb and OpenSSH forms
+    /// Convert a key between z-base-32, hex, base64, ssb, OpenSSH and libp2p forms
     Convert(ConvertArgs),
 }
 
@@ -160,8 +160,9 @@ pub struct OpenArgs {
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Input forms (detected): z-base-32 peer id, 64 hex digits (a public \
-key), 44 base64 characters, an ssb id (@….ed25519), an OpenSSH public key line, a toolbox \
-identity record, an ssb secret file (# comments allowed).\n\n\
+key), 44 base64 characters, an ssb id (@….ed25519), an OpenSSH public key line, a libp2p \
+Ed25519 peer id (12D3KooW…) or its CIDv1 (k51…), a toolbox identity record, an ssb secret \
+file (# comments allowed).\n\n\
 Without --to, prints an identity record with every public form. Secret forms (--to identity, \
 --to ssb-secret) need a secret input.\n\n\
 Examples:\n  p2p-keygen convert 'ssh-ed25519 AAAAC3Nza… host' --to id\n  \
@@ -188,6 +189,10 @@ pub enum Form {
     Ssb,
     /// OpenSSH public key line
     Openssh,
+    /// libp2p peer id, 12D3KooW…
+    Libp2p,
+    /// libp2p peer id as a CIDv1 (base36), k51…
+    Cid,
     /// toolbox identity record, with the secret (needs a secret input)
     Identity,
     /// ssb secret file (needs a secret input)

@@ -1,15 +1,16 @@
 //! `convert`: the encodings of an ed25519 key people meet, in both directions.
 //!
 //! z-base-32 peer id, hex, base64, secure-scuttlebutt (`@<base64>.ed25519` ids and
-//! secret files with `#` comment lines), the OpenSSH public key line, and the
-//! toolbox's own identity record.
+//! secret files with `#` comment lines), the OpenSSH public key line, libp2p's
+//! Ed25519 peer id (`12D3KooW…`) and its CIDv1 (`k51…`), and the toolbox's own
+//! identity record.
 
 use crate::args::{ConvertArgs, Form};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use p2p_shared::cli::entry::Ctx;
-use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::identity::{Identity, libp2p};
 use p2p_shared::{Error, Result, Status};
 use serde_json::{Value, json};
 use std::io::Read;
@@ -59,6 +60,8 @@ fn all_public_forms(public: &PeerId) -> Value {
         "public_key_b64": B64.encode(public.to_bytes()),
         "ssb_id": ssb_id(public),
         "openssh": openssh_line(public),
+        "libp2p_id": libp2p::peer_id(&public.to_bytes()),
+        "libp2p_cid": libp2p::cid(&public.to_bytes()),
     })
 }
 
@@ -75,6 +78,8 @@ fn render(key: &Key, form: Form) -> Result<String> {
         Form::Base64 => B64.encode(public.to_bytes()),
         Form::Ssb => ssb_id(public),
         Form::Openssh => openssh_line(public),
+        Form::Libp2p => libp2p::peer_id(&public.to_bytes()),
+        Form::Cid => libp2p::cid(&public.to_bytes()),
         Form::Identity => secret()?.secret_record().to_string(),
         Form::SsbSecret => ssb_secret_file(secret()?),
     })
@@ -140,12 +145,13 @@ fn parse(text: &str) -> Result<Key, String> {
     if trimmed.len() == 44 {
         return decode_public_b64(trimmed).map(public_only);
     }
-    if trimmed.len() == 52 || trimmed.len() == 64 {
+    if trimmed.len() == 52 || trimmed.len() == 64 || libp2p::parse(trimmed).is_some() {
         return trimmed.parse::<PeerId>().map(public_only);
     }
     Err(format!(
         "cannot tell what '{}' is: expected a z-base-32 id, 64 hex digits, 44 base64 \
-         characters, an ssb id, an OpenSSH public key line, or a JSON key record",
+         characters, an ssb id, an OpenSSH public key line, a libp2p id (12D3KooW…, \
+         k51…), or a JSON key record",
         preview(trimmed)
     ))
 }
@@ -281,6 +287,8 @@ mod tests {
             Form::Base64,
             Form::Ssb,
             Form::Openssh,
+            Form::Libp2p,
+            Form::Cid,
             Form::Identity,
             Form::SsbSecret,
         ] {

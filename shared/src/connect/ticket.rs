@@ -99,7 +99,14 @@ impl Ticket {
             rendezvous: None,
             relay: None,
         };
+        let mut entries = 0;
         while let Some((&tag, tail)) = rest.split_first() {
+            entries += 1;
+            if entries > MAX_ENTRIES {
+                return Err(format!(
+                    "the ticket holds more than {MAX_ENTRIES} addresses"
+                ));
+            }
             let ip_len = if tag & 1 == 1 { 16 } else { 4 };
             let (entry, tail) = tail
                 .split_at_checked(ip_len + 2)
@@ -219,6 +226,13 @@ mod tests {
                 .contains("ends inside")
         );
         assert!(Ticket::decode("p2pt0l").unwrap_err().contains("z-base-32"));
+        let mut bytes = vec![VERSION];
+        bytes.extend_from_slice(&sample().id.to_bytes());
+        for _ in 0..=MAX_ENTRIES {
+            bytes.extend_from_slice(&[0, 192, 0, 2, 1, 0, 80]);
+        }
+        let crowded = format!("{PREFIX}{}", z32::encode(&bytes));
+        assert!(Ticket::decode(&crowded).unwrap_err().contains("more than"));
         let long = format!("{PREFIX}{}", "y".repeat(2000));
         assert!(Ticket::decode(&long).unwrap_err().contains("too long"));
     }

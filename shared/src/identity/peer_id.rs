@@ -1,5 +1,7 @@
 //! Peer ids: an ed25519 public key, written as z-base-32 (52 characters, the encoding
-//! pkarr and the mainline DHT ecosystem use). Parsing also accepts 64 hex digits.
+//! pkarr and the mainline DHT ecosystem use). Parsing also accepts 64 hex digits and
+//! libp2p's names for the same key, `12D3KooW…` and the CIDv1 `k51…`
+//! ([`super::libp2p`]).
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -72,6 +74,9 @@ impl FromStr for PeerId {
 
     fn from_str(text: &str) -> Result<Self, String> {
         let text = text.trim();
+        if let Some(key) = super::libp2p::parse(text) {
+            return PeerId::from_bytes(&key?).map_err(|e| format!("'{text}': {e}"));
+        }
         let bytes = match text.len() {
             ZBASE32_LEN => {
                 z32::decode(text.as_bytes()).map_err(|_| format!("'{text}' is not z-base-32"))?
@@ -79,7 +84,7 @@ impl FromStr for PeerId {
             64 => hex::decode(text).map_err(|_| format!("'{text}' is not hex"))?,
             n => {
                 return Err(format!(
-                    "'{text}' is not a peer id (expected 52 z-base-32 or 64 hex characters, got {n})"
+                    "'{text}' is not a peer id (expected 52 z-base-32 or 64 hex characters, or a libp2p id 12D3KooW…, got {n} characters)"
                 ));
             }
         };
@@ -117,6 +122,16 @@ mod tests {
         let from_z: PeerId = z.parse().unwrap();
         assert_eq!(from_hex, from_z);
         assert_eq!(from_z.to_hex(), HEX);
+    }
+
+    #[test]
+    fn libp2p_ids_name_the_same_peer() {
+        let id: PeerId = HEX.parse().unwrap();
+        let libp2p = super::super::libp2p::peer_id(&id.to_bytes());
+        assert!(libp2p.starts_with("12D3KooW"), "{libp2p}");
+        assert_eq!(libp2p.parse::<PeerId>(), Ok(id));
+        let cid = super::super::libp2p::cid(&id.to_bytes());
+        assert_eq!(cid.parse::<PeerId>(), Ok(id));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The `peer` record, the toolbox's unit of exchange, and the signed peer record.
 //!
 //! `{"type":"peer","id":"<peer-id>","addrs":["udp://…"],"topic":"…","via":"mdns"}`;
-//! `id` is absent where the mechanism does not know it. A signed peer record adds
+//! `id` is absent where the mechanism does not know it, and `foreign_id` holds an id
+//! the toolbox cannot verify (a libp2p `Qm…` id, say) as it was given. A signed peer record adds
 //! `seq` (unix milliseconds, so newer records win) and `sig` (see [`crate::identity::signing`]).
 
 use crate::addr::Addr;
@@ -22,6 +23,10 @@ pub struct PeerRecord {
     /// The peer's id, when the mechanism knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<PeerId>,
+    /// An id given for the peer that is not a toolbox peer id and names no ed25519
+    /// key (a libp2p `Qm…` id, say), kept as given; nothing here can verify it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_id: Option<String>,
     /// Where to reach it.
     #[serde(default)]
     pub addrs: Vec<Addr>,
@@ -48,6 +53,7 @@ impl PeerRecord {
         PeerRecord {
             kind: "peer".to_owned(),
             id,
+            foreign_id: None,
             addrs,
             topic: None,
             via: None,

@@ -2,18 +2,17 @@
 //! instead of decoding the request and encoding a [`hickory_proto::op::Message`].
 //!
 //! A request takes the fast path only when it is plain: a QUERY with no flag but RD,
-//! AD and CD, one question of class IN whose name is uncompressed and has no ASCII
-//! capital, a type other than ANY, AXFR and IXFR, and at most an EDNS version 0 OPT
-//! record without options (nothing may follow). Anything else goes to the slow path,
-//! [`respond::answer`], which stays the reference: every cached answer is the slow
-//! path's own answer to the same question, made once per rotation turn, and a reply
-//! from the cache differs from the slow path's only in the id and the RD and CD bits
-//! copied from the request.
+//! AD and CD, one question of class IN whose name is uncompressed, a type other than
+//! ANY, AXFR and IXFR, and at most an EDNS version 0 OPT record without options
+//! (nothing may follow). Anything else goes to the slow path, [`respond::answer`],
+//! which stays the reference: every cached answer is the slow path's own answer to the
+//! same question, made once per rotation turn, and a reply from the cache differs from
+//! the slow path's only in the id and the RD and CD bits copied from the request, and
+//! the case of the echoed question.
 //!
-//! A question with capitals (a resolver's 0x20 case randomisation) is left to the slow
-//! path, because hickory-proto compresses names case-sensitively: the answer's owner
-//! names are not compressed against a question in another case, so its layout and size
-//! (and whether it is truncated) depend on the question's case.
+//! A question with capitals (a resolver's 0x20 case randomisation) is looked up in
+//! lowercase and its case copied into the echoed question, as the slow path does
+//! (see [`respond`]): so mixed-case questions share the cache of lowercase ones.
 //!
 //! Rotation keeps moving: a question answered from a rotating record set of `n`
 //! records takes a turn of the zone's rotation as the slow path does, and is answered
@@ -72,6 +71,10 @@ pub struct FastPath {
 
 /// A plain request, as the fast path takes it.
 struct Plain {
+    /// Where the question's name ends.
+    name_end: usize,
+    /// True when the name has capitals.
+    mixed_case: bool,
     /// Where the question (name, type, class) ends.
     question_end: usize,
     /// The EDNS size the reply is bounded by, or 0 without EDNS.
@@ -104,6 +107,7 @@ impl FastPath {
         let question = &packet[HEADER..plain.question_end];
         let key_len = question.len() + 2;
         key[..question.len()].copy_from_slice(question);
+        key[..plain.name_end - HEADER].make_ascii_lowercase();
         key[question.len()..key_len].copy_from_slice(&plain.limit.to_be_bytes());
         let key = &key[..key_len];
         if !self.entries.contains_key(key) {
@@ -139,14 +143,14 @@ impl FastPath {
                 // starts again.
                 self.entries.clear();
                 self.bytes = 0;
-                return Some(Self::write(&encoded, packet, out));
+                return Some(Self::write(&encoded, packet, &plain, out));
             }
             self.bytes += size;
             let entry = self.entries.get_mut(key)?;
             entry.turns[turn] = Some(encoded);
         }
         let encoded = self.entries.get(key)?.turns[turn].as_ref()?;
-        Some(Self::write(encoded, packet, out))
+        Some(Self::write(encoded, packet, &plain, out))
     }
 
     /// Empties the cache when `size` more bytes would not fit.
@@ -178,8 +182,9 @@ impl FastPath {
         })
     }
 
-    /// Copies `encoded` into `out` with the request's id and RD and CD bits.
-    fn write(encoded: &Encoded, packet: &[u8], out: &mut Vec<u8>) -> Answered {
+    /// Copies `encoded` into `out` with the request's id, RD and CD bits, and the
+    /// case of its question.
+    fn write(encoded: &Encoded, packet: &[u8], plain: &Plain, out: &mut Vec<u8>) -> Answered {
         out.clear();
         out.extend_from_slice(&encoded.bytes);
         if out.len() >= HEADER {
@@ -187,16 +192,20 @@ impl FastPath {
             out[2] |= packet[2] & 0x01;
             out[3] |= packet[3] & 0x10;
         }
+        if plain.mixed_case {
+            respond::restore_case(out, packet, plain.name_end);
+        }
         encoded.answered
     }
 }
 
 /// The request the cached answers are made from: `packet` with id 0, no RD, AD or CD,
-/// an EDNS size of exactly the limit and no EDNS flags, so that every request with the
-/// same key gets the same answer.
+/// the question in lowercase, an EDNS size of exactly the limit and no EDNS flags, so
+/// that every request with the same key gets the same answer.
 fn canonical(packet: &[u8], plain: &Plain) -> Vec<u8> {
     let mut request = packet.to_vec();
     request[..4].fill(0);
+    request[HEADER..plain.name_end].make_ascii_lowercase();
     if let Some(opt) = plain.opt {
         request[opt + 3..opt + 5].copy_from_slice(&plain.limit.to_be_bytes());
         request[opt + 7..opt + 9].fill(0);
@@ -219,26 +228,9 @@ fn plain(packet: &[u8]) -> Option<Plain> {
     let [Some(1), Some(0), Some(0), Some(additionals @ (0 | 1))] = counts else {
         return None;
     };
-    let mut at = HEADER;
-    loop {
-        let len = usize::from(*packet.get(at)?);
-        if len == 0 {
-            at += 1;
-            break;
-        }
-        // A compression pointer or an extended label type.
-        if len >= 64 {
-            return None;
-        }
-        let label = packet.get(at + 1..at + 1 + len)?;
-        if label.iter().any(u8::is_ascii_uppercase) {
-            return None;
-        }
-        at += 1 + len;
-    }
-    if at - HEADER > NAME_MAX {
-        return None;
-    }
+    let name_end = respond::first_name_end(packet)?;
+    let mixed_case = packet[HEADER..name_end].iter().any(u8::is_ascii_uppercase);
+    let at = name_end;
     let qtype = u16_at(packet, at)?;
     let qclass = u16_at(packet, at + 2)?;
     let question_end = at + 4;
@@ -268,6 +260,8 @@ fn plain(packet: &[u8]) -> Option<Plain> {
         (0, None, question_end)
     };
     (end == packet.len()).then_some(Plain {
+        name_end,
+        mixed_case,
         question_end,
         limit,
         opt,
@@ -345,13 +339,31 @@ mod tests {
         names
     }
 
-    /// Requests over every name and type, with and without EDNS (several sizes, the
-    /// DO bit), with RD, AD and CD in turn.
+    /// A name in mixed case, as a resolver's 0x20 randomisation writes it: every
+    /// other letter a capital, starting at the first or the second.
+    fn mixed_case(name: &str, odd: bool) -> String {
+        name.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if (i % 2 == 1) == odd {
+                    c.to_ascii_uppercase()
+                } else {
+                    c
+                }
+            })
+            .collect()
+    }
+
+    /// Requests over every name (in lowercase and in two mixed cases) and type, with
+    /// and without EDNS (several sizes, the DO bit), with RD, AD and CD in turn.
     fn requests() -> Vec<Vec<u8>> {
         let types = [1u16, 28, 16, 33, 6, 2, 15, 12, 41, 0, 257, 65280];
         let mut requests = Vec::new();
         let mut id = 0u16;
-        for name in names() {
+        let names = names()
+            .into_iter()
+            .flat_map(|n| [mixed_case(&n, true), mixed_case(&n, false), n]);
+        for name in names {
             for &rtype in &types {
                 for (variant, edns) in [None, Some(512), Some(1232), Some(4096), Some(100)]
                     .into_iter()
@@ -445,6 +457,42 @@ mod tests {
         assert_eq!(seen.len(), 10, "every peer's address comes round");
     }
 
+    /// A 0x20 question is answered from the cache of its lowercase form, with its own
+    /// case echoed, and names the same records.
+    #[test]
+    fn mixed_case_questions_share_the_cache_and_keep_their_case() {
+        let mut fast = FastPath::new(Arc::new(zone(0)));
+        let ask = |name: &str| {
+            let mut request = Message::query();
+            request.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+            request.to_vec().unwrap()
+        };
+        let mut out = Vec::new();
+        fast.answer(&ask("chat.z.test."), &mut out).unwrap();
+        let lower = out.clone();
+        let cached = fast.entries.len();
+        let mixed = ask("cHaT.Z.tEsT.");
+        fast.answer(&mixed, &mut out).unwrap();
+        assert_eq!(
+            fast.entries.len(),
+            cached,
+            "a second entry for the same name"
+        );
+        let name_end = respond::first_name_end(&mixed).unwrap();
+        assert_eq!(out[HEADER..name_end], mixed[HEADER..name_end]);
+        // The same layout (the whole set, rotated one turn on).
+        assert_eq!(out.len(), lower.len());
+        let reply = Message::from_vec(&out).unwrap();
+        assert_eq!(reply.queries[0].name().to_ascii(), "cHaT.Z.tEsT.");
+        let data = |m: &Message| {
+            let mut d: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+            d.sort();
+            d
+        };
+        assert_eq!(data(&reply), data(&Message::from_vec(&lower).unwrap()));
+        assert!(!reply.answers.is_empty());
+    }
+
     #[test]
     fn unusual_requests_go_to_the_slow_path() {
         let mut fast = FastPath::new(Arc::new(zone(3)));
@@ -457,7 +505,6 @@ mod tests {
         let mut out = Vec::new();
         assert!(fast.answer(&plain, &mut out).is_some());
         let mut declined = vec![
-            base("Chat.z.test.", RecordType::A),
             base("chat.z.test.", RecordType::ANY),
             base("z.test.", RecordType::AXFR),
             plain[..plain.len() - 1].to_vec(),

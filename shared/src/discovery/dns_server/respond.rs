@@ -6,6 +6,12 @@
 //! caching, and EDNS versions above 0 BADVERS. Responses that do not fit the client's
 //! UDP size (512 bytes, or its EDNS size up to [`MAX_UDP`]) first lose their
 //! additional records and then come back empty with TC set, to be asked again over TCP.
+//!
+//! A question in mixed case (a resolver's 0x20 randomisation) is answered as its
+//! lowercase form, then given back its case in the echoed question: the answer's
+//! names point at the question as they do for a lowercase one, so the reply has the
+//! same layout and size whatever the case, and the fast path can serve it from the
+//! cache of lowercase answers.
 
 use super::zone::{Lookup, Zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
@@ -16,6 +22,8 @@ use hickory_proto::rr::{DNSClass, Record, RecordType};
 pub const MAX_UDP: u16 = 1232;
 /// The size of a DNS message header.
 const HEADER: usize = 12;
+/// The longest name on the wire.
+const NAME_MAX: usize = 255;
 
 /// How the request arrived, which bounds the response's size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +65,62 @@ pub(super) fn answer_at(
     if packet.len() < HEADER || packet[2] & 0x80 != 0 {
         return None;
     }
+    if let Some(name_end) = first_name_end(packet)
+        && packet[HEADER..name_end].iter().any(u8::is_ascii_uppercase)
+    {
+        let mut lower = packet.to_vec();
+        lower[HEADER..name_end].make_ascii_lowercase();
+        let mut reply = answer_lowercase(zone, &lower, transport, turn);
+        restore_case(&mut reply.bytes, packet, name_end);
+        return Some(reply);
+    }
+    Some(answer_lowercase(zone, packet, transport, turn))
+}
+
+/// Where the first question's name ends in `packet` (past its root label), when it
+/// is there, one question is asked, and the name is uncompressed.
+pub(super) fn first_name_end(packet: &[u8]) -> Option<usize> {
+    if packet.get(4..6)? != [0, 1] {
+        return None;
+    }
+    let mut at = HEADER;
+    loop {
+        let len = usize::from(*packet.get(at)?);
+        // A compression pointer or an extended label type, or past the longest name.
+        if len >= 64 || at - HEADER >= NAME_MAX {
+            return None;
+        }
+        at += 1 + len;
+        if len == 0 {
+            return Some(at);
+        }
+    }
+}
+
+/// Gives the echoed question of `reply` the case of the request's (`request` up to
+/// `name_end`), when the reply echoes that name at the same place.
+pub(super) fn restore_case(reply: &mut [u8], request: &[u8], name_end: usize) {
+    let asked = &request[HEADER..name_end];
+    if reply.get(4..6) == Some(&[0, 1])
+        && reply
+            .get(HEADER..name_end)
+            .is_some_and(|echoed| echoed.eq_ignore_ascii_case(asked))
+    {
+        reply[HEADER..name_end].copy_from_slice(asked);
+    }
+}
+
+/// [`answer_at`] for a request whose question is not in mixed case.
+fn answer_lowercase(
+    zone: &Zone,
+    packet: &[u8],
+    transport: Transport,
+    turn: Option<usize>,
+) -> Reply {
     let id = u16::from_be_bytes([packet[0], packet[1]]);
     let Ok(request) = Message::from_vec(packet) else {
         let op_code = OpCode::from_u8((packet[2] >> 3) & 0x0f);
-        return Some(error(id, op_code, ResponseCode::FormErr));
+        return error(id, op_code, ResponseCode::FormErr);
     };
     let mut response = Message::response(id, request.metadata.op_code);
     response.metadata.recursion_desired = request.metadata.recursion_desired;
@@ -76,7 +136,7 @@ pub(super) fn answer_at(
         ours.set_max_payload(MAX_UDP);
         response.set_edns(ours);
         if edns.version() > 0 {
-            return Some(finish(response, None, ResponseCode::BADVERS, limit));
+            return finish(response, None, ResponseCode::BADVERS, limit);
         }
     }
     let qtype = (request.queries.len() == 1).then(|| request.queries[0].query_type());
@@ -91,7 +151,7 @@ pub(super) fn answer_at(
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         response.metadata.authoritative = false;
     }
-    Some(finish(response, qtype, rcode, limit))
+    finish(response, qtype, rcode, limit)
 }
 
 /// Fills the answer for the single question of `request`; returns the rcode.

@@ -6,10 +6,12 @@
 mod common;
 
 mod compose;
+mod demo;
 mod dht;
 mod discover;
 mod dns_publish;
 mod dns_serve;
+mod recipes;
 mod front;
 mod generated_docs;
 mod gossip;

@@ -1,0 +1,62 @@
+//! The README's first command, `bash scripts/demo`, run as a user runs it (without its
+//! build step: the suite's binaries are put first on `$PATH`), so the demo never rots.
+
+use crate::common;
+use std::path::Path;
+use std::time::Duration;
+
+/// The demo's promise is "under a minute after the build"; the margin is for a busy
+/// machine.
+const DEMO_DEADLINE: Duration = Duration::from_secs(90);
+
+#[test]
+fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
+    let home = common::tempdir();
+    let bins = bin!("p2p-pipe").parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bins.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // `common::command` gives the suite's clean environment (no user identity, no
+    // bootstrap list); the program is bash running the script.
+    let mut demo = common::command(Path::new("bash"), home.path());
+    demo.arg(common::repo_root().join("scripts/demo"))
+        .env("PATH", path)
+        .env("P2P_DEMO_NO_BUILD", "1");
+    let out = common::run(demo, b"", DEMO_DEADLINE);
+    let stdout = out.text();
+    assert_eq!(
+        out.code(),
+        0,
+        "the demo failed\nstdout:\n{stdout}\nstderr:\n{}",
+        out.stderr
+    );
+    for (what, needle) in [
+        ("a verified signature", "\"type\":\"verified\""),
+        ("the DHT testnet's bootstrap", "P2P_DHT_BOOTSTRAP=127.0.0.1:"),
+        ("a peer found by discovery", "\"type\":\"peer\""),
+        ("a DNS answer", "127.0.0.1"),
+        ("the pipe's path event", "\"event\":\"path\""),
+        ("the pipe closing cleanly", "\"event\":\"closed\""),
+        ("a gossip message", "\"text\":\"carol says hello\""),
+    ] {
+        assert!(stdout.contains(needle), "no {what} ({needle}) in:\n{stdout}");
+    }
+    let sums: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("sha256 sent     "))
+        .chain(
+            stdout
+                .lines()
+                .filter_map(|l| l.strip_prefix("sha256 received ")),
+        )
+        .collect();
+    assert_eq!(sums.len(), 2, "no checksums in:\n{stdout}");
+    assert_eq!(sums[0], sums[1], "the piped file arrived different");
+    assert!(
+        out.stderr.contains("checksum ok"),
+        "no checksum verdict:\n{}",
+        out.stderr
+    );
+}

@@ -60,3 +60,32 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
         out.stderr
     );
 }
+
+#[test]
+fn install_docs_puts_man_pages_and_completions_where_the_shells_look() {
+    let home = common::tempdir();
+    let mut cmd = common::command(Path::new("bash"), home.path());
+    cmd.arg(common::repo_root().join("scripts/install-docs"))
+        .env_remove("XDG_DATA_HOME");
+    let out = common::run(cmd, b"", common::DEADLINE);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    let share = home.path().join(".local/share");
+    for file in [
+        share.join("man/man1/p2p-pipe.1"),
+        share.join("man/man1/p2p.1"),
+        share.join("bash-completion/completions/p2p-gossip"),
+        share.join("zsh/site-functions/_p2p-dht"),
+        home.path().join(".config/fish/completions/p2p-punch.fish"),
+    ] {
+        assert!(file.is_file(), "{} was not installed:\n{}", file.display(), out.text());
+    }
+    let page = std::fs::read(share.join("man/man1/p2p-pipe.1")).unwrap();
+    let source = std::fs::read(common::repo_root().join("man/p2p-pipe.1")).unwrap();
+    assert_eq!(page, source, "the installed man page differs");
+    let bad = common::command(Path::new("bash"), home.path())
+        .arg(common::repo_root().join("scripts/install-docs"))
+        .arg("--wrong")
+        .status()
+        .unwrap();
+    assert_eq!(bad.code(), Some(2), "a bad argument was accepted");
+}

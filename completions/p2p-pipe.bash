@@ -55,7 +55,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__subcmd__pipe__subcmd__connect)
-            opts="-i -q -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --idle-timeout --bind --local --require-direct --timeout --bootstrap --request-timeout --quiet --help"
+            opts="-i -q -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --bootstrap --request-timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -86,6 +86,18 @@ _p2p__pipe() {
                     return 0
                     ;;
                 --events)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -177,7 +189,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__subcmd__pipe__subcmd__listen)
-            opts="-i -q -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --help"
+            opts="-i -q -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -204,6 +216,18 @@ _p2p__pipe() {
                     return 0
                     ;;
                 --events)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --relay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,6 +36,9 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l signal -d '
 stdio\t'Through stdin/stdout: this side\'s candidate record is the first line of stdout, the peer\'s is the first line of stdin; the stream follows'"
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l stun -d 'STUN server that tells this side its public address with --signal stdio (`p2p-punch serve` is one)' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l events -d 'Write NDJSON `event` records (path, rtt, bytes, reasons) to FILE' -r -F
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l relay -d 'TURN relay for the relayed path (`p2p-relay serve`, coturn, any RFC 8656 relay): turn://HOST:PORT; the listener allocates there and puts the relayed address in its ticket, the connector allocates there too' -r
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l auth-secret -d 'coturn-style shared secret for --relay (username `EXPIRY:NAME`) [default: p2p-relay\'s peer-key access with this identity]' -r
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l user -d 'Long-term credentials for --relay' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l idle-timeout -d 'A connection that hears nothing from the peer for this long is lost' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l bind -d 'Local UDP address to listen on; repeatable [default: 0.0.0.0:0]' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l allow -d 'Only this peer may connect (a peer id, or a FILE of ids or records with `id`); repeatable [default: anyone who proves a key]' -r
@@ -53,6 +56,9 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l signal -d 
 stdio\t'Through stdin/stdout: this side\'s candidate record is the first line of stdout, the peer\'s is the first line of stdin; the stream follows'"
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l stun -d 'STUN server that tells this side its public address with --signal stdio (`p2p-punch serve` is one)' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l events -d 'Write NDJSON `event` records (path, rtt, bytes, reasons) to FILE' -r -F
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l relay -d 'TURN relay for the relayed path (`p2p-relay serve`, coturn, any RFC 8656 relay): turn://HOST:PORT; the listener allocates there and puts the relayed address in its ticket, the connector allocates there too' -r
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l auth-secret -d 'coturn-style shared secret for --relay (username `EXPIRY:NAME`) [default: p2p-relay\'s peer-key access with this identity]' -r
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l user -d 'Long-term credentials for --relay' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l idle-timeout -d 'A connection that hears nothing from the peer for this long is lost' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l bind -d 'Local UDP address to connect from [default: 0.0.0.0:0]' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l local -d 'Accept TCP connections on this address and forward each over its own stream' -r
@@ -62,6 +68,8 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l request-ti
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l progress -d 'Show bytes and rate on stderr (only on a terminal)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l require-direct -d 'Fail (status 1) rather than use a relayed path'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l relay-first -d 'Try the relayed path first, before direct and punched ones'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l no-relay -d 'Never use a relayed path, even when the ticket names one and --relay (or $P2P_RELAY) is set'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand help; and not __fish_seen_subcommand_from listen connect help" -f -a "listen" -d 'Wait for a peer and pipe stdin/stdout with it (prints a ticket on stderr)'

@@ -15,6 +15,7 @@ fn tools() -> Vec<(&'static str, PathBuf)> {
         ("p2p-discover", bin!("p2p-discover")),
         ("p2p-punch", bin!("p2p-punch")),
         ("p2p", bin!("p2p")),
+        ("p2p-relay", bin!("p2p-relay")),
         ("p2p-pipe", bin!("p2p-pipe")),
         ("p2p-gossip", bin!("p2p-gossip")),
     ]

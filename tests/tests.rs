@@ -20,3 +20,4 @@ mod pipe;
 mod pipe_lab;
 mod punch;
 mod punch_lab;
+mod relay;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::duration;
+use p2p_shared::connect::turn_client::{parse_relay, parse_user};
 use p2p_shared::discovery::dht::DhtOptions;
 use p2p_shared::identity::IdentityArgs;
 use std::net::SocketAddr;
@@ -73,6 +74,24 @@ pub struct Common {
     /// Show bytes and rate on stderr (only on a terminal)
     #[arg(long)]
     pub progress: bool,
+    /// TURN relay for the relayed path (`p2p-relay serve`, coturn, any RFC 8656 relay):
+    /// turn://HOST:PORT; the listener allocates there and puts the relayed address in
+    /// its ticket, the connector allocates there too
+    #[arg(long, value_name = "turn://HOST:PORT", value_parser = parse_relay, env = "P2P_RELAY")]
+    pub relay: Option<SocketAddr>,
+    /// coturn-style shared secret for --relay (username `EXPIRY:NAME`) [default:
+    /// p2p-relay's peer-key access with this identity]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        env = "P2P_RELAY_SECRET",
+        hide_env_values = true,
+        conflicts_with = "user"
+    )]
+    pub auth_secret: Option<String>,
+    /// Long-term credentials for --relay
+    #[arg(long, value_name = "NAME:PASSWORD", value_parser = parse_user, env = "P2P_RELAY_USER", hide_env_values = true)]
+    pub user: Option<(String, String)>,
     /// A connection that hears nothing from the peer for this long is lost
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration::parse)]
     pub idle_timeout: Duration,
@@ -116,7 +135,8 @@ pub struct ListenArgs {
 #[command(after_help = "\
 TARGET is a ticket string (p2pt…) or a bare peer id, whose signed peer record is looked
 up in the DHT as `p2p-dht resolve` does. Direct addresses are tried all at once, then a
-punched path through the rendezvous.
+punched path through the rendezvous, then (with --relay, when the ticket names a relayed
+address) a relayed path through the TURN relay; --relay-first tries it first.
 
 Exit status: 0 the stream closed cleanly both ways, 1 no path, refused, or the
 connection was lost, 2 usage, 3 timed out.
@@ -147,6 +167,13 @@ pub struct ConnectArgs {
     /// Fail (status 1) rather than use a relayed path
     #[arg(long)]
     pub require_direct: bool,
+    /// Try the relayed path first, before direct and punched ones
+    #[arg(long, requires = "relay")]
+    pub relay_first: bool,
+    /// Never use a relayed path, even when the ticket names one and --relay (or
+    /// $P2P_RELAY) is set
+    #[arg(long, conflicts_with = "relay_first")]
+    pub no_relay: bool,
     /// How long finding a path may take
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration::parse)]
     pub timeout: Duration,

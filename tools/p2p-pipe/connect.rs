@@ -1,5 +1,5 @@
 //! `p2p-pipe connect`: find a path to the listener (direct addresses all at once,
-//! then a punched path), then pipe stdin/stdout over one stream, or forward local TCP
+//! then a punched path, then a relayed one), then pipe stdin/stdout over one stream, or forward local TCP
 //! connections (`--local`).
 
 use crate::args::{ConnectArgs, Signal};
@@ -118,6 +118,31 @@ fn dial(
     if let Some(server) = args.common.rendezvous.or(ticket.rendezvous) {
         candidates.push(Candidate::Rendezvous(server));
     }
+    let rendezvous = args.common.rendezvous.or(ticket.rendezvous);
+    match (args.no_relay, args.common.relay, ticket.relay) {
+        (false, server @ Some(_), Some(peer)) => {
+            let relayed = Candidate::Relayed { server, peer };
+            if args.relay_first {
+                candidates.insert(0, relayed);
+            } else {
+                candidates.push(relayed);
+            }
+        }
+        // The rendezvous tells the listener this side's public address, and it
+        // permits it on its allocation: send to that straight.
+        (false, None, Some(peer)) if rendezvous.is_some() => {
+            candidates.push(Candidate::Relayed { server: None, peer });
+        }
+        (false, Some(_), None) => reporter.failed(
+            "relayed",
+            &format!("the {found} names no relayed address: the listener has no --relay"),
+        ),
+        (false, None, Some(at)) => reporter.failed(
+            "relayed",
+            &format!("the {found} names the relayed address udp://{at}: give --relay turn://HOST:PORT (the listener's relay) to use it"),
+        ),
+        _ => {}
+    }
     if candidates.is_empty() {
         return Err(Error::failure(format!(
             "the {found} names no address of {} and no rendezvous",
@@ -131,6 +156,7 @@ fn dial(
         bind,
         direct_timeout: paths::DIRECT_TIMEOUT,
         punch_timeout: paths::PUNCH_TIMEOUT,
+        relay_credentials: paths::relay_credentials(&args.common),
     };
     let timeout = args.timeout;
     let attempt = dialer.connect(ticket.id, &candidates, |candidate, err| {

@@ -7,10 +7,11 @@ use crate::connect::LINGER;
 use crate::report::{Counters, Reporter};
 use crate::{forward, paths, session};
 use p2p_shared::cli::entry::Ctx;
-use p2p_shared::connect::path::{Via, await_punch};
+use p2p_shared::connect::path::{Via, await_punch, listen_relayed};
 use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{ALPN_PIPE, Allow, Endpoint, Tuning};
 use p2p_shared::connect::ticket::Ticket;
+use p2p_shared::connect::turn_socket::TurnSocket;
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::input::{self, LineReader};
@@ -65,15 +66,38 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
                 tuning,
             )?));
         }
+        let relayed = match args.common.relay {
+            Some(server) => {
+                let (endpoint, relayed, allocation) = listen_relayed(
+                    &identity,
+                    binds[0],
+                    server,
+                    paths::relay_credentials(&args.common),
+                    listen.clone(),
+                    tuning,
+                )?;
+                ctx.note(format_args!(
+                    "relayed address udp://{relayed} on turn://{server}"
+                ));
+                Some((Arc::new(endpoint), relayed, allocation))
+            }
+            None => None,
+        };
         let ticket = Ticket {
             id: identity.id(),
             addrs: advertised(&endpoints)?,
             rendezvous: args.common.rendezvous,
-            relay: None,
+            relay: relayed.as_ref().map(|(_, addr, _)| *addr),
         };
         publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
         for endpoint in endpoints {
             spawn_acceptor(endpoint, Via::Direct, tx.clone());
+        }
+        let allocation = relayed
+            .as_ref()
+            .map(|(_, _, allocation)| allocation.clone());
+        if let Some((endpoint, _, _)) = relayed {
+            spawn_acceptor(endpoint, Via::Relayed, tx.clone());
         }
         if let Some(server) = args.common.rendezvous {
             spawn_puncher(
@@ -82,6 +106,7 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
                 server,
                 listen.clone(),
                 tuning,
+                allocation,
                 tx.clone(),
             );
         }
@@ -207,6 +232,7 @@ fn spawn_puncher(
     server: SocketAddr,
     listen: Listen,
     tuning: Tuning,
+    allocation: Option<Arc<TurnSocket>>,
     tx: smol::channel::Sender<Arrival>,
 ) {
     let identity = identity.clone();
@@ -222,6 +248,15 @@ fn spawn_puncher(
                     diag::note(format_args!(
                         "registered at the rendezvous udp://{server} as udp://{seen}"
                     ));
+                },
+                |peer| {
+                    // Should the punch fail, the peer may send to the relayed
+                    // address from its public one.
+                    if let (Some(allocation), Some(observed)) = (&allocation, peer.observed)
+                        && listen.allow.permits(&peer.id)
+                    {
+                        allocation.permit(vec![observed]);
+                    }
                 },
             );
             let (peer, punched) = match punched {

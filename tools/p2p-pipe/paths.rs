@@ -10,6 +10,7 @@ use p2p_shared::connect::punch::candidate::{Behaviour, Candidate};
 use p2p_shared::connect::punch::gather::gather;
 use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{Endpoint, Tuning};
+use p2p_shared::connect::turn_client::Credentials;
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::input::{self, LineReader};
@@ -38,6 +39,23 @@ pub fn identity(common: &Common, ctx: &Ctx) -> Result<Identity> {
         identity.id()
     ));
     Ok(identity)
+}
+
+/// Credentials for `--relay`: shared secret, user, or (none given) the peer key.
+pub fn relay_credentials(common: &Common) -> Option<Credentials> {
+    if let Some(secret) = &common.auth_secret {
+        return Some(Credentials::Secret {
+            secret: secret.clone(),
+            name: "p2p-pipe".to_owned(),
+        });
+    }
+    common
+        .user
+        .as_ref()
+        .map(|(username, password)| Credentials::User {
+            username: username.clone(),
+            password: password.clone(),
+        })
 }
 
 /// The transport settings from the command line.

@@ -364,7 +364,9 @@ fn xor_pad(transaction_id: &[u8; 12]) -> [u8; 16] {
     pad
 }
 
-fn address_value(addr: SocketAddr, xor: Option<&[u8; 12]>) -> Vec<u8> {
+/// The value of an address attribute; XORed as XOR-MAPPED-ADDRESS is when `xor` gives
+/// the transaction id (TURN's XOR-PEER-ADDRESS and XOR-RELAYED-ADDRESS use the same form).
+pub fn address_value(addr: SocketAddr, xor: Option<&[u8; 12]>) -> Vec<u8> {
     let pad = xor.map(xor_pad);
     let port = addr.port() ^ pad.map_or(0, |p| u16::from_be_bytes([p[0], p[1]]));
     let mut value = vec![0];
@@ -387,7 +389,9 @@ fn address_value(addr: SocketAddr, xor: Option<&[u8; 12]>) -> Vec<u8> {
     value
 }
 
-fn decode_address(
+/// Decodes the value of an address attribute of type `kind` (un-XORed with the
+/// transaction id when `xor` gives it).
+pub fn decode_address(
     kind: u16,
     value: &[u8],
     xor: Option<&[u8; 12]>,

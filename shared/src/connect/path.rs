@@ -1,14 +1,20 @@
 //! Paths to a peer, tried in the order ICE tries them: its direct addresses (all at
-//! once), then a punched path through a rendezvous. Each way to reach the peer is a
-//! [`Candidate`]; [`Dialer::connect`] walks them in order and ends on the first that
-//! carries a QUIC connection proving the peer's key. A relayed path is one more
-//! candidate after the punched one.
+//! once), then a punched path through a rendezvous, then a relayed one. Each way to
+//! reach the peer is a [`Candidate`]; [`Dialer::connect`] walks them in order and
+//! ends on the first that carries a QUIC connection proving the peer's key.
+//!
+//! The relayed path: the dialer takes an allocation of its own on the TURN relay,
+//! binds a channel to the peer's relayed address and runs QUIC over the allocation
+//! ([`TurnSocket`]). The listener's allocation on the same relay has a permission for
+//! the relay's address, so packets from any allocation there reach it.
 //!
 //! A punched socket is handed to QUIC, so the punch and the connection share one
 //! NAT mapping. The listener's side of a punch is [`await_punch`] (through a
 //! rendezvous) or [`punch_signalled`] (candidates exchanged some other way).
 
 use super::quic::{Endpoint, Tuning};
+use super::turn_client::{self, Credentials};
+use super::turn_socket::TurnSocket;
 use crate::connect::punch::candidate::{Candidate as PunchCandidate, session_from};
 use crate::connect::punch::engine::{self, Plan, Punched, Technique};
 use crate::connect::punch::gather::gather;
@@ -18,6 +24,7 @@ use crate::identity::peer_id::PeerId;
 use crate::{Context, Error, Result};
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long learning this side's public address from a rendezvous may take.
@@ -30,6 +37,8 @@ pub enum Via {
     Direct,
     /// Through a hole punched with this technique.
     Punched(Technique),
+    /// Through a TURN relay.
+    Relayed,
 }
 
 impl Via {
@@ -38,18 +47,19 @@ impl Via {
         match self {
             Via::Direct => "direct",
             Via::Punched(_) => "punched",
+            Via::Relayed => "relayed",
         }
     }
 
     /// Whether the path runs without a relay, as `--require-direct` wants.
     pub fn is_direct(&self) -> bool {
-        matches!(self, Via::Direct | Via::Punched(_))
+        !matches!(self, Via::Relayed)
     }
 
     /// The punching technique, for a punched path.
     pub fn technique(&self) -> Option<&'static str> {
         match self {
-            Via::Direct => None,
+            Via::Direct | Via::Relayed => None,
             Via::Punched(t) => Some(t.as_str()),
         }
     }
@@ -60,6 +70,7 @@ impl fmt::Display for Via {
         match self {
             Via::Direct => f.write_str("direct"),
             Via::Punched(t) => write!(f, "punched ({t})"),
+            Via::Relayed => f.write_str("relayed"),
         }
     }
 }
@@ -71,6 +82,16 @@ pub enum Candidate {
     Direct(Vec<SocketAddr>),
     /// A hole punched with the help of the rendezvous at this address.
     Rendezvous(SocketAddr),
+    /// To the peer's relayed address `peer`: through an allocation of the dialer's
+    /// own on the TURN relay `server`, or (`server` `None`) straight from a plain
+    /// socket, when the peer installed a permission for this side's public address
+    /// on hearing of it from the rendezvous.
+    Relayed {
+        /// The TURN server the dialer allocates on, if it does.
+        server: Option<SocketAddr>,
+        /// The peer's relayed transport address there.
+        peer: SocketAddr,
+    },
 }
 
 impl fmt::Display for Candidate {
@@ -78,6 +99,13 @@ impl fmt::Display for Candidate {
         match self {
             Candidate::Direct(_) => f.write_str("direct"),
             Candidate::Rendezvous(server) => write!(f, "punched via udp://{server}"),
+            Candidate::Relayed {
+                server: Some(server),
+                ..
+            } => write!(f, "relayed via turn://{server}"),
+            Candidate::Relayed { server: None, peer } => {
+                write!(f, "relayed to its allocation udp://{peer}")
+            }
         }
     }
 }
@@ -108,6 +136,9 @@ pub struct Dialer {
     pub direct_timeout: Duration,
     /// How long a punch may take.
     pub punch_timeout: Duration,
+    /// Credentials for a relayed candidate's TURN server [default: the identity's
+    /// peer key].
+    pub relay_credentials: Option<Credentials>,
 }
 
 impl Dialer {
@@ -123,6 +154,14 @@ impl Dialer {
             let attempt = match candidate {
                 Candidate::Direct(addrs) => self.direct(peer, addrs).await,
                 Candidate::Rendezvous(server) => self.punched(peer, *server).await,
+                Candidate::Relayed {
+                    server: Some(server),
+                    peer: at,
+                } => self.relayed(peer, *server, *at).await,
+                Candidate::Relayed {
+                    server: None,
+                    peer: at,
+                } => self.to_allocation(peer, *at).await,
             };
             match attempt {
                 Ok(path) => return Ok(path),
@@ -183,6 +222,82 @@ impl Dialer {
     }
 }
 
+impl Dialer {
+    async fn relayed(&self, peer: PeerId, server: SocketAddr, at: SocketAddr) -> Result<Path> {
+        let credentials = self
+            .relay_credentials
+            .clone()
+            .unwrap_or_else(|| Credentials::PeerKey(Box::new(self.identity.clone())));
+        let (bind, timeout) = (self.bind, self.direct_timeout);
+        let (client, channel) = smol::unblock(move || {
+            let socket = fresh_socket(bind)?;
+            let mut client =
+                turn_client::Client::allocate(socket, server, credentials, None, timeout)
+                    .with_context(|| format!("allocating on turn://{server}"))?;
+            let channel = client.bind_channel(at)?;
+            Ok::<_, Error>((client, channel))
+        })
+        .await?;
+        let socket = TurnSocket::start(client)?;
+        socket.use_channel(at, channel);
+        let endpoint = Endpoint::from_turn(&self.identity, socket, None, self.tuning)?;
+        let conn = endpoint.dial(peer, &[at], &self.alpn).await?;
+        Ok(Path {
+            via: Via::Relayed,
+            endpoint,
+            conn,
+        })
+    }
+}
+
+impl Dialer {
+    /// Dials the peer's relayed address from a plain socket on `bind`'s IP (the
+    /// peer's relay must hold a permission for this side's public address).
+    async fn to_allocation(&self, peer: PeerId, at: SocketAddr) -> Result<Path> {
+        let socket = fresh_socket(self.bind)?;
+        let endpoint = Endpoint::from_socket(&self.identity, socket, None, self.tuning)?;
+        let limit = self.direct_timeout;
+        let conn = smol::future::or(endpoint.dial(peer, &[at], &self.alpn), async {
+            smol::Timer::after(limit).await;
+            Err(Error::timeout(format!(
+                "no answer through the peer's relayed address within {}",
+                crate::cli::duration::format(limit)
+            )))
+        })
+        .await?;
+        Ok(Path {
+            via: Via::Relayed,
+            endpoint,
+            conn,
+        })
+    }
+}
+
+/// The listener's side of the relayed path: an allocation on `server` with a
+/// permission for the relay's own address (where the dialers' allocations are), as
+/// a listening endpoint. Returns the endpoint, the relayed address to advertise and
+/// the allocation (to add permissions for peers the rendezvous introduces).
+pub fn listen_relayed(
+    identity: &Identity,
+    bind: SocketAddr,
+    server: SocketAddr,
+    credentials: Option<Credentials>,
+    listen: super::quic::endpoint::Listen,
+    tuning: Tuning,
+) -> Result<(Endpoint, SocketAddr, Arc<TurnSocket>)> {
+    let credentials =
+        credentials.unwrap_or_else(|| Credentials::PeerKey(Box::new(identity.clone())));
+    let socket = fresh_socket(bind)?;
+    let mut client =
+        turn_client::Client::allocate(socket, server, credentials, None, GATHER_TIMEOUT)
+            .with_context(|| format!("allocating on turn://{server}"))?;
+    let relayed = client.relayed();
+    client.create_permission(&[SocketAddr::new(relayed.ip(), 0)])?;
+    let socket = TurnSocket::start(client)?;
+    let endpoint = Endpoint::from_turn(identity, socket.clone(), Some(listen), tuning)?;
+    Ok((endpoint, relayed, socket))
+}
+
 /// A socket on `bind`'s IP with a fresh port.
 fn fresh_socket(bind: SocketAddr) -> Result<UdpSocket> {
     let addr = SocketAddr::new(bind.ip(), 0);
@@ -212,7 +327,8 @@ fn punch(
 
 /// The listener's side of a punch through a rendezvous: registers a fresh socket on
 /// `bind`'s IP at `server` (calling `registered` with the address the rendezvous
-/// sees), waits up to `wait` (forever without) for a peer to ask, and punches.
+/// sees), waits up to `wait` (forever without) for a peer to ask (calling
+/// `introduced` with its candidate), and punches.
 pub fn await_punch(
     identity: &Identity,
     bind: SocketAddr,
@@ -220,6 +336,7 @@ pub fn await_punch(
     wait: Option<Duration>,
     punch_timeout: Duration,
     registered: impl FnOnce(SocketAddr),
+    introduced: impl FnOnce(&PunchCandidate),
 ) -> Result<(PeerId, Punched)> {
     let socket = fresh_socket(bind)?;
     let candidate = gather(&socket, identity, server, GATHER_TIMEOUT)
@@ -227,6 +344,7 @@ pub fn await_punch(
     let mut client = Client::new(&socket, server, identity);
     registered(client.register(&candidate, GATHER_TIMEOUT)?);
     let intro = client.wait_for_introduction(&candidate, wait)?;
+    introduced(&intro.peer);
     let peer = intro.peer.id;
     Ok((
         peer,

@@ -8,6 +8,7 @@
 use super::config::{self, Tuning};
 use super::keys::peer_of_spki;
 use super::verify::Allow;
+use crate::connect::turn_socket::TurnSocket;
 use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
 use crate::{Context, Error, Result};
@@ -42,6 +43,8 @@ pub struct Endpoint {
     identity: Identity,
     tuning: Tuning,
     listen: Option<Listen>,
+    /// The TURN allocation underneath, when relayed.
+    turn: Option<Arc<TurnSocket>>,
 }
 
 impl Endpoint {
@@ -83,6 +86,34 @@ impl Endpoint {
             identity: identity.clone(),
             tuning,
             listen,
+            turn: None,
+        })
+    }
+
+    /// An endpoint on a TURN allocation; [`Endpoint::shut`] releases it.
+    pub fn from_turn(
+        identity: &Identity,
+        socket: Arc<TurnSocket>,
+        listen: Option<Listen>,
+        tuning: Tuning,
+    ) -> Result<Self> {
+        let server = match &listen {
+            Some(l) => Some(server_config(identity, l, &tuning)?),
+            None => None,
+        };
+        let inner = quinn::Endpoint::new_with_abstract_socket(
+            config::endpoint(),
+            server,
+            socket.clone(),
+            Arc::new(quinn::SmolRuntime),
+        )
+        .context("starting the QUIC endpoint")?;
+        Ok(Endpoint {
+            inner,
+            identity: identity.clone(),
+            tuning,
+            listen,
+            turn: Some(socket),
         })
     }
 
@@ -194,7 +225,8 @@ impl Endpoint {
     }
 
     /// Closes every connection with `code` and waits (at most `linger`) until the
-    /// peers have been told, so a last close is not lost with the process.
+    /// peers have been told, so a last close is not lost with the process; a TURN
+    /// allocation underneath is released.
     pub async fn shut(&self, code: u32, reason: &[u8], linger: Duration) {
         self.inner.close(code.into(), reason);
         let _ = smol::future::or(
@@ -208,6 +240,9 @@ impl Endpoint {
             },
         )
         .await;
+        if let Some(turn) = self.turn.clone() {
+            smol::unblock(move || turn.release()).await;
+        }
     }
 }
 

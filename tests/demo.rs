@@ -39,6 +39,7 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
         ("a DNS answer", "127.0.0.1"),
         ("the pipe's path event", "\"event\":\"path\""),
         ("the pipe closing cleanly", "\"event\":\"closed\""),
+        ("the relayed path", "\"path\":\"relayed\""),
         ("a gossip message", "\"text\":\"carol says hello\""),
     ] {
         assert!(stdout.contains(needle), "no {what} ({needle}) in:\n{stdout}");

@@ -55,6 +55,10 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
         .collect();
     assert_eq!(sums.len(), 2, "no checksums in:\n{stdout}");
     assert_eq!(sums[0], sums[1], "the piped file arrived different");
+    let relayed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 relayed  "));
+    assert_eq!(relayed, Some(sums[0]), "the relayed file arrived different");
     assert!(
         out.stderr.contains("checksum ok"),
         "no checksum verdict:\n{}",

@@ -33,7 +33,8 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
         out.stderr
     );
     for (what, needle) in [
-        ("a verified signature", "\"type\":\"verified\""),
+        ("the tampered line refused", "(exit status 1)"),
+        ("the sealed message opened", "meet at the usual place"),
         ("the DHT testnet's bootstrap", "P2P_DHT_BOOTSTRAP=127.0.0.1:"),
         ("a peer found by discovery", "\"type\":\"peer\""),
         ("a DNS answer", "127.0.0.1"),

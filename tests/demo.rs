@@ -35,7 +35,10 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
     for (what, needle) in [
         ("the tampered line refused", "(exit status 1)"),
         ("the sealed message opened", "meet at the usual place"),
-        ("the DHT testnet's bootstrap", "P2P_DHT_BOOTSTRAP=127.0.0.1:"),
+        (
+            "the DHT testnet's bootstrap",
+            "P2P_DHT_BOOTSTRAP=127.0.0.1:",
+        ),
         ("a peer found by discovery", "\"type\":\"peer\""),
         ("a DNS answer", "127.0.0.1"),
         ("the pipe's path event", "\"event\":\"path\""),
@@ -43,7 +46,10 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
         ("the relayed path", "\"path\":\"relayed\""),
         ("a gossip message", "\"text\":\"carol says hello\""),
     ] {
-        assert!(stdout.contains(needle), "no {what} ({needle}) in:\n{stdout}");
+        assert!(
+            stdout.contains(needle),
+            "no {what} ({needle}) in:\n{stdout}"
+        );
     }
     let sums: Vec<&str> = stdout
         .lines()
@@ -83,7 +89,12 @@ fn install_docs_puts_man_pages_and_completions_where_the_shells_look() {
         share.join("zsh/site-functions/_p2p-dht"),
         home.path().join(".config/fish/completions/p2p-punch.fish"),
     ] {
-        assert!(file.is_file(), "{} was not installed:\n{}", file.display(), out.text());
+        assert!(
+            file.is_file(),
+            "{} was not installed:\n{}",
+            file.display(),
+            out.text()
+        );
     }
     let page = std::fs::read(share.join("man/man1/p2p-pipe.1")).unwrap();
     let source = std::fs::read(common::repo_root().join("man/p2p-pipe.1")).unwrap();

@@ -161,7 +161,8 @@ fn ssh_by_peer_id_reaches_a_forwarded_tcp_service_through_a_proxy_command() {
         proxy
             .args([
                 "-c",
-                &format!("bash {} proxy %h", script("ssh-by-peer-id")).replace("%h", &format!("{id}.p2p")),
+                &format!("bash {} proxy %h", script("ssh-by-peer-id"))
+                    .replace("%h", &format!("{id}.p2p")),
             ])
             .current_dir(home.path())
             .env_remove("P2P_IDENTITY")
@@ -219,14 +220,25 @@ fn share_pictures_fetches_verified_files_and_refuses_a_tampered_one() {
     // The sharer's copy changes after it was indexed and signed: refused.
     std::fs::write(pictures.join("cat.png"), b"\x89PNG a dog").unwrap();
     let second = fetch("again");
-    assert_eq!(second.code(), 1, "a tampered file was accepted: {}", second.stderr);
+    assert_eq!(
+        second.code(),
+        1,
+        "a tampered file was accepted: {}",
+        second.stderr
+    );
     assert!(
         second.stderr.contains("REFUSED cat.png"),
         "{}",
         second.stderr
     );
-    assert!(!home.path().join("again/cat.png").exists(), "the tampered file was kept");
-    assert!(home.path().join("again/beach.jpg").exists(), "the good files were lost");
+    assert!(
+        !home.path().join("again/cat.png").exists(),
+        "the tampered file was kept"
+    );
+    assert!(
+        home.path().join("again/beach.jpg").exists(),
+        "the good files were lost"
+    );
 }
 
 #[test]
@@ -248,7 +260,10 @@ fn nat_check_gives_a_verdict_for_a_punch_that_works_and_one_that_cannot() {
     let text = out.text();
     assert!(text.contains("\"type\":\"nat\""), "{text}");
     assert!(text.contains("\"type\":\"punch\""), "{text}");
-    assert!(text.contains("verdict: NAT is ") && text.contains("punch ok"), "{text}");
+    assert!(
+        text.contains("verdict: NAT is ") && text.contains("punch ok"),
+        "{text}"
+    );
     // A peer that never registered cannot be punched to: the verdict says what to do.
     let absent = common::make_key(home.path(), "absent.json");
     let out = common::run(
@@ -281,14 +296,19 @@ fn swarm_dns_serves_the_peers_a_dht_topic_finds() {
     let mut cmd = recipe(home.path(), "swarm-dns", &["web", "swarm.test", &dns]);
     cmd.env("P2P_DHT_BOOTSTRAP", &bootstrap);
     let mut server = Recipe(Running::start(cmd));
-    server
-        .0
-        .wait_for(WAIT, |r| r["type"] == "listening");
+    server.0.wait_for(WAIT, |r| r["type"] == "listening");
     // Ask until both announced ports are served (discovery streams them in).
     let end = Instant::now() + WAIT;
     loop {
         let mut q = common::command(&bin!("p2p-dns-rr"), home.path());
-        q.args(["query", "_p2p._udp.swarm.test", "--type", "srv", "--server", &dns]);
+        q.args([
+            "query",
+            "_p2p._udp.swarm.test",
+            "--type",
+            "srv",
+            "--server",
+            &dns,
+        ]);
         let out = common::run(q, b"", DEADLINE);
         let text = out.text();
         if announcers.iter().all(|p| text.contains(&format!(":{p}"))) {
@@ -334,15 +354,26 @@ fn lan_chat_carries_a_line_between_two_hosts_found_by_mdns() {
             assert!(line.ends_with(": hello from a"), "b printed {line:?}");
             break;
         }
-        assert!(Instant::now() < end, "b never got a's line: {}", b.0.stderr());
+        assert!(
+            Instant::now() < end,
+            "b never got a's line: {}",
+            b.0.stderr()
+        );
     }
     b.0.send_line("and hello from b");
     let end = Instant::now() + WAIT;
     loop {
         let line = a.0.next_line(Duration::from_secs(2));
-        if line.as_deref().is_some_and(|l| l.ends_with(": and hello from b")) {
+        if line
+            .as_deref()
+            .is_some_and(|l| l.ends_with(": and hello from b"))
+        {
             break;
         }
-        assert!(Instant::now() < end, "a never got b's line: {}", a.0.stderr());
+        assert!(
+            Instant::now() < end,
+            "a never got b's line: {}",
+            a.0.stderr()
+        );
     }
 }

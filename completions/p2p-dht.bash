@@ -114,7 +114,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__announce)
+        p2p__dht__subcmd__announce)
             opts="-p -j -q -h --topic --topic-lines --strict --max-line --port --every --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -172,7 +172,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__find__subcmd__node)
+        p2p__dht__subcmd__find__subcmd__node)
             opts="-j -q -h --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -214,7 +214,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__get)
+        p2p__dht__subcmd__get)
             opts="-j -q -h --salt --raw --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -260,7 +260,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__get__subcmd__peers)
+        p2p__dht__subcmd__get__subcmd__peers)
             opts="-n -j -q -h --topic --topic-lines --strict --max-line --count --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -314,7 +314,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help)
+        p2p__dht__subcmd__help)
             opts="get-peers announce put get publish resolve ping sample find-node info serve testnet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -328,7 +328,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__announce)
+        p2p__dht__subcmd__help__subcmd__announce)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -342,7 +342,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__find__subcmd__node)
+        p2p__dht__subcmd__help__subcmd__find__subcmd__node)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -356,7 +356,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__get)
+        p2p__dht__subcmd__help__subcmd__get)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -370,7 +370,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__get__subcmd__peers)
+        p2p__dht__subcmd__help__subcmd__get__subcmd__peers)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -384,7 +384,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__help)
+        p2p__dht__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -398,7 +398,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__info)
+        p2p__dht__subcmd__help__subcmd__info)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -412,7 +412,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__ping)
+        p2p__dht__subcmd__help__subcmd__ping)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -426,7 +426,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__publish)
+        p2p__dht__subcmd__help__subcmd__publish)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -440,7 +440,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__put)
+        p2p__dht__subcmd__help__subcmd__put)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -454,7 +454,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__resolve)
+        p2p__dht__subcmd__help__subcmd__resolve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -468,7 +468,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__sample)
+        p2p__dht__subcmd__help__subcmd__sample)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -482,7 +482,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__serve)
+        p2p__dht__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -496,7 +496,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__help__subcmd__testnet)
+        p2p__dht__subcmd__help__subcmd__testnet)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -510,7 +510,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__info)
+        p2p__dht__subcmd__info)
             opts="-q -h --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -540,7 +540,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__ping)
+        p2p__dht__subcmd__ping)
             opts="-q -h --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -562,7 +562,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__publish)
+        p2p__dht__subcmd__publish)
             opts="-i -q -h --addr --topic --every --identity --allow-readable-key --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -612,7 +612,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__put)
+        p2p__dht__subcmd__put)
             opts="-i -q -h --identity --mutable --allow-readable-key --salt --seq --cas --raw --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -662,7 +662,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__resolve)
+        p2p__dht__subcmd__resolve)
             opts="-j -q -h --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -704,7 +704,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__sample)
+        p2p__dht__subcmd__sample)
             opts="-q -h --target --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -730,7 +730,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__serve)
+        p2p__dht__subcmd__serve)
             opts="-q -h --bootstrap --request-timeout --bind --stats-every --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -760,7 +760,7 @@ _p2p__dht() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dht__subcmd__testnet)
+        p2p__dht__subcmd__testnet)
             opts="-q -h --bind --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -64,7 +64,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l timeout -d 
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l topic-lines -d 'Read plain stdin lines as topics, not infohashes'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -s h -l help -d 'Print help'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -s i -l identity -d 'Sign a mutable item with this identity file' -r -F
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -l salt -d 'Salt: stores several items under one key (mutable items only)' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -l seq -d 'Sequence number [default: now in unix milliseconds] (mutable items only)' -r
@@ -99,7 +99,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l bind -d 'Loc
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -s h -l help -d 'Print help'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -s j -l jobs -d 'With targets on stdin: how many to work on at once' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
@@ -126,22 +126,22 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l bind -d 'L
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s h -l help -d 'Print help'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l request-timeout -d 'How long to wait for one node\'s answer; a lookup is finished when every node it asked has answered or run out of this time' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l bind -d 'Local address for this node\'s UDP socket [default: 127.0.0.1:0 when every bootstrap node is on loopback, else 0.0.0.0:0]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -s h -l help -d 'Print help'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l request-timeout -d 'How long to wait for one node\'s answer; a lookup is finished when every node it asked has answered or run out of this time' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l bind -d 'Local address to listen on' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l stats-every -d 'Print a `stats` record at this interval' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s h -l help -d 'Print help'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -l bind -d 'The loopback address the nodes bind' -r
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -l bind -d 'The loopback IP the nodes bind (`127.0.0.1`, `udp://127.0.0.1:0`); each picks a free port' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s h -l help -d 'Print help'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "get-peers" -d 'Find peers for an infohash or topic, streamed as they arrive'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "announce" -d 'Announce this machine as a peer for an infohash or topic'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "put" -d 'Store a BEP 44 item: immutable, or mutable and signed with -i KEY'

@@ -35,13 +35,13 @@ _p2p__discover() {
 
     case "${cmd}" in
         p2p__discover)
-            opts="-i -q -h -V --all --mdns --dht --bootstrap-dht --dht-request-timeout --interface --tracker --ca-file --bootstrap --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
+            opts="-i -n -q -h -V --all --mdns --dht --bootstrap --dht-request-timeout --interface --tracker --ca-file --peers --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --bootstrap-dht)
+                --bootstrap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -61,7 +61,7 @@ _p2p__discover() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --bootstrap)
+                --peers)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -93,6 +93,10 @@ _p2p__discover() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -104,7 +108,7 @@ _p2p__discover() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__discover__subcmd__help)
+        p2p__discover__subcmd__help)
             opts="tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -118,7 +122,7 @@ _p2p__discover() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__discover__subcmd__help__subcmd__help)
+        p2p__discover__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -132,7 +136,7 @@ _p2p__discover() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__discover__subcmd__help__subcmd__tracker)
+        p2p__discover__subcmd__help__subcmd__tracker)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -146,7 +150,7 @@ _p2p__discover() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__discover__subcmd__tracker)
+        p2p__discover__subcmd__tracker)
             opts="-q -h --bind --interval --max-peers --rate --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_discover_global_optspecs
-    string join \n all mdns dht bootstrap-dht= dht-request-timeout= interface= tracker= ca-file= bootstrap= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous count= timeout= watch q/quiet h/help V/version
+    string join \n all mdns dht bootstrap= dht-request-timeout= interface= tracker= ca-file= peers= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous n/count= timeout= watch q/quiet h/help V/version
 end
 
 function __fish_p2p_discover_needs_command
@@ -24,18 +24,18 @@ function __fish_p2p_discover_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap-dht -d 'A DHT node to bootstrap from, e.g. a local `p2p-dht testnet` (repeatable; $P2P_DHT_BOOTSTRAP holds a comma-separated list) [default: the public routers]' -r
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap -d 'A DHT node to bootstrap from, e.g. a local `p2p-dht testnet` (repeatable; $P2P_DHT_BOOTSTRAP holds a comma-separated list) [default: the public routers]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dht-request-timeout -d 'How long to wait for one DHT node\'s answer' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l interface -d 'Restrict mDNS to this interface (repeatable)' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l tracker -d 'Ask (and announce to) a BitTorrent tracker: http://HOST:PORT/announce, https://HOST:PORT/announce or udp://HOST:PORT' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l ca-file -d 'Also trust the CA certificates in this PEM file for HTTPS trackers (beside the system\'s roots, which $SSL_CERT_FILE or $SSL_CERT_DIR can replace)' -r -F
-complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l bootstrap -d 'Read peers from a bootstrap file: a JSON map {id: addr} (also written in brackets, as the handbook does), a JSON list, NDJSON peer records, or address lines (repeatable)' -r -F
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l peers -d 'Read peers from a file: a JSON map {id: addr} (also written in brackets, as the handbook does), a JSON list, NDJSON peer records, or address lines (repeatable)' -r -F
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dns -d 'Turn a DNS name\'s TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records into peers (repeatable)' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l dns-server -d 'The DNS server to ask [default: the first nameserver in /etc/resolv.conf]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l announce -d 'Announce this peer on PORT on every selected mechanism, and keep re-announcing' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l addr -d 'An address to put in this peer\'s signed record (repeatable) [default: this host\'s addresses with the announced port]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
-complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l count -d 'Exit 0 after N peers' -r
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s n -l count -d 'Exit 0 after N peers' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l timeout -d 'Give up after D and exit 1 if no peer was found [default: 5s, none with --watch or --announce]' -r
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l all -d 'List every `_p2p._udp` peer on the link, whatever its topic, as avahi-browse does (the same as giving no topic; mDNS, bootstrap files and DNS only)'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l mdns -d 'Use mDNS on the local link'
@@ -53,6 +53,6 @@ complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l in
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l max-peers -d 'Most peers in one response' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l rate -d 'Most announces per source address per minute' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s h -l help -d 'Print help'
+complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP on one port) for small swarms, CI and LANs'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

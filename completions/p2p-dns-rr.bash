@@ -60,7 +60,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__help)
+        p2p__dns__rr__subcmd__help)
             opts="serve query publish help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -74,7 +74,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__help__subcmd__help)
+        p2p__dns__rr__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -88,7 +88,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__help__subcmd__publish)
+        p2p__dns__rr__subcmd__help__subcmd__publish)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -102,7 +102,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__help__subcmd__query)
+        p2p__dns__rr__subcmd__help__subcmd__query)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -116,7 +116,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__help__subcmd__serve)
+        p2p__dns__rr__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -130,7 +130,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__publish)
+        p2p__dns__rr__subcmd__publish)
             opts="-q -h --server --zone --name --tsig-key --every --ttl --max --expire --timeout --strict --max-line --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -184,7 +184,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__query)
+        p2p__dns__rr__subcmd__query)
             opts="-q -h --server --type --port --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -214,7 +214,7 @@ _p2p__dns__rr() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__dns__subcmd__rr__subcmd__serve)
+        p2p__dns__rr__subcmd__serve)
             opts="-q -h --zone --bind --ttl --answers --expire --peers --stats-every --threads --ns --strict --max-line --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -43,7 +43,7 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l ns -d 'T
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l server -d 'The DNS server, IP or IP:PORT (port 53 when omitted)' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l type -d 'The record type to ask for' -r -f -a "auto\t'TXT when NAME starts with a peer id, SRV (at _p2p._udp.NAME) otherwise'
 a\t'IPv4 addresses (needs --port)'
@@ -66,7 +66,7 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l timeou
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -s h -l help -d 'Print help'
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand help; and not __fish_seen_subcommand_from serve query publish help" -f -a "serve" -d 'Serve live peers as an authoritative DNS zone (UDP and TCP on one port)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand help; and not __fish_seen_subcommand_from serve query publish help" -f -a "query" -d 'Ask a DNS server for peers and print them as `peer` records'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand help; and not __fish_seen_subcommand_from serve query publish help" -f -a "publish" -d 'Keep a DNS server\'s records current with RFC 2136 updates (TSIG signed)'

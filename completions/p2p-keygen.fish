@@ -40,24 +40,24 @@ complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -s o -l outpu
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -l seed -d 'Derive the identity from this 32-byte secret seed (64 hex digits) instead of the system\'s random source' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -l force -d 'Replace FILE if it exists'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -s h -l help -d 'Print help'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand new" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand id" -s i -l identity -d 'Identity file' -r -F
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand id" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand id" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand id" -s h -l help -d 'Print help'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand id" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -l addr -d 'An address of this peer (udp://IP:PORT, tcp://…, quic://…, relay://…); repeatable' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -l topic -d 'The topic this peer is interested in' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -s h -l help -d 'Print help'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand peer" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -s j -l jobs -d 'Worker threads [default: one per core]' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -s h -l help -d 'Print help'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand sign" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand verify" -l signer -d 'Accept only signatures by this peer id' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand verify" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand verify" -s j -l jobs -d 'Worker threads [default: one per core]' -r
@@ -67,13 +67,13 @@ complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand verify" -s h -l he
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand seal" -l to -d 'The recipient\'s peer id (z-base-32 or hex)' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand seal" -l max-bytes -d 'Largest accepted input, in bytes' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand seal" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand seal" -s h -l help -d 'Print help'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand seal" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -s h -l help -d 'Print help'
+complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand open" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-keygen -n "__fish_p2p_keygen_using_subcommand convert" -l to -d 'Print just this form, as plain text' -r -f -a "id\t'z-base-32 peer id'
 hex\t'public key, hex'
 base64\t'public key, base64'

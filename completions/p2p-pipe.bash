@@ -54,7 +54,7 @@ _p2p__pipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__pipe__subcmd__connect)
+        p2p__pipe__subcmd__connect)
             opts="-i -q -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --bootstrap --request-timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -132,7 +132,7 @@ _p2p__pipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__pipe__subcmd__help)
+        p2p__pipe__subcmd__help)
             opts="listen connect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -146,7 +146,7 @@ _p2p__pipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__pipe__subcmd__help__subcmd__connect)
+        p2p__pipe__subcmd__help__subcmd__connect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -160,7 +160,7 @@ _p2p__pipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__pipe__subcmd__help__subcmd__help)
+        p2p__pipe__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -174,7 +174,7 @@ _p2p__pipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__pipe__subcmd__help__subcmd__listen)
+        p2p__pipe__subcmd__help__subcmd__listen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -188,7 +188,7 @@ _p2p__pipe() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__pipe__subcmd__listen)
+        p2p__pipe__subcmd__listen)
             opts="-i -q -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -72,7 +72,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__connect)
+        p2p__punch__subcmd__connect)
             opts="-i -q -h --signal --rendezvous --stun --identity --allow-readable-key --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -126,7 +126,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help)
+        p2p__punch__subcmd__help)
             opts="stun nat serve listen connect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -140,7 +140,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help__subcmd__connect)
+        p2p__punch__subcmd__help__subcmd__connect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -154,7 +154,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help__subcmd__help)
+        p2p__punch__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -168,7 +168,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help__subcmd__listen)
+        p2p__punch__subcmd__help__subcmd__listen)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -182,7 +182,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help__subcmd__nat)
+        p2p__punch__subcmd__help__subcmd__nat)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -196,7 +196,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help__subcmd__serve)
+        p2p__punch__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -210,7 +210,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__help__subcmd__stun)
+        p2p__punch__subcmd__help__subcmd__stun)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -224,8 +224,8 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__listen)
-            opts="-i -q -h --identity --allow-readable-key --rendezvous --count --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
+        p2p__punch__subcmd__listen)
+            opts="-i -n -q -h --identity --allow-readable-key --rendezvous --count --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,6 +244,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -274,7 +278,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__nat)
+        p2p__punch__subcmd__nat)
             opts="-q -h --server --bind --timeout --lifetime --lifetime-max --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -304,7 +308,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__serve)
+        p2p__punch__subcmd__serve)
             opts="-q -h --bind --alt --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -326,7 +330,7 @@ _p2p__punch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__punch__subcmd__stun)
+        p2p__punch__subcmd__stun)
             opts="-q -h --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -43,14 +43,14 @@ complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -l timeout -d '
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -l lifetime-max -d 'The longest idle time --lifetime waits' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -l lifetime -d 'Also measure how long an idle mapping lives (needs RESPONSE-PORT support)'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -s h -l help -d 'Print help'
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l bind -d 'Primary address (port 0 picks a free one)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l alt -d 'Second address, with another IP and port, for RFC 5780 behaviour tests' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l rendezvous -d 'The rendezvous server (`p2p-punch serve`)' -r
-complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l count -d 'Stop after this many punches (0: never)' -r
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s n -l count -d 'Stop after this many punches (0: never)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l timeout -d 'Give up when no peer connects within this time' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l bind -d 'Local address to punch from' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l punch-timeout -d 'How long one punch may take' -r
@@ -58,7 +58,7 @@ complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l rate -d '
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l birthday-sockets -d 'Sockets to open for the birthday technique when this side\'s NAT is symmetric' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s h -l help -d 'Print help'
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand connect" -l signal -d 'How candidates travel' -r -f -a "rendezvous\t'Through a `p2p-punch serve` rendezvous (--rendezvous)'
 stdio\t'Print this side\'s candidate record on stdout, read the peer\'s from stdin'"
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand connect" -l rendezvous -d 'The rendezvous server (with --signal rendezvous)' -r

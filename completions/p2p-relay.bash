@@ -54,7 +54,7 @@ _p2p__relay() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__relay__subcmd__help)
+        p2p__relay__subcmd__help)
             opts="serve probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -68,7 +68,7 @@ _p2p__relay() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__relay__subcmd__help__subcmd__help)
+        p2p__relay__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -82,7 +82,7 @@ _p2p__relay() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__relay__subcmd__help__subcmd__probe)
+        p2p__relay__subcmd__help__subcmd__probe)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -96,7 +96,7 @@ _p2p__relay() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__relay__subcmd__help__subcmd__serve)
+        p2p__relay__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -110,7 +110,7 @@ _p2p__relay() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__relay__subcmd__probe)
+        p2p__relay__subcmd__probe)
             opts="-i -q -h --auth-secret --name --user --identity --allow-readable-key --peer --bind --timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -156,7 +156,7 @@ _p2p__relay() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        p2p__subcmd__relay__subcmd__serve)
+        p2p__relay__subcmd__serve)
             opts="-q -h --bind --relay-ip --ports --allow-loopback-peers --stats-every --auth-secret --user --allow --allow-any-peer --realm --max-allocations --max-per-ip --max-per-user --max-permissions --max-channels --max-lifetime --max-bytes --rate --idle-timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -50,7 +50,7 @@ complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -l idle-timeo
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -l allow-loopback-peers -d 'Allow peers on loopback and on the relay\'s own addresses (for tests on one host)'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -l allow-any-peer -d 'Accept any client that signs with a peer key (limits still apply per peer id)'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
-complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l auth-secret -d 'coturn-style shared secret (the username is `EXPIRY:NAME`)' -r
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l name -d 'The NAME part of shared-secret usernames' -r
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l user -d 'Long-term credentials' -r

@@ -142,7 +142,7 @@ fn discovered_peers_are_served_as_dns_and_read_back() {
     let mut discover = tool(
         &bin!("p2p-discover"),
         home.path(),
-        &["t", "--bootstrap", "boot.ndjson"],
+        &["t", "--peers", "boot.ndjson"],
     );
     let dns = tool(
         &bin!("p2p-dns-rr"),

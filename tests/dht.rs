@@ -722,7 +722,7 @@ fn bad_arguments_are_usage_errors_with_the_reason() {
         (vec!["put", "--salt", "s", "1"], "add -i KEY"),
         (
             vec!["get-peers", "--bootstrap", "nowhere"],
-            "not a DHT node address",
+            "'nowhere' is not an address (no port)",
         ),
     ] {
         let mut cmd = common::command(&bin!("p2p-dht"), home.path());

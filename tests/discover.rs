@@ -157,11 +157,11 @@ fn bootstrap_files_in_all_three_forms_with_a_bad_line_reported() {
         home.path(),
         &[
             "chat",
-            "--bootstrap",
+            "--peers",
             "map.json",
-            "--bootstrap",
+            "--peers",
             "peers.ndjson",
-            "--bootstrap",
+            "--peers",
             "plain.txt",
         ],
     );
@@ -204,7 +204,7 @@ fn the_handbooks_bootstrap_list_verbatim_yields_its_three_peers() {
         r#"[ "Qm…": "tcp://12.62.93.214:9090", "Qm…": "udp://24.243.12.9:1234", "Qm…": "utp://99.4.78.181:97" ]"#,
     )
     .unwrap();
-    let out = run(home.path(), &["chat", "--bootstrap", "handbook.txt"]);
+    let out = run(home.path(), &["chat", "--peers", "handbook.txt"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     let records = out.records();
     let addrs: Vec<&Value> = records.iter().map(|r| &r["addrs"][0]).collect();
@@ -245,7 +245,7 @@ fn a_forged_signed_record_is_dropped_and_counted() {
         format!("{forged}\n{good}\n"),
     )
     .unwrap();
-    let out = run(home.path(), &["chat", "--bootstrap", "peers.ndjson"]);
+    let out = run(home.path(), &["chat", "--peers", "peers.ndjson"]);
     assert_eq!(out.code(), 0, "{}", out.stderr);
     assert_eq!(out.records().len(), 1);
     assert_eq!(out.records()[0]["addrs"], good["addrs"]);
@@ -262,7 +262,7 @@ fn count_and_timeout_decide_the_exit_status() {
     std::fs::write(home.path().join("two.txt"), "192.0.2.1:1\n192.0.2.2:2\n").unwrap();
     let one = run(
         home.path(),
-        &["t", "--bootstrap", "two.txt", "--count", "1", "--watch"],
+        &["t", "--peers", "two.txt", "--count", "1", "--watch"],
     );
     assert_eq!(one.code(), 0, "{}", one.stderr);
     assert_eq!(one.records().len(), 1);
@@ -272,7 +272,11 @@ fn count_and_timeout_decide_the_exit_status() {
         home.path(),
         &["t", "--tracker", &t.http, "--watch", "--timeout", "1s"],
     );
-    assert_eq!(none.code(), 1);
+    assert_eq!(
+        none.code(),
+        3,
+        "out of time with nothing found is a timeout"
+    );
     assert!(
         none.stderr.contains("no peer found within 1s"),
         "{}",
@@ -313,7 +317,7 @@ fn peers_announced_on_a_local_dht_testnet_are_found() {
                 &[
                     "swarm",
                     "--dht",
-                    "--bootstrap-dht",
+                    "--bootstrap",
                     &env,
                     "--count",
                     "1",

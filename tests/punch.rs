@@ -180,7 +180,7 @@ fn listen_and_connect_punch_on_loopback_through_the_rendezvous() {
     let mine = &out.records()[0];
     assert_eq!(mine["type"], "punch");
     assert_eq!(mine["ok"], true, "{mine}");
-    assert_eq!(mine["peer"], id.as_str());
+    assert_eq!(mine["id"], id.as_str());
     assert_eq!(mine["technique"], "direct");
     assert_eq!(mine["remote"], ready["addr"]);
     let theirs = listener.wait_for(WAIT, |r| r["type"] == "punch");

@@ -6,7 +6,9 @@
 #[macro_use]
 mod common;
 
+mod completion;
 mod compose;
+mod contract;
 mod demo;
 mod dht;
 mod discover;
@@ -22,3 +24,4 @@ mod punch;
 mod punch_lab;
 mod recipes;
 mod relay;
+mod shutdown;

@@ -91,7 +91,11 @@ impl Addr {
         if text.contains("://") {
             text.parse()
         } else {
-            format!("{}://{text}", default.as_str()).parse()
+            // Errors name the text as given, not with the scheme added.
+            let with_scheme = format!("{}://{text}", default.as_str());
+            with_scheme
+                .parse()
+                .map_err(|e: String| e.replace(&format!("'{with_scheme}'"), &format!("'{text}'")))
         }
     }
 }
@@ -215,6 +219,8 @@ mod tests {
     fn defaults_the_scheme_when_missing() {
         let addr = Addr::parse_with_default("192.0.2.1:7", Scheme::Udp).unwrap();
         assert_eq!(addr.to_string(), "udp://192.0.2.1:7");
+        let err = Addr::parse_with_default("garbage line", Scheme::Udp).unwrap_err();
+        assert!(err.starts_with("'garbage line' is not an address"), "{err}");
     }
 
     #[test]

@@ -94,6 +94,7 @@ fn documented_types() -> &'static std::collections::HashSet<String> {
         std::sync::OnceLock::new();
     TYPES.get_or_init(|| {
         let doc = std::fs::read_to_string(repo_root().join("docs/ndjson.md")).unwrap();
+        // A row may name several types in its first cell: `peer_up`, `peer_down`.
         doc.lines()
             .filter_map(|l| l.strip_prefix("| `"))
             .filter_map(|l| l.split_once(" |"))

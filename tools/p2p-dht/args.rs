@@ -73,7 +73,7 @@ pub struct NodeArgs {
     pub dht: DhtOptions,
     /// Local address for this node's UDP socket [default: 127.0.0.1:0 when every
     /// bootstrap node is on loopback, else 0.0.0.0:0]
-    #[arg(long, value_name = "IP:PORT", value_parser = parse_node_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_node_addr)]
     pub bind: Option<SocketAddrV4>,
     /// Give up (exit status 3) when the whole command takes longer than this
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = duration::parse)]
@@ -189,7 +189,7 @@ pub struct PutArgs {
     #[arg(long)]
     pub mutable: bool,
     /// Read the identity file even if others can read it
-    #[arg(long, env = "P2P_ALLOW_READABLE_KEY")]
+    #[arg(long, env = "P2P_ALLOW_READABLE_KEY", value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
     pub allow_readable_key: bool,
     /// Salt: stores several items under one key (mutable items only)
     #[arg(long, value_name = "SALT")]
@@ -298,7 +298,7 @@ pub struct PingArgs {
     #[arg(value_name = "ADDR", value_parser = parse_node_addr)]
     pub addr: SocketAddrV4,
     /// Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]
-    #[arg(long, value_name = "IP:PORT", value_parser = parse_node_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_node_addr)]
     pub bind: Option<SocketAddrV4>,
     /// How long to wait for the answer
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration::parse)]
@@ -310,7 +310,7 @@ pub struct PingArgs {
 #[command(after_help = "\
 Sends BEP 51's sample_infohashes to one node and prints a `sample` record per infohash
 it returns, a `node` record per node near --target it lists, then a `sampled` summary
-(`count`; `num`, how many the node stores; `interval`, seconds before it offers a new
+(`count`; `num`, how many the node stores; `interval_s`, seconds before it offers a new
 sample). Follow the `node` records to crawl.
 
 Exit status: 0 samples received, 1 none, or the node does not support BEP 51 (it
@@ -326,7 +326,7 @@ pub struct SampleArgs {
     #[arg(long, value_name = "ID")]
     pub target: Option<String>,
     /// Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]
-    #[arg(long, value_name = "IP:PORT", value_parser = parse_node_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_node_addr)]
     pub bind: Option<SocketAddrV4>,
     /// How long to wait for the answer
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration::parse)]
@@ -372,7 +372,7 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub dht: DhtOptions,
     /// Local address to listen on
-    #[arg(long, value_name = "IP:PORT", default_value = "0.0.0.0:6881", value_parser = parse_node_addr)]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6881", value_parser = parse_node_addr)]
     pub bind: SocketAddrV4,
     /// Print a `stats` record at this interval
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
@@ -392,9 +392,23 @@ pub struct TestnetArgs {
     /// How many nodes
     #[arg(value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub count: u16,
-    /// The loopback address the nodes bind
-    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    /// The loopback IP the nodes bind (`127.0.0.1`, `udp://127.0.0.1:0`); each picks a free port
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = parse_testnet_ip)]
     pub bind: Ipv4Addr,
+}
+
+/// Reads the testnet's IP in any address form (`127.0.0.1`, `udp://127.0.0.1:0`); the
+/// nodes pick free ports, so a port other than 0 is refused.
+fn parse_testnet_ip(text: &str) -> Result<Ipv4Addr, String> {
+    match p2p_shared::cli::address::socket_with(text, Some(0))? {
+        std::net::SocketAddr::V4(v4) if v4.port() == 0 => Ok(*v4.ip()),
+        std::net::SocketAddr::V4(_) => Err(format!(
+            "'{text}': testnet nodes pick free ports themselves; give an IP such as 127.0.0.1"
+        )),
+        std::net::SocketAddr::V6(_) => {
+            Err(format!("'{text}' is not IPv4 (the mainline DHT is IPv4)"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -406,5 +420,13 @@ mod tests {
     #[test]
     fn command_is_well_formed() {
         p2p_shared::cli::entry::command::<Args>().debug_assert();
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -97,9 +97,12 @@ pub fn put(args: &PutArgs, ctx: &Ctx) -> Result<Status> {
     };
     if !mutable {
         let (dht, _nudger) = client(&args.node, false)?;
-        let target = smol::block_on(within(args.node.timeout, what, async {
-            dht.put_immutable(&value).await.map_err(query_error)
-        }))?;
+        let target = smol::block_on(async {
+            let stored = within(args.node.timeout, what, async {
+                dht.put_immutable(&value).await.map_err(query_error)
+            });
+            p2p_shared::discovery::dht::unless_unanswered(&dht, &args.node.dht, stored.await).await
+        })?;
         ctx.out.record(&json!({
             "type": "stored",
             "kind": "immutable",
@@ -122,18 +125,21 @@ pub fn put(args: &PutArgs, ctx: &Ctx) -> Result<Status> {
     };
     let item = MutableItem::new(identity.signing_key().clone(), &value, seq, salt);
     let (dht, _nudger) = client(&args.node, false)?;
-    let stored_at = smol::block_on(within(
-        args.node.timeout,
-        what,
-        put_mutable(&dht, item.clone(), args.cas),
-    ))?;
+    let stored_at = smol::block_on(async {
+        let stored = within(
+            args.node.timeout,
+            what,
+            put_mutable(&dht, item.clone(), args.cas),
+        );
+        p2p_shared::discovery::dht::unless_unanswered(&dht, &args.node.dht, stored.await).await
+    })?;
     let mut record = json!({
         "type": "stored",
         "kind": "mutable",
         "key": identity.id(),
         "seq": seq,
         "target": id_hex(item.target()),
-        "stored_at": stored_at,
+        "stored_nodes": stored_at,
         "size": value.len(),
     });
     if let Some(salt) = &args.salt {
@@ -224,6 +230,7 @@ pub fn get(args: &GetArgs, ctx: &Ctx) -> Result<Status> {
         .transpose()?;
     let (dht, _nudger) = client(&args.node, false)?;
     let timeout = args.node.timeout;
+    let options = args.node.dht.clone();
     let salt = args.salt.clone();
     runner::run(
         single,
@@ -233,7 +240,15 @@ pub fn get(args: &GetArgs, ctx: &Ctx) -> Result<Status> {
         |input| ItemTarget::from_input(input, salt.as_ref()),
         |target, job| {
             let dht = dht.clone();
-            async move { within(timeout, "getting the item", fetch(dht, target, raw, job)).await }
+            let options = options.clone();
+            async move {
+                let got = within(
+                    timeout,
+                    "getting the item",
+                    fetch(dht.clone(), target, raw, job),
+                );
+                p2p_shared::discovery::dht::unless_unanswered(&dht, &options, got.await).await
+            }
         },
     )
 }

@@ -26,6 +26,7 @@ pub fn find_node(args: &FindNodeArgs, ctx: &Ctx) -> Result<Status> {
         .transpose()?;
     let (dht, _nudger) = client(&args.node, false)?;
     let (timeout, quiet) = (args.node.timeout, ctx.quiet);
+    let options = args.node.dht.clone();
     runner::run(
         single,
         &args.input,
@@ -40,9 +41,11 @@ pub fn find_node(args: &FindNodeArgs, ctx: &Ctx) -> Result<Status> {
         },
         |target, job| {
             let dht = dht.clone();
+            let options = options.clone();
             async move {
                 let what = format!("finding nodes near {}", id_hex(&target));
-                within(timeout, what, closest(dht, target, job, quiet)).await
+                let found = within(timeout, what, closest(dht.clone(), target, job, quiet));
+                p2p_shared::discovery::dht::unless_unanswered(&dht, &options, found.await).await
             }
         },
     )
@@ -75,7 +78,10 @@ pub fn info(args: &InfoArgs, ctx: &Ctx) -> Result<Status> {
     if bootstrapped {
         Ok(Status::Success)
     } else {
-        Err(Error::failure("no DHT node answered: not bootstrapped"))
+        Err(Error::timeout(format!(
+            "no DHT node answered: not bootstrapped (asked {})",
+            args.node.dht.bootstrap.len()
+        )))
     }
 }
 

@@ -92,6 +92,7 @@ pub fn get_peers(args: &GetPeersArgs, ctx: &Ctx) -> Result<Status> {
     let (dht, _nudger) = client(&args.node, false)?;
     let topic_lines = args.target.topic_lines;
     let (count, timeout, quiet) = (args.count, args.node.timeout, ctx.quiet);
+    let options = args.node.dht.clone();
     runner::run(
         single,
         &args.target.input,
@@ -100,9 +101,15 @@ pub fn get_peers(args: &GetPeersArgs, ctx: &Ctx) -> Result<Status> {
         |input| Target::from_input(input, topic_lines),
         |target, job| {
             let dht = dht.clone();
+            let options = options.clone();
             async move {
                 let what = format!("looking up {}", target.describe());
-                within(timeout, what, lookup(dht, target, count, job, quiet)).await
+                let found = within(
+                    timeout,
+                    what,
+                    lookup(dht.clone(), target, count, job, quiet),
+                );
+                p2p_shared::discovery::dht::unless_unanswered(&dht, &options, found.await).await
             }
         },
     )
@@ -152,6 +159,7 @@ pub fn announce(args: &AnnounceArgs, ctx: &Ctx) -> Result<Status> {
     let (dht, _nudger) = client(&args.node, args.every.is_some())?;
     let topic_lines = args.target.topic_lines;
     let (port, every, timeout) = (args.port, args.every, args.node.timeout);
+    let options = args.node.dht.clone();
     runner::run(
         single,
         &args.target.input,
@@ -160,10 +168,13 @@ pub fn announce(args: &AnnounceArgs, ctx: &Ctx) -> Result<Status> {
         |input| Target::from_input(input, topic_lines),
         |target, job| {
             let dht = dht.clone();
+            let options = options.clone();
             async move {
                 loop {
                     let what = format!("announcing {}", target.describe());
-                    within(timeout, what, announce_once(&dht, &target, port, &job)).await?;
+                    let done = within(timeout, what, announce_once(&dht, &target, port, &job));
+                    p2p_shared::discovery::dht::unless_unanswered(&dht, &options, done.await)
+                        .await?;
                     match every {
                         Some(interval) => smol::Timer::after(interval).await,
                         None => return Ok(Status::Success),

@@ -36,18 +36,20 @@ pub fn publish(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
                 seq,
                 Some(PEER_RECORD_SALT),
             );
-            let stored_at = within(
+            let stored = within(
                 args.node.timeout,
                 "publishing the peer record",
                 put_mutable(&dht, item, None),
-            )
-            .await?;
+            );
+            let stored_at =
+                p2p_shared::discovery::dht::unless_unanswered(&dht, &args.node.dht, stored.await)
+                    .await?;
             ctx.out.record(&json!({
                 "type": "published",
                 "id": identity.id(),
                 "seq": seq,
                 "addrs": record.addrs,
-                "stored_at": stored_at,
+                "stored_nodes": stored_at,
             }))?;
             let Some(every) = args.every else {
                 return Ok(Status::Success);
@@ -67,6 +69,7 @@ pub fn resolve(args: &ResolveArgs, ctx: &Ctx) -> Result<Status> {
         .transpose()?;
     let (dht, _nudger) = client(&args.node, false)?;
     let timeout = args.node.timeout;
+    let options = args.node.dht.clone();
     runner::run(
         single,
         &args.input,
@@ -80,7 +83,15 @@ pub fn resolve(args: &ResolveArgs, ctx: &Ctx) -> Result<Status> {
         },
         |id, job| {
             let dht = dht.clone();
-            async move { within(timeout, format!("resolving {id}"), lookup(dht, id, job)).await }
+            let options = options.clone();
+            async move {
+                let found = within(
+                    timeout,
+                    format!("resolving {id}"),
+                    lookup(dht.clone(), id, job),
+                );
+                p2p_shared::discovery::dht::unless_unanswered(&dht, &options, found.await).await
+            }
         },
     )
 }

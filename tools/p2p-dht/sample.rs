@@ -137,7 +137,7 @@ pub fn run(args: &SampleArgs, ctx: &Ctx) -> Result<Status> {
         "node_id": hex::encode(&found.id),
         "count": found.infohashes.len(),
         "num": found.num,
-        "interval": found.interval,
+        "interval_s": found.interval,
         "nodes": found.nodes.len(),
         "target": hex::encode(target),
         "rtt_ms": (rtt_ms * 1000.0).round() / 1000.0,

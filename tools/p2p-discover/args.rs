@@ -4,6 +4,7 @@ use crate::tracker_client::Tracker;
 use crate::via_dns::Target;
 use clap::{Parser, Subcommand};
 use p2p_shared::addr::Addr;
+use p2p_shared::cli::address;
 use p2p_shared::identity::IdentityArgs;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,12 +14,12 @@ const EXAMPLES: &str = "\
 Examples:
   p2p-discover chat --mdns --interface eth0 --announce 4000 --watch
   p2p-discover --all --interface eth0
-  p2p-discover chat --dht --bootstrap-dht 127.0.0.1:6881 --announce 4000
+  p2p-discover chat --dht --bootstrap 127.0.0.1:6881 --announce 4000
   p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1
-  p2p-discover chat --bootstrap peers.json --bootstrap more.ndjson
+  p2p-discover chat --peers peers.json --peers more.ndjson
   p2p-discover chat --dns peers.example.org:4000 --dns-server 127.0.0.1:5353
   p2p-discover tracker --bind 127.0.0.1:6969
-  p2p-discover chat --tracker udp://127.0.0.1:6969 | p2p-keygen verify";
+  p2p-discover chat --tracker http://127.0.0.1:6969/announce | p2p-keygen verify   (HTTP trackers carry signed records, UDP ones cannot)";
 
 /// Given a topic, find (and announce to) interested peers: mDNS, the mainline DHT,
 /// BitTorrent trackers, bootstrap lists, DNS.
@@ -68,16 +69,17 @@ pub struct FindArgs {
     /// A DHT node to bootstrap from, e.g. a local `p2p-dht testnet` (repeatable;
     /// $P2P_DHT_BOOTSTRAP holds a comma-separated list) [default: the public routers]
     #[arg(
-        long = "bootstrap-dht",
+        long = "bootstrap",
+        alias = "bootstrap-dht",
         value_name = "ADDR",
         env = p2p_shared::discovery::dht::BOOTSTRAP_ENV,
         value_delimiter = ',',
         value_parser = p2p_shared::discovery::dht::parse_node_addr,
         hide_env_values = true
     )]
-    pub bootstrap_dht: Vec<std::net::SocketAddrV4>,
+    pub bootstrap: Vec<std::net::SocketAddrV4>,
     /// How long to wait for one DHT node's answer
-    #[arg(long, value_name = "D", default_value = "2s", value_parser = p2p_shared::cli::duration::parse)]
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = p2p_shared::cli::duration::parse)]
     pub dht_request_timeout: Duration,
     /// Restrict mDNS to this interface (repeatable)
     #[arg(long = "interface", value_name = "NAME")]
@@ -90,17 +92,17 @@ pub struct FindArgs {
     /// system's roots, which $SSL_CERT_FILE or $SSL_CERT_DIR can replace)
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Read peers from a bootstrap file: a JSON map {id: addr} (also written in
-    /// brackets, as the handbook does), a JSON list, NDJSON peer records, or address
-    /// lines (repeatable)
-    #[arg(long = "bootstrap", value_name = "FILE")]
-    pub bootstrap: Vec<PathBuf>,
+    /// Read peers from a file: a JSON map {id: addr} (also written in brackets, as
+    /// the handbook does), a JSON list, NDJSON peer records, or address lines
+    /// (repeatable)
+    #[arg(long = "peers", alias = "bootstrap-file", value_name = "FILE")]
+    pub peer_files: Vec<PathBuf>,
     /// Turn a DNS name's TXT, SRV (_p2p._udp.NAME) and, with :PORT, A/AAAA records
     /// into peers (repeatable)
     #[arg(long = "dns", value_name = "NAME[:PORT]")]
     pub dns: Vec<Target>,
     /// The DNS server to ask [default: the first nameserver in /etc/resolv.conf]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "SERVER", value_parser = address::socket_or_port(53))]
     pub dns_server: Option<SocketAddr>,
     /// Announce this peer on PORT on every selected mechanism, and keep re-announcing
     #[arg(long, value_name = "PORT")]
@@ -115,11 +117,11 @@ pub struct FindArgs {
     #[arg(long)]
     pub anonymous: bool,
     /// Exit 0 after N peers
-    #[arg(long, value_name = "N")]
+    #[arg(short = 'n', long, value_name = "N")]
     pub count: Option<usize>,
     /// Give up after D and exit 1 if no peer was found [default: 5s, none with --watch
     /// or --announce]
-    #[arg(long, value_name = "D", value_parser = p2p_shared::cli::duration::parse)]
+    #[arg(long, value_name = "DURATION", value_parser = p2p_shared::cli::duration::parse)]
     pub timeout: Option<Duration>,
     /// Keep running: report new peers, and `peer_gone` when one leaves
     #[arg(long)]
@@ -134,10 +136,10 @@ Example:\n  p2p-discover tracker --bind 127.0.0.1:6969 --interval 30s"
 )]
 pub struct TrackerArgs {
     /// Address to listen on (TCP for HTTP and UDP, same port)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6969")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:6969", value_parser = address::socket_or_port(6969))]
     pub bind: SocketAddr,
     /// How often peers should re-announce; they expire after two intervals
-    #[arg(long, value_name = "D", default_value = "60s", value_parser = p2p_shared::cli::duration::parse)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = p2p_shared::cli::duration::parse)]
     pub interval: Duration,
     /// Most peers in one response
     #[arg(long, value_name = "N", default_value_t = 50)]
@@ -156,5 +158,13 @@ mod tests {
     #[test]
     fn command_is_well_formed() {
         p2p_shared::cli::entry::command::<Args>().debug_assert();
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -10,9 +10,10 @@ use crate::tracker_client::Tracker;
 use crate::via_tracker::{self, Plan};
 use crate::{bootstrap, via_dht, via_dns};
 use futures_lite::FutureExt;
+use mainline::async_dht::AsyncDht;
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
-use p2p_shared::discovery::dht::{DhtOptions, Nudger, topic_infohash};
+use p2p_shared::discovery::dht::{DhtOptions, Nudger, topic_infohash, unless_unanswered};
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
@@ -73,15 +74,25 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
             Ok(End::Timeout)
         };
         let signal = async {
-            shutdown::signalled().await?;
+            shutdown::signalled().await;
             Ok(End::Signal)
         };
-        let end = listen.or(deadline).or(signal).await?;
+        let spinner = p2p_shared::cli::progress::spinner(
+            ctx.quiet,
+            topic.map_or_else(
+                || "looking for peers".to_owned(),
+                |t| format!("looking for peers of '{t}'"),
+            ),
+        );
+        let end = listen.or(deadline).or(signal).await;
+        spinner.finish_and_clear();
+        let end = end?;
         let Started {
             tasks,
             mdns,
             plan,
             _nudger,
+            dht,
         } = started;
         drop(tasks);
         if let (Some(_), Some(plan)) = (args.announce, &plan) {
@@ -92,7 +103,11 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
         if let Some(responder) = mdns {
             smol::unblock(move || responder.stop()).await;
         }
-        report.finish(&end, timeout)
+        let verdict = report.finish(&end, timeout);
+        match &dht {
+            Some((dht, options)) => unless_unanswered(dht, options, verdict).await,
+            None => verdict,
+        }
     })
 }
 
@@ -103,6 +118,9 @@ struct Started {
     /// What trackers are told, when there is a topic.
     plan: Option<Plan>,
     _nudger: Option<Nudger>,
+    /// The DHT node and how it was started, to tell a dead bootstrap from an empty
+    /// swarm at the end.
+    dht: Option<(AsyncDht, DhtOptions)>,
 }
 
 /// Starts every selected mechanism, each reporting to `tx`. Without a topic (every
@@ -117,7 +135,7 @@ fn start(
     let no_flag = !args.mdns
         && !args.dht
         && args.trackers.is_empty()
-        && args.bootstrap.is_empty()
+        && args.peer_files.is_empty()
         && args.dns.is_empty();
     let use_mdns = args.mdns || no_flag;
     let dht_topic = topic.filter(|_| args.dht || no_flag);
@@ -163,13 +181,15 @@ fn start(
         _ => None,
     };
     let mut nudger = None;
+    let mut dht_node = None;
     if let Some(topic) = dht_topic {
         let options = DhtOptions {
-            bootstrap: args.bootstrap_dht.clone(),
+            bootstrap: args.bootstrap.clone(),
             request_timeout: args.dht_request_timeout,
         };
         let (dht, node_nudger) = options.start_client(None)?;
         nudger = Some(node_nudger);
+        dht_node = Some((dht.clone(), options));
         tasks.push(smol::spawn(via_dht::run(
             dht,
             topic.to_owned(),
@@ -184,9 +204,9 @@ fn start(
             tasks.push(smol::spawn(run));
         }
     }
-    if !args.bootstrap.is_empty() {
+    if !args.peer_files.is_empty() {
         tasks.push(smol::spawn(bootstrap::run(
-            args.bootstrap.clone(),
+            args.peer_files.clone(),
             topic.map(str::to_owned),
             tx.clone(),
         )));
@@ -211,6 +231,7 @@ fn start(
         mdns,
         plan,
         _nudger: nudger,
+        dht: dht_node,
     })
 }
 
@@ -336,16 +357,15 @@ impl Report {
             ));
         }
         if self.emitted == 0 && !matches!(end, End::Signal) {
-            let why = match (end, timeout) {
-                (End::Timeout, Some(t)) => {
-                    format!(
-                        "no peer found within {}",
-                        p2p_shared::cli::duration::format(t)
-                    )
-                }
-                _ => "no peer found".to_owned(),
-            };
-            return Err(Error::failure(why));
+            // Out of time with nothing found is a timeout (status 3), as in every
+            // tool; every mechanism done with nothing found is a failure.
+            return Err(match (end, timeout) {
+                (End::Timeout, Some(t)) => Error::timeout(format!(
+                    "no peer found within {}",
+                    p2p_shared::cli::duration::format(t)
+                )),
+                _ => Error::failure("no peer found"),
+            });
         }
         Ok(if matches!(end, End::Count) {
             Status::Success

@@ -197,7 +197,7 @@ pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
             }
         };
         let stopped = async {
-            shutdown::signalled().await?;
+            shutdown::signalled().await;
             Ok::<_, p2p_shared::Error>(())
         };
         http.or(udp_task).or(stopped).await?;

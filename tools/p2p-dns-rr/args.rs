@@ -2,18 +2,18 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use hickory_proto::rr::Name;
-use p2p_shared::cli::duration;
+use p2p_shared::cli::{address, duration};
 use p2p_shared::ndjson::input::InputOptions;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
 Examples:
-  p2p-discover chat | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53
   dig @127.0.0.1 -p 5300 peers.example.org A          (a rotating subset of live peers)
   dig @127.0.0.1 -p 5300 _p2p._udp.peers.example.org SRV
-  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300 | p2p-pipe …
+  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300 | p2p-keygen verify
   p2p-discover chat | p2p-dns-rr publish --server ns1.example.org --zone example.org \\
       --name peers.example.org --tsig-key update.key
 
@@ -62,7 +62,7 @@ Runs until killed; when stdin ends, the peers it gave expire and the --peers fil
 
 Examples:
   p2p-dns-rr serve --zone peers.test --bind 127.0.0.1:5300 < peers.ndjson
-  p2p-discover chat | p2p-dns-rr serve --zone peers.test --ttl 5 --answers 4 --stats-every 10s";
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.test --ttl 5s --answers 4 --stats-every 10s";
 
 /// `p2p-dns-rr serve`.
 #[derive(Debug, clap::Args)]
@@ -72,10 +72,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
     pub zone: Name,
     /// Address to listen on, UDP and TCP (port 0: any free port)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:53")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:53", value_parser = address::socket_or_port(53))]
     pub bind: SocketAddr,
     /// TTL of every record, and of negative answers, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse_seconds)]
     pub ttl: u32,
     /// Addresses (or SRV/TXT records) per answer, rotating over all of them; 0: all
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -129,7 +129,7 @@ pub struct QueryArgs {
     #[arg(value_parser = parse_zone)]
     pub name: Name,
     /// The DNS server, IP or IP:PORT (port 53 when omitted)
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:53", value_parser = parse_server)]
+    #[arg(long, value_name = "SERVER", default_value = "127.0.0.1:53", value_parser = parse_server)]
     pub server: SocketAddr,
     /// The record type to ask for
     #[arg(long = "type", value_enum, value_name = "TYPE", default_value_t = QueryType::Auto)]
@@ -165,7 +165,7 @@ Example:
 #[command(after_help = PUBLISH_HELP)]
 pub struct PublishArgs {
     /// The authoritative server to update, IP or IP:PORT (port 53 when omitted)
-    #[arg(long, value_name = "ADDR", value_parser = parse_server)]
+    #[arg(long, value_name = "SERVER", value_parser = parse_server)]
     pub server: SocketAddr,
     /// The zone that holds the records
     #[arg(long, value_name = "ZONE", value_parser = parse_zone)]
@@ -180,7 +180,7 @@ pub struct PublishArgs {
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
     pub every: Duration,
     /// TTL of the published records, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse_seconds)]
     pub ttl: u32,
     /// Most peers to publish
     #[arg(long, value_name = "N", default_value_t = 8)]
@@ -204,18 +204,10 @@ pub fn parse_zone(text: &str) -> Result<Name, String> {
     Ok(name)
 }
 
-/// Parses a DNS server address: `IP`, `IP:PORT` or `[IPv6]:PORT`; port 53 by default.
+/// Parses a DNS server address: `IP`, `IP:PORT`, `[IPv6]:PORT` or the printed
+/// `udp://IP:PORT`; port 53 by default.
 pub fn parse_server(text: &str) -> Result<SocketAddr, String> {
-    if let Ok(addr) = text.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    text.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-        .map(|ip| SocketAddr::new(ip, 53))
-        .map_err(|_| {
-            format!("'{text}' is not a server address such as 192.0.2.53 or 127.0.0.1:5300")
-        })
+    address::socket_with(text, Some(53))
 }
 
 #[cfg(test)]
@@ -254,5 +246,13 @@ mod tests {
             "peers.example.org."
         );
         assert_eq!(parse_zone("peers.test.").unwrap().to_ascii(), "peers.test.");
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -41,7 +41,7 @@ pub struct Args {
     #[arg(long = "peer", value_name = "PEER")]
     pub peers: Vec<String>,
     /// The topic; only messages signed for it are accepted
-    #[arg(long, value_name = "T", default_value = "p2p-gossip")]
+    #[arg(long, value_name = "TOPIC", default_value = "p2p-gossip")]
     pub topic: String,
     /// Accept only messages by this author (repeatable) [default: any author]
     #[arg(long = "allow-author", value_name = "ID")]
@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub store: Option<PathBuf>,
     /// Print a `stats` record this often
-    #[arg(long, value_name = "D", value_parser = duration::parse)]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub stats_every: Option<Duration>,
     /// The largest message, in bytes of its signed JSON form
     #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024, value_parser = parse_size)]
@@ -113,5 +113,13 @@ mod tests {
         assert_eq!(parse_bind("udp://127.0.0.1:5").unwrap().port(), 5);
         assert_eq!(parse_bind("127.0.0.1:6").unwrap().port(), 6);
         assert!(parse_bind("example.org:6").is_err());
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -176,9 +176,8 @@ pub fn run(args: &Args, ctx: &Ctx) -> Result<Status> {
 
 fn spawn_signal_watch(tx: Sender<Event>) {
     smol::spawn(async move {
-        if shutdown::signalled().await.is_ok() {
-            let _ = tx.send(Event::Stop(Stop::Signal)).await;
-        }
+        shutdown::signalled().await;
+        let _ = tx.send(Event::Stop(Stop::Signal)).await;
     })
     .detach();
 }

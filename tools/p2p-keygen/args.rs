@@ -79,7 +79,7 @@ pub struct IdArgs {
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identity: Option<PathBuf>,
     /// Read the identity file even if others can read it
-    #[arg(long, env = "P2P_ALLOW_READABLE_KEY")]
+    #[arg(long, env = "P2P_ALLOW_READABLE_KEY", value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
     pub allow_readable_key: bool,
 }
 
@@ -208,5 +208,13 @@ mod tests {
     #[test]
     fn command_is_well_formed() {
         p2p_shared::cli::entry::command::<Args>().debug_assert();
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

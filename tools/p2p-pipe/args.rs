@@ -59,14 +59,14 @@ pub struct Common {
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// The rendezvous (`p2p-punch serve`) for a punched path: HOST:PORT or udp://HOST:PORT
-    #[arg(long, value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long, value_name = "SERVER", value_parser = parse_udp)]
     pub rendezvous: Option<SocketAddr>,
     /// How candidates for a punched path are exchanged
     #[arg(long, value_enum, value_name = "HOW", default_value = "rendezvous")]
     pub signal: Signal,
     /// STUN server that tells this side its public address with --signal stdio
     /// (`p2p-punch serve` is one)
-    #[arg(long, value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long, value_name = "SERVER", value_parser = parse_udp)]
     pub stun: Option<SocketAddr>,
     /// Write NDJSON `event` records (path, rtt, bytes, reasons) to FILE
     #[arg(long, value_name = "FILE")]
@@ -218,5 +218,13 @@ mod tests {
         );
         assert!(parse_tcp("udp://127.0.0.1:5").is_err());
         assert!(parse_tcp("tcp://[::1]:22").is_ok());
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

@@ -55,7 +55,7 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
                         Ok("the connection ended")
                     },
                     async {
-                        shutdown::signalled().await?;
+                        shutdown::signalled().await;
                         Ok("stopped by a signal")
                     },
                 )
@@ -94,7 +94,7 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
 
 /// Fails when the user interrupts a running session (SIGINT or SIGTERM).
 pub async fn interrupted<T>() -> Result<T> {
-    shutdown::signalled().await?;
+    shutdown::signalled().await;
     Err(Error::failure("interrupted"))
 }
 

@@ -1,7 +1,7 @@
 //! The command line of `p2p-punch`.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use p2p_shared::cli::duration;
+use p2p_shared::cli::{address, duration};
 use p2p_shared::identity::IdentityArgs;
 use p2p_shared::identity::peer_id::PeerId;
 use std::net::SocketAddr;
@@ -52,10 +52,10 @@ Examples:\n  p2p-punch stun 203.0.113.1:3478 203.0.113.7\n  p2p-punch stun --bin
 )]
 pub struct StunArgs {
     /// STUN servers to ask
-    #[arg(value_name = "SERVER")]
+    #[arg(value_name = "SERVER", value_parser = address::checked)]
     pub servers: Vec<String>,
     /// Local address to send from
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0", value_parser = address::socket_or_port(0))]
     pub bind: SocketAddr,
     /// How long to wait for answers
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = duration::parse)]
@@ -72,10 +72,10 @@ Examples:\n  p2p-punch nat --server 203.0.113.1:3478\n  p2p-punch nat --server 2
 )]
 pub struct NatArgs {
     /// STUN server to test against; repeatable
-    #[arg(long = "server", value_name = "SERVER")]
+    #[arg(long = "server", value_name = "SERVER", value_parser = address::checked)]
     pub servers: Vec<String>,
     /// Local address to test from
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0", value_parser = address::socket_or_port(0))]
     pub bind: SocketAddr,
     /// Time budget for the tests (not counting --lifetime)
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
@@ -97,10 +97,10 @@ Examples:\n  p2p-punch serve --bind 0.0.0.0:3478\n  p2p-punch serve --bind 203.0
 )]
 pub struct ServeArgs {
     /// Primary address (port 0 picks a free one)
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:3478")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:3478", value_parser = address::socket_or_port(3478))]
     pub bind: SocketAddr,
     /// Second address, with another IP and port, for RFC 5780 behaviour tests
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = address::socket_or_port(3478))]
     pub alt: Option<SocketAddr>,
 }
 
@@ -117,7 +117,7 @@ pub enum Signalling {
 #[derive(Debug, Clone, clap::Args)]
 pub struct PunchOptions {
     /// Local address to punch from
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0")]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0", value_parser = address::socket_or_port(0))]
     pub bind: SocketAddr,
     /// How long one punch may take
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
@@ -141,10 +141,10 @@ pub struct ListenArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// The rendezvous server (`p2p-punch serve`)
-    #[arg(long, value_name = "SERVER")]
+    #[arg(long, value_name = "SERVER", value_parser = address::checked)]
     pub rendezvous: String,
     /// Stop after this many punches (0: never)
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(short = 'n', long, value_name = "N", default_value_t = 1)]
     pub count: u64,
     /// Give up when no peer connects within this time
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
@@ -169,22 +169,23 @@ pub struct ConnectArgs {
     #[arg(long, value_enum, value_name = "HOW", default_value = "rendezvous")]
     pub signal: Signalling,
     /// The rendezvous server (with --signal rendezvous)
-    #[arg(long, value_name = "SERVER", required_if_eq("signal", "rendezvous"))]
+    #[arg(long, value_name = "SERVER", required_if_eq("signal", "rendezvous"), value_parser = address::checked)]
     pub rendezvous: Option<String>,
     /// STUN server that tells this side its public address (with --signal stdio);
     /// repeatable; the first one offering OTHER-ADDRESS also reveals the mapping
-    #[arg(long = "stun", value_name = "SERVER")]
+    #[arg(long = "stun", value_name = "SERVER", value_parser = address::checked)]
     pub stun: Vec<String>,
     /// Identity file [default: a fresh throwaway identity]
     #[arg(
         short = 'i',
         long = "identity",
         value_name = "FILE",
-        env = "P2P_IDENTITY"
+        env = "P2P_IDENTITY",
+        hide_env_values = true
     )]
     pub identity: Option<std::path::PathBuf>,
     /// Read the identity file even if others can read it
-    #[arg(long, env = "P2P_ALLOW_READABLE_KEY")]
+    #[arg(long, env = "P2P_ALLOW_READABLE_KEY", value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
     pub allow_readable_key: bool,
     /// How long to wait for the rendezvous or the peer's candidate
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration::parse)]
@@ -202,5 +203,13 @@ mod tests {
     #[test]
     fn command_is_well_formed() {
         p2p_shared::cli::entry::command::<Args>().debug_assert();
+    }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

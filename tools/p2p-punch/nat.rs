@@ -67,7 +67,6 @@ fn one(
 }
 
 /// `p2p-punch nat`.
-#[allow(clippy::too_many_lines)]
 pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
     let names = stun_servers::named_or_default(&args.servers);
     if args.servers.is_empty() {
@@ -83,11 +82,31 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
     let budget = Budget {
         end: started + args.timeout,
     };
+    let mut stats = Stats::default();
+    // --lifetime shows its own progress.
+    let spinner = p2p_shared::cli::progress::spinner(
+        ctx.quiet || args.lifetime,
+        "testing the NAT's behaviour",
+    );
+    let outcome = tests(args, ctx, &servers, started, &budget, &mut stats);
+    spinner.finish_and_clear();
+    outcome
+}
+
+/// The behaviour tests themselves, reporting the `nat` record.
+#[allow(clippy::too_many_lines)]
+fn tests(
+    args: &NatArgs,
+    ctx: &Ctx,
+    servers: &[SocketAddr],
+    started: Instant,
+    budget: &Budget,
+    stats: &mut Stats,
+) -> Result<Status> {
     let bind = |what: &str| {
         UdpSocket::bind(SocketAddr::new(args.bind.ip(), 0))
             .with_context(|| format!("binding the {what} socket on {}", args.bind.ip()))
     };
-    let mut stats = Stats::default();
 
     // Filtering, on a fresh socket that only talks to the primary address.
     let filter_socket = bind("filtering")?;
@@ -95,14 +114,27 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         &filter_socket,
         &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
         budget.wait(Duration::from_secs(2)),
-        &mut stats,
+        stats,
     )?;
     let Some((server_index, primary)) = first.iter().enumerate().find_map(|(i, r)| {
         r.as_ref()
             .filter(|r| r.mapped().is_some())
             .map(|r| (i, r.clone()))
     }) else {
-        let record = json!({"type": "nat", "nat": "udp-blocked", "udp_blocked": true,
+        if stats.refused.len() == servers.len() {
+            let names: Vec<String> = servers.iter().map(|s| Addr::udp(*s).to_string()).collect();
+            return Err(Error::failure(format!(
+                "{} {}",
+                names.join(", "),
+                crate::stun::REFUSED
+            )));
+        }
+        // The same fields as when UDP passes, unknown ones null.
+        let record = json!({"type": "nat", "nat": "udp-blocked",
+            "mapping": Behaviour::Unknown.as_str(), "filtering": Behaviour::Unknown.as_str(),
+            "udp_blocked": true, "port_preserving": null, "hairpinning": null,
+            "local": null, "public": null, "server": null, "rfc5780": false,
+            "elapsed_ms": crate::stun::millis(started.elapsed()),
             "servers": servers.iter().map(|s| Addr::udp(*s)).collect::<Vec<_>>()});
         ctx.out.record(&record)?;
         diag::warn(format_args!("no STUN server answered: UDP looks blocked"));
@@ -124,7 +156,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             &filter_socket,
             &[change(true, true), change(false, true)],
             budget.wait(TEST_WAIT),
-            &mut stats,
+            stats,
         )?;
         // An answer counts only if it really came from the other address or port.
         let both = got[0]
@@ -156,7 +188,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         &map_socket,
         Request::to(server),
         budget.wait(Duration::from_secs(1)),
-        &mut stats,
+        stats,
     )?
     .and_then(|r| r.mapped())
     .ok_or_else(|| Error::timeout(format!("{server} stopped answering")))?;
@@ -169,7 +201,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             &map_socket,
             &[Request::to(alt_ip), Request::to(other)],
             budget.wait(Duration::from_secs(1)),
-            &mut stats,
+            stats,
         )?;
         let m2 = got[0].as_ref().and_then(Response::mapped);
         let m3 = got[1].as_ref().and_then(Response::mapped);
@@ -184,7 +216,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
             &map_socket,
             &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
             budget.wait(Duration::from_secs(1)),
-            &mut stats,
+            stats,
         )?;
         let seen: Vec<(SocketAddr, SocketAddr)> = servers
             .iter()
@@ -231,7 +263,7 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
         record["lifetime_dead_s"] = json!(lifetime.dead.map(|d| d.as_secs()));
         record["keepalive_s"] = json!(lifetime.alive.map(|d| (d.as_secs() * 2 / 3).max(1)));
     }
-    record["elapsed_ms"] = json!(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+    record["elapsed_ms"] = json!(crate::stun::millis(started.elapsed()));
     ctx.out.record(&record)?;
     summary(ctx, &record, test_ms);
     if stats.malformed > 0 {

@@ -60,7 +60,7 @@ fn report(ctx: &Ctx, peer: &PeerId, me: &Candidate, outcome: &Outcome) -> Result
                 p.elapsed.as_millis()
             ));
             json!({
-                "type": "punch", "ok": true, "peer": peer, "technique": p.technique.as_str(),
+                "type": "punch", "ok": true, "id": peer, "technique": p.technique.as_str(),
                 "local": Addr::udp(local), "remote": Addr::udp(p.remote), "attempts": outcome.attempts,
                 "elapsed_ms": millis(p.elapsed), "rtt_ms": millis(p.rtt), "tried": tried,
                 "dropped": outcome.dropped,
@@ -78,7 +78,7 @@ fn report(ctx: &Ctx, peer: &PeerId, me: &Candidate, outcome: &Outcome) -> Result
                 }
             ));
             json!({
-                "type": "punch", "ok": false, "peer": peer, "technique": null,
+                "type": "punch", "ok": false, "id": peer, "technique": null,
                 "attempts": outcome.attempts, "elapsed_ms": millis(outcome.elapsed),
                 "tried": tried, "dropped": outcome.dropped,
             })
@@ -162,11 +162,14 @@ fn via_rendezvous(args: &ConnectArgs, identity: &Identity, ctx: &Ctx) -> Result<
     };
     let server = stun_servers::resolve(name)?;
     let socket = bind(&args.punch)?;
-    let candidate = gather(&socket, identity, server, GATHER_TIMEOUT)
+    // --timeout bounds the whole wait for the rendezvous and the peer.
+    let deadline = std::time::Instant::now() + args.timeout;
+    let left = || deadline.saturating_duration_since(std::time::Instant::now());
+    let candidate = gather(&socket, identity, server, GATHER_TIMEOUT.min(left()))
         .context("learning this side's address from the rendezvous")?;
     let mut client = Client::new(&socket, server, identity);
-    client.register(&candidate, args.timeout)?;
-    let intro = client.connect(&peer, args.timeout)?;
+    client.register(&candidate, left())?;
+    let intro = client.connect(&peer, left())?;
     if intro.peer.id != peer {
         return Err(Error::failure(format!(
             "the rendezvous introduced {} instead of {peer}",

@@ -37,15 +37,25 @@ pub fn run(args: &StunArgs, ctx: &Ctx) -> Result<Status> {
     let socket = UdpSocket::bind(args.bind).with_context(|| format!("binding {}", args.bind))?;
     let requests: Vec<Request> = targets.iter().map(|(_, a)| Request::to(*a)).collect();
     let mut stats = Stats::default();
-    let answers = binding::transact(&socket, &requests, args.timeout, &mut stats)?;
+    let spinner = p2p_shared::cli::progress::spinner(
+        ctx.quiet,
+        format!("asking {} STUN server(s)", requests.len()),
+    );
+    let answers = binding::transact(&socket, &requests, args.timeout, &mut stats);
+    spinner.finish_and_clear();
+    let answers = answers?;
     let udp = |a| Addr::from_socket(Scheme::Udp, a);
     let mut answered = 0;
     for ((name, server), answer) in targets.iter().zip(answers) {
         let Some(answer) = answer else {
-            diag::warn(format_args!(
-                "{name} ({server}): no answer within {:?}",
-                args.timeout
-            ));
+            if stats.refused.contains(server) {
+                diag::warn(format_args!("{name} ({server}): {REFUSED}"));
+            } else {
+                diag::warn(format_args!(
+                    "{name} ({server}): no answer within {}",
+                    p2p_shared::cli::duration::format(args.timeout)
+                ));
+            }
             status = status.worst(Status::Failure);
             continue;
         };
@@ -80,11 +90,17 @@ pub fn run(args: &StunArgs, ctx: &Ctx) -> Result<Status> {
             stats.malformed
         ));
     }
+    if answered == 0 && stats.refused.len() == targets.len() {
+        return Err(Error::failure(format!("every STUN server named {REFUSED}")));
+    }
     if answered == 0 {
         return Err(Error::timeout("no STUN server answered"));
     }
     Ok(status)
 }
+
+/// Why a server that sent back ICMP port unreachable is given up on at once.
+pub const REFUSED: &str = "refused (ICMP port unreachable: nothing listens on that port)";
 
 /// A duration in milliseconds with three decimals.
 pub fn millis(d: std::time::Duration) -> f64 {

@@ -1,8 +1,9 @@
 //! Naming STUN servers: `HOST`, `HOST:PORT`, `udp://HOST:PORT`, `stun:HOST:PORT`
 //! (RFC 7064), `[IPv6]:PORT`; the default port is 3478.
 
+use p2p_shared::cli::address;
 use p2p_shared::{Error, Result};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 
 /// The default STUN port.
 pub const DEFAULT_PORT: u16 = 3478;
@@ -15,45 +16,10 @@ pub const DEFAULT_SERVERS: &[&str] = &[
     "stun.cloudflare.com:3478",
 ];
 
-/// Resolves one server name to a socket address (IPv4 preferred).
+/// Resolves one server name (any form [`address`] reads; port 3478 by default) to a
+/// socket address, IPv4 preferred.
 pub fn resolve(text: &str) -> Result<SocketAddr> {
-    let trimmed = text.trim();
-    let rest = trimmed
-        .strip_prefix("udp://")
-        .or_else(|| trimmed.strip_prefix("stun://"))
-        .or_else(|| trimmed.strip_prefix("stun:"))
-        .unwrap_or(trimmed)
-        .trim_end_matches('/');
-    if rest.is_empty() {
-        return Err(Error::usage(format!("'{text}' is not a STUN server")));
-    }
-    if let Ok(addr) = rest.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Ok(ip) = rest.parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
-    }
-    let with_port = if rest.starts_with('[')
-        || rest
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        rest.to_owned()
-    } else if rest.contains(':') {
-        format!("[{rest}]:{DEFAULT_PORT}")
-    } else {
-        format!("{rest}:{DEFAULT_PORT}")
-    };
-    let addrs: Vec<SocketAddr> = with_port
-        .to_socket_addrs()
-        .map_err(|e| Error::usage(format!("cannot resolve STUN server '{text}': {e}")))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| Error::usage(format!("STUN server '{text}' has no address")))
+    address::server(text, Some(DEFAULT_PORT)).map_err(Error::usage)
 }
 
 /// The servers named, or the default list when none are.

@@ -254,4 +254,12 @@ mod tests {
             Ok("127.0.0.1:9".parse().unwrap())
         );
     }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems =
+            p2p_shared::cli::vocabulary::check(&p2p_shared::cli::entry::command::<Args>());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 }

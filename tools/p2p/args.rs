@@ -47,4 +47,11 @@ mod tests {
     fn command_is_well_formed() {
         Args::command().debug_assert();
     }
+
+    /// Every flag follows docs/cli.md.
+    #[test]
+    fn follows_the_flag_vocabulary() {
+        let problems = p2p_shared::cli::vocabulary::check(&Args::command());
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 }

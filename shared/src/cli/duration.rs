@@ -19,6 +19,16 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         .map_err(|e| format!("'{text}' is not a duration such as 5s, 2m or 250ms ({e})"))
 }
 
+/// Parses a duration (a bare number is seconds) into whole seconds, for values
+/// that protocols carry in seconds, such as a DNS TTL: `5`, `5s`, `2m`.
+pub fn parse_seconds(text: &str) -> Result<u32, String> {
+    let duration = parse(text)?;
+    if duration.subsec_nanos() != 0 {
+        return Err(format!("'{text}' is not a whole number of seconds"));
+    }
+    u32::try_from(duration.as_secs()).map_err(|_| format!("'{text}' is too long"))
+}
+
 /// Formats a duration the way [`parse`] reads it, e.g. `1m 30s`.
 pub fn format(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
@@ -42,6 +52,13 @@ mod tests {
         let err = parse("soon").unwrap_err();
         assert!(err.contains("'soon'"), "{err}");
         assert!(parse("-1").is_err());
+    }
+
+    #[test]
+    fn whole_seconds_from_any_form() {
+        assert_eq!(parse_seconds("5"), Ok(5));
+        assert_eq!(parse_seconds("2m"), Ok(120));
+        assert!(parse_seconds("1.5s").unwrap_err().contains("whole"));
     }
 
     #[test]

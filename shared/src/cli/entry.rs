@@ -4,9 +4,10 @@
 //! `--generate`), runs the tool, flushes its output, and maps the outcome to the exit
 //! status. It is the only place that decides the exit status: a broken pipe on
 //! stdout ends quietly with 0, every other error is printed once as
-//! `TOOL: error: MESSAGE` and ends with its status.
+//! `TOOL: error: MESSAGE` and ends with its status. A tool stopped by SIGINT or
+//! SIGTERM ends with 130 or 143 ([`shutdown`]).
 
-use crate::cli::{generate, toolbox};
+use crate::cli::{generate, shutdown, toolbox};
 use crate::ndjson::output::Output;
 use crate::{Result, Status, diag};
 use clap::{Arg, ArgAction, Command, CommandFactory};
@@ -44,11 +45,17 @@ pub fn command<A: CommandFactory>() -> Command {
         let role = format!("{} · {}: {}", tool.name, tool.role, tool.answers);
         cmd = cmd.before_help(role);
     }
-    let long_help = match cmd.get_after_help() {
-        Some(examples) => format!("{examples}\n\n{EXIT_STATUSES}"),
-        None => EXIT_STATUSES.to_owned(),
-    };
-    cmd.after_long_help(long_help).arg(
+    cmd = with_exit_statuses(cmd);
+    // Every subcommand's help states its exit statuses, once: its own when it has
+    // them, else the toolbox's.
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, with_exit_statuses);
+    }
+    cmd.arg(
         Arg::new(QUIET)
             .short('q')
             .long("quiet")
@@ -56,6 +63,20 @@ pub fn command<A: CommandFactory>() -> Command {
             .action(ArgAction::SetTrue)
             .help("No progress bars or notes on stderr (warnings and errors still show)"),
     )
+}
+
+/// `cmd` with the toolbox's exit statuses after its long help, unless its own text
+/// already states them.
+fn with_exit_statuses(cmd: Command) -> Command {
+    let own = cmd
+        .get_after_long_help()
+        .or_else(|| cmd.get_after_help())
+        .map(ToString::to_string);
+    match own {
+        Some(text) if text.contains("Exit status") => cmd,
+        Some(text) => cmd.after_long_help(format!("{text}\n\n{EXIT_STATUSES}")),
+        None => cmd.after_long_help(EXIT_STATUSES),
+    }
 }
 
 /// Parses the command line, runs the tool and returns its exit code.
@@ -66,6 +87,7 @@ pub fn main<A: clap::Parser>(run: fn(A, &Ctx) -> Result<Status>) -> ExitCode {
 fn main_from<A: clap::Parser>(argv: Vec<OsString>, run: fn(A, &Ctx) -> Result<Status>) -> ExitCode {
     let cmd = command::<A>();
     diag::set_tool_name(cmd.get_name());
+    shutdown::watch();
     if argv.get(1).is_some_and(|a| a == "--generate") {
         return finish(generate::run(cmd, argv.get(2)));
     }
@@ -92,6 +114,10 @@ fn clap_exit(err: &clap::Error) -> ExitCode {
 }
 
 fn finish(outcome: Result<Status>) -> ExitCode {
+    // A tool that stopped because it was asked to ends with the status that says so.
+    if let Some(reason) = shutdown::requested() {
+        return ExitCode::from(reason.exit_code());
+    }
     match outcome {
         Ok(status) => ExitCode::from(status.code()),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

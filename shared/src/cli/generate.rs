@@ -40,8 +40,23 @@ pub fn render(mut cmd: Command, kind: &str) -> Result<Vec<u8>> {
             )));
         }
     };
-    clap_complete::generate(shell, &mut cmd, name, &mut buf);
+    clap_complete::generate(shell, &mut cmd, name.clone(), &mut buf);
+    if shell == Shell::Bash {
+        buf = fix_bash_names(&buf, &name);
+    }
     Ok(buf)
+}
+
+/// clap_complete's bash script names a hyphenated binary's subcommands two ways
+/// (clap#6421): the words it walks set `cmd` to `p2p__dht__subcmd__get` while the
+/// branches are labelled `p2p__subcmd__dht__subcmd__get`, so nothing below the top
+/// level completes. Spells the labels the way `cmd` is set.
+fn fix_bash_names(script: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(script);
+    let wrong = name.replace('-', "__subcmd__");
+    let right = name.replace('-', "__");
+    text.replace(&format!("{wrong}__"), &format!("{right}__"))
+        .into_bytes()
 }
 
 /// The tool's man page: the usual sections, then one subsection per subcommand
@@ -76,8 +91,62 @@ fn man_page(mut cmd: Command) -> Result<Vec<u8>> {
         literal_block(&mut out, &examples.to_string())?;
     }
     out.extend_from_slice(EXIT_STATUS.as_bytes());
+    environment_section(&mut out, &cmd)?;
+    out.extend_from_slice(FILES.as_bytes());
+    see_also_section(&mut out, cmd.get_name())?;
     man.render_version_section(&mut out)?;
     Ok(out)
+}
+
+/// ENVIRONMENT: every variable any of the tool's flags reads, with that flag's help.
+fn environment_section(out: &mut Vec<u8>, cmd: &Command) -> Result<()> {
+    let mut vars: Vec<(String, String)> = Vec::new();
+    let mut visit = vec![cmd];
+    while let Some(c) = visit.pop() {
+        for arg in c.get_arguments() {
+            if let Some(var) = arg.get_env() {
+                let var = var.to_string_lossy().into_owned();
+                if !vars.iter().any(|(v, _)| *v == var) {
+                    let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                    vars.push((
+                        var,
+                        format!(
+                            "\\-\\-{}: {}",
+                            escape(arg.get_long().unwrap_or_default()),
+                            escape(&help)
+                        ),
+                    ));
+                }
+            }
+        }
+        visit.extend(c.get_subcommands());
+    }
+    vars.sort();
+    writeln!(out, ".SH ENVIRONMENT")?;
+    for (var, help) in vars {
+        writeln!(out, ".TP\n\\fB{var}\\fR\n{help}")?;
+    }
+    writeln!(
+        out,
+        ".TP\n\\fBXDG_CONFIG_HOME\\fR\nWhere the default identity file is looked for."
+    )?;
+    Ok(())
+}
+
+/// SEE ALSO: the other tools of the toolbox and the documents every tool follows.
+fn see_also_section(out: &mut Vec<u8>, name: &str) -> Result<()> {
+    let others: Vec<String> = crate::cli::toolbox::TOOLS
+        .iter()
+        .filter(|t| t.name != name)
+        .map(|t| format!("\\fB{}\\fR(1)", escape(t.name)))
+        .collect();
+    writeln!(out, ".SH \"SEE ALSO\"")?;
+    writeln!(out, "{}", others.join(", "))?;
+    writeln!(
+        out,
+        ".PP\nThe NDJSON records and their fields: docs/ndjson.md; the flags every tool spells alike: docs/cli.md."
+    )?;
+    Ok(())
 }
 
 fn subcommand_section(out: &mut Vec<u8>, tool: &str, sub: &Command) -> Result<()> {
@@ -125,6 +194,12 @@ fn literal_block(out: &mut Vec<u8>, text: &str) -> Result<()> {
     Ok(())
 }
 
+const FILES: &str = r".SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/p2p/identity.json\fR
+The default identity file (ed25519 key, mode 0600), used when neither \fB\-i\fR nor \fBP2P_IDENTITY\fR names one.
+";
+
 const EXIT_STATUS: &str = r#".SH "EXIT STATUS"
 .TP
 \fB0\fR
@@ -138,6 +213,9 @@ Usage or input error: a bad option, or a malformed input line (reported on stder
 .TP
 \fB3\fR
 Timed out.
+.TP
+\fB130\fR, \fB143\fR
+Stopped by SIGINT or SIGTERM (also when started in the background by a script). A server or watcher whose stdout reader went away ends with 0 within a second.
 "#;
 
 #[cfg(test)]
@@ -164,6 +242,9 @@ mod tests {
         assert!(page.contains(".SS SYNOPSIS"), "{page}");
         assert!(page.contains("p2p\\-demo go \\-\\-fast"), "{page}");
         assert!(page.contains("EXIT STATUS"), "{page}");
+        for section in [".SH ENVIRONMENT", ".SH FILES", ".SH \"SEE ALSO\""] {
+            assert!(page.contains(section), "{page}");
+        }
     }
 
     #[test]
@@ -171,6 +252,17 @@ mod tests {
         for kind in KINDS {
             assert_eq!(render(demo(), kind).unwrap(), render(demo(), kind).unwrap());
         }
+    }
+
+    #[test]
+    fn bash_branches_match_the_walked_names() {
+        let script = String::from_utf8(render(demo(), "bash").unwrap()).unwrap();
+        assert!(script.contains("cmd=\"p2p__demo__subcmd__go\""), "{script}");
+        assert!(
+            script.contains("        p2p__demo__subcmd__go)"),
+            "{script}"
+        );
+        assert!(!script.contains("p2p__subcmd__demo"), "{script}");
     }
 
     #[test]

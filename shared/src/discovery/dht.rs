@@ -23,7 +23,7 @@ use mainline::Id;
 use mainline::async_dht::AsyncDht;
 use serde_json::Value;
 use sha1::{Digest, Sha1};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -94,6 +94,13 @@ impl DhtOptions {
     /// answer other nodes' requests from the start.
     pub fn start(&self, bind: Option<SocketAddrV4>, server: bool) -> Result<AsyncDht> {
         let bind = bind.unwrap_or_else(|| self.default_bind());
+        if bind.port() != 0 {
+            // mainline panics when its socket cannot be bound: find out first.
+            drop(
+                UdpSocket::bind(bind)
+                    .map_err(|e| Error::failure(format!("binding {bind}: {e}")))?,
+            );
+        }
         let mut builder = mainline::Dht::builder();
         if !self.bootstrap.is_empty() {
             builder.bootstrap(&self.bootstrap);
@@ -109,6 +116,30 @@ impl DhtOptions {
             .build()
             .map(mainline::Dht::as_async)
             .map_err(|e| Error::failure(format!("starting a DHT node on {bind}: {e}")))
+    }
+}
+
+/// The verdict on a DHT command that failed: when no node ever answered (the
+/// routing table is still empty), it was not an empty swarm but a dead bootstrap,
+/// reported as a timeout naming what was asked; any other outcome is kept.
+pub async fn unless_unanswered<T>(
+    dht: &AsyncDht,
+    options: &DhtOptions,
+    outcome: Result<T>,
+) -> Result<T> {
+    match outcome {
+        Err(e) if e.status() == crate::Status::Failure && dht.to_bootstrap().await.is_empty() => {
+            let asked = if options.bootstrap.is_empty() {
+                "the public routers".to_owned()
+            } else {
+                let list: Vec<String> = options.bootstrap.iter().map(ToString::to_string).collect();
+                format!("{}: {}", list.len(), list.join(", "))
+            };
+            Err(Error::timeout(format!(
+                "no DHT node answered (asked {asked})"
+            )))
+        }
+        other => other,
     }
 }
 
@@ -161,17 +192,7 @@ impl Drop for Nudger {
 /// Parses a DHT node address: `udp://IP:PORT`, `IP:PORT` or `HOST:PORT` (resolved now,
 /// IPv4 only, as mainline speaks IPv4).
 pub fn parse_node_addr(text: &str) -> Result<SocketAddrV4, String> {
-    let bare = text.trim();
-    let bare = bare.strip_prefix("udp://").unwrap_or(bare);
-    let mut addrs = bare.to_socket_addrs().map_err(|e| {
-        format!("'{text}' is not a DHT node address such as udp://192.0.2.1:6881 ({e})")
-    })?;
-    addrs
-        .find_map(|a| match a {
-            SocketAddr::V4(v4) => Some(v4),
-            SocketAddr::V6(_) => None,
-        })
-        .ok_or_else(|| format!("'{text}' has no IPv4 address (the mainline DHT is IPv4)"))
+    crate::cli::address::server_v4(text, None)
 }
 
 /// The infohash a topic is found under: SHA-1 of its UTF-8 bytes.

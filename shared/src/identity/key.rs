@@ -203,11 +203,12 @@ pub struct IdentityArgs {
         short = 'i',
         long = "identity",
         value_name = "FILE",
-        env = "P2P_IDENTITY"
+        env = "P2P_IDENTITY",
+        hide_env_values = true
     )]
     pub identity: Option<PathBuf>,
     /// Read the identity file even if others can read it
-    #[arg(long, env = "P2P_ALLOW_READABLE_KEY")]
+    #[arg(long, env = "P2P_ALLOW_READABLE_KEY", value_parser = clap::builder::BoolishValueParser::new(), hide_env_values = true)]
     pub allow_readable_key: bool,
 }
 

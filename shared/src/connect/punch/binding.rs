@@ -75,13 +75,58 @@ impl Response {
     }
 }
 
-/// Counters of what arrived that was not an answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters of what arrived that was not an answer, and the servers that refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Packets that were not valid STUN.
     pub malformed: u64,
     /// Valid STUN that answered none of our transactions.
     pub unmatched: u64,
+    /// Servers whose host answered with ICMP port unreachable: nothing listens
+    /// there, so waiting longer is pointless.
+    pub refused: Vec<SocketAddr>,
+}
+
+/// How often undecided [`Sentinel`]s are looked at.
+const SENTINEL_TICK: Duration = Duration::from_millis(20);
+
+/// A socket connected to one server, which sent it the first request: the kernel
+/// reports ICMP port unreachable only to connected sockets, so this tells a closed
+/// port (refused at once) from a silent network (no answer).
+struct Sentinel {
+    server: SocketAddr,
+    socket: Option<UdpSocket>,
+}
+
+impl Sentinel {
+    fn start(near: &UdpSocket, server: SocketAddr, bytes: &[u8]) -> Sentinel {
+        let ip = near.local_addr().map_or_else(
+            |_| match server {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+            },
+            |a| a.ip(),
+        );
+        let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+            .and_then(|s| s.connect(server).map(|()| s))
+            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+            .and_then(|s| s.send(bytes).map(|_| s))
+            .ok();
+        Sentinel { server, socket }
+    }
+
+    /// `Some(true)` refused, `Some(false)` something listens, `None` not known yet.
+    fn verdict(&mut self) -> Option<bool> {
+        let socket = self.socket.as_ref()?;
+        let mut buf = [0u8; 64];
+        let verdict = match socket.recv(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => true,
+            Err(e) if timed_out(&e) => return None,
+            _ => false,
+        };
+        self.socket = None;
+        Some(verdict)
+    }
 }
 
 struct Pending {
@@ -91,6 +136,8 @@ struct Pending {
     next: Instant,
     rto: Duration,
     answer: Option<Response>,
+    /// The server's port is closed (see [`Sentinel`]).
+    refused: bool,
 }
 
 /// Runs `requests` at once on `socket` until each is answered or `timeout` passes;
@@ -113,13 +160,31 @@ pub fn transact(
             next: start,
             rto: INITIAL_RTO,
             answer: None,
+            refused: false,
         });
+    }
+    let mut sentinels: Vec<Sentinel> = Vec::new();
+    for (p, request) in pending.iter().zip(requests) {
+        if !sentinels.iter().any(|s| s.server == request.server) {
+            sentinels.push(Sentinel::start(socket, request.server, &p.bytes));
+        }
     }
     let mut buf = [0u8; 2048];
     loop {
+        for sentinel in &mut sentinels {
+            if sentinel.verdict() == Some(true) {
+                stats.refused.push(sentinel.server);
+                for (p, request) in pending.iter_mut().zip(requests) {
+                    if request.server == sentinel.server {
+                        p.refused = true;
+                    }
+                }
+            }
+        }
+        let undecided = sentinels.iter().any(|s| s.socket.is_some());
         let now = Instant::now();
         for (p, request) in pending.iter_mut().zip(requests) {
-            if p.answer.is_none() && p.next <= now {
+            if p.answer.is_none() && !p.refused && p.next <= now {
                 match socket.send_to(&p.bytes, request.server) {
                     Ok(_) => {}
                     // An ICMP error from an earlier send, or no route: keep trying.
@@ -131,16 +196,19 @@ pub fn transact(
                 p.rto = (p.rto * 2).min(MAX_RTO);
             }
         }
-        if pending.iter().all(|p| p.answer.is_some()) || now >= deadline {
+        if pending.iter().all(|p| p.answer.is_some() || p.refused) || now >= deadline {
             break;
         }
-        let wake = pending
+        let mut wake = pending
             .iter()
-            .filter(|p| p.answer.is_none())
+            .filter(|p| p.answer.is_none() && !p.refused)
             .map(|p| p.next)
             .min()
             .unwrap_or(deadline)
             .min(deadline);
+        if undecided {
+            wake = wake.min(now + SENTINEL_TICK);
+        }
         let wait = wake
             .saturating_duration_since(now)
             .max(Duration::from_millis(1));
@@ -205,14 +273,19 @@ mod tests {
         let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
         let client = UdpSocket::bind("127.0.0.1:0").unwrap();
         let client_addr = client.local_addr().unwrap();
+        // Answers every request (the client's, and its sentinel's) with junk first.
+        server
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let answer = std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
-            let (len, from) = server.recv_from(&mut buf).unwrap();
-            server.send_to(b"junk", from).unwrap();
-            let request = stun::decode(&buf[..len]).unwrap();
-            let mut response = Message::response_to(&request, Class::Success);
-            response.attributes.push(Attribute::XorMappedAddress(from));
-            server.send_to(&response.encode(), from).unwrap();
+            while let Ok((len, from)) = server.recv_from(&mut buf) {
+                server.send_to(b"junk", from).unwrap();
+                let request = stun::decode(&buf[..len]).unwrap();
+                let mut response = Message::response_to(&request, Class::Success);
+                response.attributes.push(Attribute::XorMappedAddress(from));
+                server.send_to(&response.encode(), from).unwrap();
+            }
         });
         let mut stats = Stats::default();
         let requests = [
@@ -224,5 +297,26 @@ mod tests {
         assert_eq!(got[0].as_ref().unwrap().mapped(), Some(client_addr));
         assert!(got[1].is_none());
         assert_eq!(stats.malformed, 1);
+        assert!(stats.refused.is_empty());
+    }
+
+    #[test]
+    fn a_closed_port_is_refused_at_once() {
+        let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = closed.local_addr().unwrap();
+        drop(closed);
+        let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut stats = Stats::default();
+        let started = Instant::now();
+        let got = transact(
+            &client,
+            &[Request::to(server)],
+            Duration::from_secs(5),
+            &mut stats,
+        )
+        .unwrap();
+        assert!(got[0].is_none());
+        assert_eq!(stats.refused, vec![server]);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

@@ -32,11 +32,15 @@ pub fn gather(
     let local = local_address(socket, server)?;
     let mut stats = Stats::default();
     let first = binding::transact(socket, &[Request::to(server)], timeout, &mut stats)?;
-    let first = first
-        .into_iter()
-        .next()
-        .flatten()
-        .ok_or_else(|| Error::timeout(format!("the STUN server {server} did not answer")))?;
+    let first = first.into_iter().next().flatten().ok_or_else(|| {
+        if stats.refused.contains(&server) {
+            Error::failure(format!(
+                "{server} refused (ICMP port unreachable: nothing listens on that port)"
+            ))
+        } else {
+            Error::timeout(format!("the STUN server {server} did not answer"))
+        }
+    })?;
     let observed = first
         .mapped()
         .ok_or_else(|| Error::failure(format!("{server} answered without a mapped address")))?;

@@ -40,7 +40,7 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
             "P2P_DHT_BOOTSTRAP=127.0.0.1:",
         ),
         ("a peer found by discovery", "\"type\":\"peer\""),
-        ("a DNS answer", "127.0.0.1"),
+        ("a DNS answer", "\"via\":\"dns\""),
         ("the pipe's path event", "\"event\":\"path\""),
         ("the pipe closing cleanly", "\"event\":\"closed\""),
         ("the relayed path", "\"path\":\"relayed\""),
@@ -50,6 +50,18 @@ fn the_demo_runs_the_whole_toolbox_and_exits_zero() {
             stdout.contains(needle),
             "no {what} ({needle}) in:\n{stdout}"
         );
+    }
+    // With dig installed, the demo asks it too, and it must get Alice's address.
+    if common::have(
+        "the_demo_runs_the_whole_toolbox_and_exits_zero (dig step)",
+        "dig",
+    ) {
+        let mut lines = stdout.lines().skip_while(|l| !l.starts_with("$ dig "));
+        assert!(
+            lines.next().is_some(),
+            "the demo did not ask dig:\n{stdout}"
+        );
+        assert_eq!(lines.next(), Some("127.0.0.1"), "dig's answer:\n{stdout}");
     }
     let sums: Vec<&str> = stdout
         .lines()

@@ -1,6 +1,8 @@
-//! `p2p-gossip` with Plumtree beside `--mode flood`, in one run: 50 processes on
-//! loopback (QUIC), 1,000 messages from random authors, then 1,000 more with 20% of
-//! the nodes killed halfway. Run by `scripts/bench-gossip`; prints per mode the
+//! `p2p-gossip` with Plumtree beside `--mode flood`, in one run: first the protocol
+//! alone in the deterministic simulation (50 nodes, 1 ms ± 1 ms links, virtual time,
+//! so the figures do not depend on how loaded the machine is), then 50 processes on
+//! loopback (QUIC): 1,000 messages from random authors, then 1,000 more with 20% of
+//! the nodes killed halfway (set `BENCH_GOSSIP_PROCESSES=0` to skip the processes). Run by `scripts/bench-gossip`; prints per mode the
 //! delivery ratio, p50/p99 time for a message to reach every live node, relative
 //! message redundancy (copies received per delivered message, minus one) and frame
 //! bytes sent per delivered payload byte.
@@ -19,6 +21,8 @@
 )]
 
 use p2p_shared::gossip::rng::Rng;
+use p2p_shared::gossip::sim::{NetConfig, Sim};
+use p2p_shared::gossip::{Config, Mode};
 use p2p_shared::identity::Identity;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -285,6 +289,109 @@ impl Swarm {
     }
 }
 
+/// One phase in the simulation: `MESSAGES` messages at the same pace as the
+/// processes, killing `kill` halfway; figures over the nodes alive at the end.
+fn sim_phase(sim: &mut Sim, kill: &[usize], rng: &mut Rng) -> Phase {
+    let survivors: Vec<usize> = sim
+        .alive()
+        .into_iter()
+        .filter(|i| !kill.contains(i))
+        .collect();
+    let totals = |sim: &Sim| {
+        sim.alive().iter().fold((0u64, 0u64), |(d, n), &i| {
+            let s = sim.stats(i).unwrap();
+            (d + s.duplicates, n + s.delivered)
+        })
+    };
+    let before = totals(sim);
+    let bytes_before = sim.traffic.bytes;
+    let pad = "x".repeat(PAD);
+    let mut ids = Vec::new();
+    for n in 0..MESSAGES {
+        if n == MESSAGES / 2 {
+            for &k in kill {
+                sim.kill(k);
+            }
+        }
+        let author = survivors[rng.below(survivors.len())];
+        ids.push(sim.publish(author, &json!({"k": n, "pad": pad})).unwrap());
+        sim.run_for(PACE.as_millis() as u64);
+    }
+    sim.run_for(20_000);
+    let after = totals(sim);
+    let (mut got, mut want, mut reach) = (0usize, 0usize, Vec::new());
+    for id in &ids {
+        let (author, at) = sim.published[id];
+        let receivers: Vec<usize> = survivors.iter().copied().filter(|&n| n != author).collect();
+        let arrived: Vec<u64> = sim.deliveries.get(id).map_or_else(Vec::new, |d| {
+            d.iter()
+                .filter(|d| receivers.contains(&d.node))
+                .map(|d| d.at)
+                .collect()
+        });
+        got += arrived.len();
+        want += receivers.len();
+        if arrived.len() == receivers.len() {
+            reach.push((arrived.into_iter().max().unwrap() - at) as f64);
+        }
+    }
+    reach.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        reach
+            .get(((reach.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let delivered = after.1.saturating_sub(before.1) as f64;
+    let payload = json!({"k": 0, "pad": pad}).to_string().len() as f64;
+    Phase {
+        delivered: got as f64 / want as f64,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        redundancy: after.0.saturating_sub(before.0) as f64 / delivered.max(1.0),
+        bytes_per_byte: (sim.traffic.bytes - bytes_before) as f64 / (delivered.max(1.0) * payload),
+    }
+}
+
+fn simulated() {
+    println!(
+        "simulation: {NODES} nodes, links 1 ms + up to 1 ms jitter, a killed node noticed after 5 s (QUIC idle timeout); virtual time"
+    );
+    println!(
+        "{:<9} {:<14} {:>10} {:>8} {:>8} {:>11} {:>12}",
+        "mode", "phase", "delivered", "p50 ms", "p99 ms", "redundancy", "bytes/byte"
+    );
+    for mode in [Mode::Plumtree, Mode::Flood] {
+        let name = if mode == Mode::Plumtree {
+            "plumtree"
+        } else {
+            "flood"
+        };
+        let mut sim = Sim::new(NetConfig {
+            latency_ms: 1,
+            jitter_ms: 1,
+            detect_ms: 5_000,
+            seed: 7,
+        });
+        let mut cfg = Config::new("bench");
+        cfg.mode = mode;
+        let mut rng = Rng::new(42);
+        for i in 0..NODES {
+            sim.add_node(cfg.clone());
+            if i > 0 {
+                sim.join(i, rng.below(i));
+            }
+            sim.run_for(20);
+        }
+        sim.run_for(3_000);
+        sim_phase(&mut sim, &[], &mut rng);
+        row(name, "steady", &sim_phase(&mut sim, &[], &mut rng));
+        let kill: Vec<usize> = rng.sample(&(1..NODES).collect::<Vec<_>>(), KILLED);
+        row(name, "20% killed", &sim_phase(&mut sim, &kill, &mut rng));
+    }
+    println!();
+}
+
 fn row(mode: &str, phase: &str, p: &Phase) {
     println!(
         "{mode:<9} {phase:<14} {:>9.2}% {:>8.1} {:>8.1} {:>11.3} {:>12.2}",
@@ -297,6 +404,10 @@ fn row(mode: &str, phase: &str, p: &Phase) {
 }
 
 fn main() {
+    simulated();
+    if std::env::var("BENCH_GOSSIP_PROCESSES").is_ok_and(|v| v == "0") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     for i in 0..NODES {
         let mut seed = [0u8; 32];

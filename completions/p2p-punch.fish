@@ -46,12 +46,14 @@ complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -s q -l quiet -
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l bind -d 'Primary address (port 0 picks a free one)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l alt -d 'Second address, with another IP and port, for RFC 5780 behaviour tests' -r
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l max-registrations -d 'Most peers registered at once (also at most 4 per socket address and 256 per IP address); past it, registrations are refused until some expire' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l rendezvous -d 'The rendezvous server (`p2p-punch serve`)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s n -l count -d 'Stop after this many punches (0: never)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l timeout -d 'Give up when no peer connects within this time' -r
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l allow -d 'Punch only for this peer (repeat for several); others are ignored [default: anyone]' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l bind -d 'Local address to punch from' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l punch-timeout -d 'How long one punch may take' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -l rate -d 'Most packets per second while punching' -r

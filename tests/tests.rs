@@ -17,6 +17,7 @@ mod dns_serve;
 mod front;
 mod generated_docs;
 mod gossip;
+mod hostile;
 mod keygen;
 mod pipe;
 mod pipe_lab;

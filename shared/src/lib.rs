@@ -4,7 +4,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`status`], [`diag`], [`addr`], [`random`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness |
+//! | [`status`], [`diag`], [`addr`], [`random`], [`budget`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness, the bounds servers hold to |
 //! | [`identity`] | key files, peer ids (and libp2p's forms of them), RFC 8785 canonical JSON, signatures, sealed boxes |
 //! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
 //! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
@@ -14,6 +14,7 @@
 //! | [`gossip`] | membership, broadcast and anti-entropy as sans-IO state machines, and their simulation |
 
 pub mod addr;
+pub mod budget;
 pub mod cli;
 pub mod codec;
 pub mod connect;
@@ -31,7 +32,7 @@ pub use status::{Context, Error, Result, Status};
 /// those before it, never one after it.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
-    &["status", "diag", "addr", "random"],
+    &["status", "diag", "addr", "random", "budget"],
     &["identity"],
     &["ndjson"],
     &["cli"],

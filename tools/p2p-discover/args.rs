@@ -132,6 +132,8 @@ pub struct FindArgs {
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "An announce with port=0 asks for peers without joining the swarm.\n\n\
+Bounds: 2000 peers a swarm, signed records of 2048 bytes, 16 KiB of records in one \
+reply, 1000 swarms in a scrape of all, 10 s per HTTP connection.\n\n\
 Example:\n  p2p-discover tracker --bind 127.0.0.1:6969 --interval 30s"
 )]
 pub struct TrackerArgs {
@@ -144,9 +146,17 @@ pub struct TrackerArgs {
     /// Most peers in one response
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_peers: usize,
-    /// Most announces per source address per minute
+    /// Most announces per source address per minute (a scrape of every swarm
+    /// counts as 10)
     #[arg(long, value_name = "N", default_value_t = 120)]
     pub rate: u32,
+    /// Most infohashes tracked at once; announces for new ones are refused past it
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_swarms: usize,
+    /// Most HTTP connections held at once (always below `ulimit -n`); the oldest is
+    /// shed when a new one comes
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_connections: usize,
 }
 
 #[cfg(test)]

@@ -168,8 +168,8 @@ fn read_id(text: &str, notes: &mut Vec<String>) -> (Option<PeerId>, Option<Strin
 
 fn parse_line(line: &str, notes: &mut Vec<String>) -> Result<PeerRecord, String> {
     if line.starts_with('{') {
-        let value: Value =
-            serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+        let value: Value = p2p_shared::identity::strict::from_slice(line.as_bytes())
+            .map_err(|e| format!("not valid JSON: {e}"))?;
         let Value::Object(map) = value else {
             unreachable!("starts with a brace")
         };

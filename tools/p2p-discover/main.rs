@@ -12,6 +12,7 @@ mod poll;
 mod tls;
 mod tracker_client;
 mod tracker_server;
+mod tracker_state;
 mod via_dht;
 mod via_dns;
 mod via_tracker;
@@ -29,10 +30,12 @@ fn run(args: Args, ctx: &Ctx) -> Result<Status> {
     match args.command {
         Some(Command::Tracker(t)) => tracker_server::run(
             t.bind,
-            tracker_server::Limits {
+            tracker_state::Limits {
                 interval: t.interval,
                 max_peers: t.max_peers,
                 rate: t.rate,
+                max_swarms: t.max_swarms,
+                max_connections: t.max_connections,
             },
             ctx,
         ),

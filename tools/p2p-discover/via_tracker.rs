@@ -111,10 +111,12 @@ fn peers(reply: &Reply, topic: &str) -> Vec<PeerRecord> {
     let mut out: Vec<PeerRecord> = reply
         .records
         .iter()
-        .filter_map(|text| match serde_json::from_str(text) {
-            Ok(Value::Object(map)) => PeerRecord::from_object(map).ok(),
-            _ => None,
-        })
+        .filter_map(
+            |text| match p2p_shared::identity::strict::from_slice(text.as_bytes()) {
+                Ok(Value::Object(map)) => PeerRecord::from_object(map).ok(),
+                _ => None,
+            },
+        )
         .map(|mut record| {
             record.via = Some(VIA.to_owned());
             record

@@ -16,6 +16,7 @@ pub struct Feed {
     lines: Receiver<std::io::Result<Option<RawLine>>>,
     open: bool,
     max_line: usize,
+    busy: bool,
 }
 
 impl Feed {
@@ -40,7 +41,14 @@ impl Feed {
             lines,
             open: true,
             max_line,
+            busy: false,
         }
+    }
+
+    /// True when the last [`Feed::pump`] stopped at a full batch: more lines are
+    /// waiting, so the zone need not be rebuilt for every batch.
+    pub fn is_busy(&self) -> bool {
+        self.busy
     }
 
     /// True until stdin has ended.
@@ -62,6 +70,7 @@ impl Feed {
             return Ok(false);
         }
         let mut changed = false;
+        self.busy = false;
         let mut next = match self.lines.recv_timeout(timeout) {
             Ok(item) => Some(item),
             Err(RecvTimeoutError::Timeout) => return Ok(false),
@@ -87,6 +96,8 @@ impl Feed {
             done += 1;
             if done < MAX_BATCH {
                 next = self.lines.try_recv().ok();
+            } else {
+                self.busy = true;
             }
         }
         Ok(changed)

@@ -20,6 +20,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The longest the control loop waits before looking at expiry and the peers file.
 const TICK: Duration = Duration::from_millis(250);
+/// While lines keep coming in full batches, the zone is rebuilt at most this often
+/// (each build takes time linear in the peers, so a flood of lines is taken in
+/// time linear in the lines, not quadratic).
+const REBUILD_EVERY: Duration = Duration::from_millis(500);
 
 /// `p2p-dns-rr serve`.
 pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
@@ -59,6 +63,8 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
 
     let mut feed = Feed::stdin(args.input.max_line);
     let mut next_stats = args.stats_every.map(|every| Instant::now() + every);
+    let mut dirty = false;
+    let mut built = Instant::now();
     loop {
         let now = Instant::now();
         let mut wake = now + TICK;
@@ -78,8 +84,11 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         if let Some(file) = &mut file {
             changed |= file.reload_if_changed(&mut table, args.input.max_line, &mut problems)?;
         }
-        if changed {
+        dirty |= changed;
+        if dirty && (!feed.is_busy() || built.elapsed() >= REBUILD_EVERY) {
             shared.publish(build(&config, &table, serial.next()));
+            dirty = false;
+            built = Instant::now();
         }
         if let (Some(at), Some(every)) = (next_stats, args.stats_every)
             && now >= at

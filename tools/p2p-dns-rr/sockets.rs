@@ -2,12 +2,18 @@
 //! (the kernel spreads queries over them), and a TCP listener on the same port with a
 //! thread per connection. Every thread answers from the current zone snapshot, which
 //! the control loop swaps in with [`Shared::publish`].
+//!
+//! TCP holds at most [`MAX_TCP`] connections; a new one sheds the oldest when all are
+//! held. A connection waits at most [`TCP_IDLE`] for a query to start, and a whole
+//! query must arrive within [`TCP_MESSAGE`] of its first byte, so a client trickling
+//! bytes (slowloris) holds a slot for seconds, not for ever.
 
 use crate::stats::{Counters, Shard};
 use nix::errno::Errno;
 use nix::sys::socket::{
     ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
 };
+use p2p_shared::budget::{Slots, connection_cap};
 use p2p_shared::discovery::dns_server::fast::FastPath;
 use p2p_shared::discovery::dns_server::respond::{self, Reply, Transport};
 use p2p_shared::discovery::dns_server::zone::Zone;
@@ -15,11 +21,14 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Most TCP connections served at once; more are closed at once.
+/// Descriptors kept free below `ulimit -n` for the UDP sockets and the rest.
+const RESERVED_FDS: usize = 32;
+
+/// Most TCP connections served at once; a new one sheds the oldest.
 const MAX_TCP: usize = 128;
 /// Socket buffer size asked for each UDP socket, so a burst of queries waits in the
 /// kernel rather than being dropped (the kernel caps it at `net.core.rmem_max`).
@@ -30,6 +39,11 @@ const BATCH: usize = 32;
 const REQUEST_MAX: usize = 4096;
 /// A TCP connection idle this long is closed (RFC 7766 suggests seconds).
 const TCP_IDLE: Duration = Duration::from_secs(10);
+/// The longest one query may take to arrive over TCP, from its first byte.
+const TCP_MESSAGE: Duration = Duration::from_secs(3);
+/// How long a UDP worker waits for a query before looking for a new zone, so an
+/// idle thread does not keep an old snapshot alive.
+const UDP_WAKE: Duration = Duration::from_secs(1);
 
 /// The zone snapshot every thread answers from.
 pub struct Shared {
@@ -99,6 +113,7 @@ fn udp_socket(addr: SocketAddr) -> io::Result<UdpSocket> {
     // Best effort: a smaller buffer only means drops under bursts.
     let _ = socket.set_recv_buffer_size(UDP_BUFFER);
     let _ = socket.set_send_buffer_size(UDP_BUFFER);
+    socket.set_read_timeout(Some(UDP_WAKE))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
@@ -200,8 +215,12 @@ fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
                     let whole = !m.flags.contains(MsgFlags::MSG_TRUNC);
                     m.address.filter(|_| whole).map(|from| (m.bytes, from))
                 })),
-                // Interrupted, or an ICMP error from an earlier send: go on.
-                Err(_) => continue,
+                // Interrupted, an ICMP error from an earlier send, or no query
+                // for a while: let go of an old zone, and go on.
+                Err(_) => {
+                    view.fast();
+                    continue;
+                }
             }
         }
         to.clear();
@@ -261,41 +280,65 @@ fn send_all(
 }
 
 fn tcp_acceptor(listener: &TcpListener, shared: &Arc<Shared>, counters: &Arc<Shard>) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let slots = Slots::new(connection_cap(MAX_TCP, RESERVED_FDS));
     for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
-        if open.fetch_add(1, Ordering::AcqRel) >= MAX_TCP {
-            open.fetch_sub(1, Ordering::AcqRel);
+        let Ok(stream) = stream else {
+            // Out of descriptors, most likely: make room and pause.
+            slots.shed_oldest();
+            std::thread::sleep(Duration::from_millis(10));
             continue;
-        }
+        };
+        let Ok(handle) = stream.try_clone() else {
+            continue;
+        };
+        let (slot, _) = slots.take(move || {
+            let _ = handle.shutdown(std::net::Shutdown::Both);
+        });
         let view = View::new(Arc::clone(shared));
         let counters = Arc::clone(counters);
-        let slot = Arc::clone(&open);
-        let spawned = std::thread::Builder::new()
+        // Out of threads: the connection is dropped with the closure, and its slot.
+        let _ = std::thread::Builder::new()
             .name("tcp-conn".into())
             .spawn(move || {
                 let _ = tcp_connection(stream, view, &counters);
-                slot.fetch_sub(1, Ordering::AcqRel);
+                drop(slot);
             });
-        if spawned.is_err() {
-            // Out of threads: the connection was dropped with the closure.
-            open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Reads exactly `buf.len()` bytes by `deadline`.
+fn read_by(stream: &mut TcpStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(ErrorKind::TimedOut, "query too slow"));
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[at..])? {
+            0 => return Err(ErrorKind::UnexpectedEof.into()),
+            n => at += n,
         }
     }
+    Ok(())
 }
 
 /// Serves queries on one TCP connection until the client closes it, goes idle, or
 /// sends something that gets no answer.
 fn tcp_connection(mut stream: TcpStream, mut view: View, counters: &Shard) -> io::Result<()> {
-    stream.set_read_timeout(Some(TCP_IDLE))?;
     stream.set_write_timeout(Some(TCP_IDLE))?;
     stream.set_nodelay(true)?;
     let mut buf = vec![0u8; 65535];
     loop {
         let mut len = [0u8; 2];
-        stream.read_exact(&mut len)?;
+        stream.set_read_timeout(Some(TCP_IDLE))?;
+        if stream.read(&mut len[..1])? == 0 {
+            return Ok(());
+        }
+        let deadline = Instant::now() + TCP_MESSAGE;
+        read_by(&mut stream, &mut len[1..], deadline)?;
         let len = usize::from(u16::from_be_bytes(len));
-        stream.read_exact(&mut buf[..len])?;
+        read_by(&mut stream, &mut buf[..len], deadline)?;
         let reply = respond::answer(view.fast().zone(), &buf[..len], Transport::Tcp);
         count(counters, reply.as_ref(), Transport::Tcp);
         let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) else {

@@ -36,8 +36,12 @@ impl std::fmt::Debug for Key {
 impl Key {
     /// Reads a key file (see [`Key::parse`]).
     pub fn load(path: &Path) -> Result<Key> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = p2p_shared::identity::key::read_small_file(
+            path,
+            p2p_shared::identity::key::MAX_KEY_FILE,
+        )
+        .map(|(_, text)| text)
+        .with_context(|| format!("reading {}", path.display()))?;
         Key::parse(&text).map_err(|e| Error::usage(format!("{}: {e}", path.display())))
     }
 

@@ -93,6 +93,10 @@ pub struct NatArgs {
 #[command(
     after_help = "Prints {\"type\":\"listening\",\"addr\":…,\"alt\":…} once bound, then \
 one `event` record per registration and introduction.\n\n\
+Bounds: 20 rendezvous requests a second per source IP (bursts of 60), 2 introductions a \
+second per registered peer (bursts of 10), candidates of 1024 bytes, 50 STUN requests a \
+second per source IP (bursts of 200); RESPONSE-PORT to a port that itself asked within \
+the hour, else to an unprivileged port at most once a second per IP (bursts of 2). Refusals are said with an `error` message (once a second at most).\n\n\
 Examples:\n  p2p-punch serve --bind 0.0.0.0:3478\n  p2p-punch serve --bind 203.0.113.1:3478 --alt 203.0.113.2:3479"
 )]
 pub struct ServeArgs {
@@ -102,6 +106,10 @@ pub struct ServeArgs {
     /// Second address, with another IP and port, for RFC 5780 behaviour tests
     #[arg(long, value_name = "ADDR", value_parser = address::socket_or_port(3478))]
     pub alt: Option<SocketAddr>,
+    /// Most peers registered at once (also at most 4 per socket address and 256 per
+    /// IP address); past it, registrations are refused until some expire
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub max_registrations: usize,
 }
 
 /// How the two sides exchange candidates.
@@ -135,6 +143,9 @@ pub struct PunchOptions {
 #[command(
     after_help = "Prints {\"type\":\"listening\",…} once registered, then one `punch` \
 record per peer that connects.\n\n\
+Bounds: at most 10 introductions a minute are punched for (more are ignored, with a \
+warning), and a local address a peer claims on another IP than the one the \
+rendezvous saw is sent at most 8 probes until it answers.\n\n\
 Example:\n  p2p-punch listen -i key.json --rendezvous 203.0.113.1:3478 --count 0"
 )]
 pub struct ListenArgs {
@@ -149,6 +160,10 @@ pub struct ListenArgs {
     /// Give up when no peer connects within this time
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub timeout: Option<Duration>,
+    /// Punch only for this peer (repeat for several); others are ignored [default:
+    /// anyone]
+    #[arg(long = "allow", value_name = "PEER_ID")]
+    pub allow: Vec<PeerId>,
     #[command(flatten)]
     pub punch: PunchOptions,
 }

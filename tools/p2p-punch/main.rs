@@ -4,6 +4,7 @@
 mod args;
 mod nat;
 mod punch;
+mod registry;
 mod serve;
 mod stun;
 mod stun_servers;

@@ -92,6 +92,32 @@ fn report(ctx: &Ctx, peer: &PeerId, me: &Candidate, outcome: &Outcome) -> Result
     })
 }
 
+/// Most introductions a listener punches for in a minute.
+const INTRODUCTIONS_PER_MINUTE: usize = 10;
+
+/// When the last introductions were taken.
+#[derive(Default)]
+struct Recent(std::collections::VecDeque<Instant>);
+
+impl Recent {
+    /// True, and counted, when fewer than [`INTRODUCTIONS_PER_MINUTE`] were taken in
+    /// the last minute.
+    fn admit(&mut self, now: Instant) -> bool {
+        while self
+            .0
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_mins(1))
+        {
+            self.0.pop_front();
+        }
+        if self.0.len() >= INTRODUCTIONS_PER_MINUTE {
+            return false;
+        }
+        self.0.push_back(now);
+        true
+    }
+}
+
 /// `p2p-punch listen`.
 pub fn listen(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
     let identity = args.identity.load()?;
@@ -99,6 +125,7 @@ pub fn listen(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
     let start = Instant::now();
     let mut status = Status::Success;
     let mut punched = 0u64;
+    let mut recent = Recent::default();
     loop {
         let socket = bind(&args.punch)?;
         let candidate = gather(&socket, &identity, server, GATHER_TIMEOUT)
@@ -112,8 +139,20 @@ pub fn listen(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
                 .with("mapping", candidate.mapping.as_str())
                 .with("rendezvous", Addr::udp(server)),
         )?;
-        let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
-        let intro = client.wait_for_introduction(&candidate, left)?;
+        let intro = loop {
+            let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
+            let intro = client.wait_for_introduction(&candidate, left)?;
+            let from = intro.peer.id;
+            if !args.allow.is_empty() && !args.allow.contains(&from) {
+                diag::warn(format_args!("ignoring {from}: not in --allow"));
+            } else if !recent.admit(Instant::now()) {
+                diag::warn(format_args!(
+                    "ignoring {from}: over {INTRODUCTIONS_PER_MINUTE} introductions a minute"
+                ));
+            } else {
+                break intro;
+            }
+        };
         ctx.note(format_args!("{} wants to connect", intro.peer.id));
         let peer = intro.peer.id;
         let plan = plan(

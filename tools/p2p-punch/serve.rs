@@ -8,6 +8,7 @@
 //! OTHER-ADDRESS is socket `r ^ 3`.
 
 use crate::args::ServeArgs;
+use crate::registry::Registry;
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::codec::stun::{self, Attribute, Class, Message};
@@ -18,9 +19,8 @@ use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::output::Output;
 use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status, diag, random};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -30,26 +30,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const CHALLENGE_PERIOD_S: u64 = 30;
 /// Start time handed to both sides of an introduction.
 const START_IN_MS: u64 = 25;
-/// A repeated connect within this time gets the same session.
-const SESSION_REUSE: Duration = Duration::from_secs(5);
-
-struct Registration {
-    addr: SocketAddr,
-    socket: usize,
-    candidate: Map<String, Value>,
-    expires: Instant,
-}
-
-#[derive(Default)]
-struct State {
-    registrations: HashMap<PeerId, Registration>,
-    sessions: HashMap<(PeerId, PeerId), ([u8; 16], Instant)>,
-}
+/// How often expired registrations are swept.
+const SWEEP: Duration = Duration::from_secs(1);
 
 struct Server {
     sockets: Vec<UdpSocket>,
     secret: [u8; 32],
-    state: Mutex<State>,
+    state: Mutex<Registry>,
     out: Output,
     stop: AtomicBool,
     dropped: AtomicU64,
@@ -75,7 +62,7 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
     let server = Server {
         sockets,
         secret: random::bytes()?,
-        state: Mutex::new(State::default()),
+        state: Mutex::new(Registry::new(args.max_registrations)),
         out: ctx.out.clone(),
         stop: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
@@ -157,7 +144,12 @@ impl Server {
         let socket = &self.sockets[index];
         socket.set_read_timeout(Some(Duration::from_millis(250)))?;
         let mut buf = [0u8; 4096];
+        let mut swept = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
+            if index == 0 && swept.elapsed() >= SWEEP {
+                swept = Instant::now();
+                self.lock().expire(swept);
+            }
             let (len, from) = match socket.recv_from(&mut buf) {
                 Ok(got) => got,
                 Err(e) if timed_out(&e) || transient(&e) => continue,
@@ -194,6 +186,10 @@ impl Server {
     fn stun(&self, received_on: usize, request: &Message, from: SocketAddr) {
         if request.class != Class::Request {
             self.drop_packet();
+            return;
+        }
+        let now = Instant::now();
+        if !self.lock().allow_stun(from, now) {
             return;
         }
         let has_alt = self.sockets.len() == 4;
@@ -252,6 +248,11 @@ impl Server {
         let to = request
             .response_port()
             .map_or(from, |port| SocketAddr::new(from.ip(), port));
+        if to != from && !self.lock().may_redirect(to, now) {
+            let refusal = error(400, "RESPONSE-PORT refused: that port never asked", vec![]);
+            self.send(received_on, &refusal, from);
+            return;
+        }
         self.send(send_on, &response.encode(), to);
     }
 
@@ -275,6 +276,16 @@ impl Server {
     fn rendezvous(&self, index: usize, message: Rv, from: SocketAddr) -> Result<()> {
         let reply = |m: &Rv| self.send(index, &m.encode(), from);
         let refuse = |reason: String| reply(&Rv::Error { reason });
+        if !self.lock().allow_request(from.ip(), Instant::now()) {
+            // Said once a second at most: a refusal is a reply too.
+            if self.lock().allow_refusal(from.ip(), Instant::now()) {
+                refuse(format!(
+                    "rate limited: at most {} requests a second from one address",
+                    crate::registry::REQUESTS_PER_S
+                ));
+            }
+            return Ok(());
+        }
         match message {
             Rv::Hello { id } => {
                 let challenge = self.challenge(&id, from, unix_secs() / CHALLENGE_PERIOD_S);
@@ -308,15 +319,13 @@ impl Server {
                     refuse("the proof is not a signature by the registering key".to_owned());
                     return Ok(());
                 }
-                self.lock().registrations.insert(
-                    id,
-                    Registration {
-                        addr: from,
-                        socket: index,
-                        candidate,
-                        expires: Instant::now() + TTL,
-                    },
-                );
+                let registered = self
+                    .lock()
+                    .register(id, from, index, candidate, Instant::now());
+                if let Err(reason) = registered {
+                    refuse(reason);
+                    return Ok(());
+                }
                 reply(&Rv::Registered {
                     observed: Addr::udp(from),
                     ttl_s: TTL.as_secs(),
@@ -330,9 +339,7 @@ impl Server {
                 let introduced = {
                     let mut state = self.lock();
                     let now = Instant::now();
-                    state.registrations.retain(|_, r| r.expires > now);
-                    state.sessions.retain(|_, s| now < s.1 + SESSION_REUSE);
-                    match (state.registrations.get(&a), state.registrations.get(&b)) {
+                    match (state.get(&a, now), state.get(&b, now)) {
                         (Some(ra), _) if ra.addr != from => {
                             Err(format!("{a} is registered from another address"))
                         }
@@ -341,15 +348,15 @@ impl Server {
                         (Some(ra), Some(rb)) => {
                             let to_a = (ra.socket, ra.addr, rb.candidate.clone(), rb.addr);
                             let to_b = (rb.socket, rb.addr, ra.candidate.clone(), ra.addr);
-                            let session = match state.sessions.get(&(a, b)) {
-                                Some((s, _)) => *s,
-                                None => {
-                                    let s = random::bytes()?;
-                                    state.sessions.insert((a, b), (s, now));
-                                    s
-                                }
-                            };
-                            Ok((session, to_a, to_b))
+                            if state.allow_introduction(&b, now) {
+                                let session = state.session(a, b, random::bytes()?, now);
+                                Ok((session, to_a, to_b))
+                            } else {
+                                Err(format!(
+                                    "peer {b} is busy: at most {} introductions a second",
+                                    crate::registry::INTRODUCTIONS_PER_S
+                                ))
+                            }
                         }
                     }
                 };
@@ -382,7 +389,7 @@ impl Server {
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

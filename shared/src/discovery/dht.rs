@@ -246,7 +246,7 @@ pub async fn resolve_peer(dht: &AsyncDht, id: PeerId) -> Result<PeerRecord> {
 
 /// The peer record in a stored `value`, if it is one, names `id` and is signed by it.
 fn verified_record(value: &[u8], id: PeerId) -> Result<PeerRecord, String> {
-    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(value) else {
+    let Ok(Value::Object(object)) = crate::identity::strict::from_slice(value) else {
         return Err("it is not a JSON object".to_owned());
     };
     let mut record = PeerRecord::from_object(object)?;

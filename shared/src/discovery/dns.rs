@@ -331,7 +331,7 @@ fn txt_peer(text: &[u8]) -> Option<Result<PeerRecord, String>> {
             Err(e) => Err(format!("TXT id= record: {e}")),
         });
     }
-    let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(text) else {
+    let Ok(Value::Object(object)) = crate::identity::strict::from_slice(text) else {
         return None;
     };
     if object.get("type").and_then(Value::as_str) != Some("peer") {

@@ -129,8 +129,8 @@ impl Message {
 
     /// Decodes the wire form (a JSON object) without checking the signature.
     pub fn decode(bytes: &[u8]) -> Result<Unverified, MessageError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| MessageError::Malformed(e.to_string()))?;
+        let value: Value = crate::identity::strict::from_slice(bytes)
+            .map_err(|e| MessageError::Malformed(e.to_string()))?;
         let Value::Object(mut object) = value else {
             return Err(MessageError::Malformed("not a JSON object".to_owned()));
         };

@@ -122,7 +122,7 @@ impl Identity {
     /// `allow_readable`.
     pub fn load(path: &Path, allow_readable: bool) -> Result<Self> {
         let shown = path.display();
-        let meta = fs::metadata(path)
+        let (meta, text) = read_small_file(path, MAX_KEY_FILE)
             .map_err(|e| Error::usage(format!("cannot read identity file {shown}: {e}")))?;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 && !allow_readable {
@@ -131,8 +131,6 @@ impl Identity {
                  run `chmod 600 {shown}`, or pass --allow-readable-key"
             )));
         }
-        let text = fs::read_to_string(path)
-            .map_err(|e| Error::usage(format!("cannot read identity file {shown}: {e}")))?;
         Self::from_json(&text).map_err(|e| Error::usage(format!("identity file {shown}: {e}")))
     }
 
@@ -184,6 +182,45 @@ impl Identity {
             e.context(format!("writing identity file {shown}"))
         })
     }
+}
+
+/// The largest identity file read (one is about 200 bytes).
+pub const MAX_KEY_FILE: u64 = 16 * 1024;
+
+/// Reads a small secret file: only a regular file (never a FIFO, device or
+/// directory, which could hang or never end) of at most `max` bytes, checked on the
+/// opened file. Returns its metadata and text.
+pub fn read_small_file(path: &Path, max: u64) -> std::io::Result<(fs::Metadata, String)> {
+    use std::io::{Error as IoError, ErrorKind, Read};
+    use std::os::unix::fs::OpenOptionsExt;
+    let not_regular = || IoError::new(ErrorKind::InvalidInput, "not a regular file");
+    if !fs::metadata(path)?.is_file() {
+        return Err(not_regular());
+    }
+    // Non-blocking, so that a FIFO swapped in after the check cannot hang the open.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    if meta.len() > max {
+        return Err(IoError::new(
+            ErrorKind::InvalidData,
+            format!("{} bytes, more than the {max} allowed", meta.len()),
+        ));
+    }
+    let mut text = String::new();
+    file.take(max + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(IoError::new(
+            ErrorKind::InvalidData,
+            "the file grew while being read",
+        ));
+    }
+    Ok((meta, text))
 }
 
 /// Where an identity is found when `-i` and `$P2P_IDENTITY` are absent.

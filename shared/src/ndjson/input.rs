@@ -153,7 +153,7 @@ pub fn parse_object(line: &RawLine, max: usize) -> Result<Map<String, Value>, Li
             format!("longer than {max} bytes (raise --max-line to accept it)"),
         ));
     };
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+    let value: Value = crate::identity::strict::from_slice(bytes).map_err(|e| {
         let hint = if e.is_eof() {
             " (the line ends early: truncated?)"
         } else {

@@ -13,6 +13,11 @@
 //!
 //! A side is done when an ack echoes one of its nonces (a proven round trip); it then
 //! sends a final ack so the peer completes too, and lingers briefly to answer.
+//!
+//! A local address the peer claims on another IP than the one the rendezvous saw it
+//! at is unverified: it may name a third party. Such an address gets at most
+//! [`UNVERIFIED_PROBES`] probes (as ICE's connectivity checks do) until an
+//! authenticated packet comes from it.
 
 use super::candidate::Candidate;
 use super::probe::{Kind, Probe};
@@ -133,6 +138,8 @@ pub struct Outcome {
 const LOWEST_PORT: u16 = 1024;
 /// How often phase one probes every target.
 const ROUND: Duration = Duration::from_millis(50);
+/// Most probes sent to an unverified address before it answers.
+pub const UNVERIFIED_PROBES: u32 = 8;
 /// The engine's clock tick.
 const TICK: Duration = Duration::from_millis(5);
 /// How often the hard side re-sends from its birthday sockets.
@@ -178,9 +185,23 @@ struct Engine<'a> {
     dropped: u64,
     tried: Vec<Technique>,
     tried_ports: HashSet<u16>,
+    /// Probes left for each unverified address (gone once it answers).
+    unverified: HashMap<SocketAddr, u32>,
 }
 
 impl Engine<'_> {
+    /// Takes one probe from `to`'s budget when it is unverified; false when spent.
+    fn may_probe(&mut self, to: SocketAddr) -> bool {
+        match self.unverified.get_mut(&to) {
+            None => true,
+            Some(0) => false,
+            Some(left) => {
+                *left -= 1;
+                true
+            }
+        }
+    }
+
     /// True for an address the peer's candidate named (or that was predicted from it).
     fn advertised(&self, addr: SocketAddr) -> bool {
         self.targets
@@ -403,6 +424,9 @@ async fn send_due(
         if socket != 0 && technique == Technique::Birthday && engine.birthday_side {
             continue; // refreshed by the birthday step
         }
+        if !engine.may_probe(to) {
+            continue;
+        }
         engine.tokens -= 1.0;
         engine.note_tried(technique);
         engine.send(socket, to, Kind::Probe, 0, technique).await?;
@@ -441,6 +465,7 @@ impl<'a> Engine<'a> {
             dropped: 0,
             tried: Vec::new(),
             tried_ports: HashSet::new(),
+            unverified: HashMap::new(),
         }
     }
 
@@ -449,8 +474,12 @@ impl<'a> Engine<'a> {
     /// destination.
     fn seed_targets(&mut self) {
         let peer = &self.plan.peer;
+        let seen_at = peer.observed.map(|o| o.ip());
         for addr in &peer.local {
             self.add_target(0, *addr, Technique::Direct);
+            if seen_at != Some(addr.ip()) {
+                self.unverified.insert(*addr, UNVERIFIED_PROBES);
+            }
         }
         if let Some(observed) = peer.observed {
             let technique = if peer.local.contains(&observed) {
@@ -483,6 +512,7 @@ impl<'a> Engine<'a> {
             self.dropped += 1;
             return Ok(Flow::Continue);
         };
+        self.unverified.remove(&from);
         let technique_here = if socket == 0 {
             Technique::SimultaneousOpen
         } else {

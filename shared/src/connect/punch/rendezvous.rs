@@ -106,7 +106,9 @@ impl Message {
         let body = bytes
             .strip_prefix(MAGIC)
             .ok_or("not a rendezvous message")?;
-        serde_json::from_slice(body).map_err(|e| format!("bad rendezvous message: {e}"))
+        crate::identity::strict::from_slice(body)
+            .and_then(serde_json::from_value)
+            .map_err(|e| format!("bad rendezvous message: {e}"))
     }
 }
 

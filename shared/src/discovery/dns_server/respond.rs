@@ -7,6 +7,11 @@
 //! UDP size (512 bytes, or its EDNS size up to [`MAX_UDP`]) first lose their
 //! additional records and then come back empty with TC set, to be asked again over TCP.
 //!
+//! What one answer costs is bounded by its size: at most as many records are taken
+//! as could fit ([`MIN_RECORD`] bytes each), however large the set and `--answers`.
+//! `ANY` over UDP gets the minimal answer of RFC 8482 (one synthesized HINFO), so
+//! that it cannot be used to amplify; over TCP it gets every record set.
+//!
 //! A question in mixed case (a resolver's 0x20 randomisation) is answered as its
 //! lowercase form, then given back its case in the echoed question: the answer's
 //! names point at the question as they do for a lowercase one, so the reply has the
@@ -15,13 +20,18 @@
 
 use super::zone::{Lookup, Zone};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Record, RecordType};
+use hickory_proto::rr::rdata::HINFO;
+use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
+use std::collections::HashSet;
 
 /// The largest UDP response sent, whatever the client's EDNS size says (the DNS flag
 /// day 2020 value, which avoids IP fragmentation).
 pub const MAX_UDP: u16 = 1232;
 /// The size of a DNS message header.
 const HEADER: usize = 12;
+/// The fewest bytes a record takes in an answer (an A record with a compressed
+/// owner name): no more records than `limit / MIN_RECORD` can fit.
+pub const MIN_RECORD: usize = 16;
 /// The longest name on the wire.
 const NAME_MAX: usize = 255;
 
@@ -146,7 +156,7 @@ fn answer_lowercase(
         ResponseCode::FormErr
     } else {
         response.metadata.authoritative = true;
-        resolve(zone, &request, &mut response, turn)
+        resolve(zone, &request, &mut response, turn, transport, limit)
     };
     if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
         response.metadata.authoritative = false;
@@ -160,6 +170,8 @@ fn resolve(
     request: &Message,
     response: &mut Message,
     turn: Option<usize>,
+    transport: Transport,
+    limit: usize,
 ) -> ResponseCode {
     let query = &request.queries[0];
     let qtype = query.query_type();
@@ -176,14 +188,30 @@ fn resolve(
         }
         Lookup::Found(node) => node,
     };
+    if qtype == RecordType::ANY && transport == Transport::Udp {
+        let hinfo = HINFO::new("RFC8482".to_owned(), String::new());
+        response.answers.push(Record::from_rdata(
+            query.name().clone(),
+            zone.config.ttl,
+            RData::HINFO(hinfo),
+        ));
+        return ResponseCode::NoError;
+    }
+    let room = limit / MIN_RECORD;
+    let mut glued = HashSet::new();
     for (rtype, set) in &node.sets {
         if qtype != RecordType::ANY && qtype != *rtype {
             continue;
         }
-        for (record, glue) in zone.pick(set, turn) {
+        let left = room.saturating_sub(response.answers.len());
+        for (record, glue) in zone.pick(set, turn).take(left) {
             response.answers.push(record.clone());
-            if let Some(glue) = glue {
-                push_new(&mut response.additionals, glue);
+            // The glue of one target is the same whichever record names it.
+            if let Some(glue) = glue
+                && let Some(first) = glue.first()
+                && glued.insert(first.name.clone())
+            {
+                response.additionals.extend(glue.iter().cloned());
             }
         }
     }
@@ -191,14 +219,6 @@ fn resolve(
         response.authorities.push(zone.soa.clone());
     }
     ResponseCode::NoError
-}
-
-fn push_new(into: &mut Vec<Record>, records: &[Record]) {
-    for record in records {
-        if !into.contains(record) {
-            into.push(record.clone());
-        }
-    }
 }
 
 fn error(id: u16, op_code: OpCode, rcode: ResponseCode) -> Reply {
@@ -392,5 +412,48 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 16, item 6: with `--answers 0` every SRV query built all 3,000 records
+    /// (256 ms of CPU each). Now an answer takes no more records than can fit.
+    #[test]
+    fn a_whole_set_costs_what_fits_not_what_the_zone_holds() {
+        let mut big = zone(3000);
+        big.config.answers = 0;
+        let started = std::time::Instant::now();
+        for _ in 0..100 {
+            let udp = ask(&big, "_p2p._udp.z.test.", RecordType::SRV, Transport::Udp);
+            assert!(udp.metadata.truncation);
+        }
+        let tcp = ask(&big, "_p2p._udp.z.test.", RecordType::SRV, Transport::Tcp);
+        assert!(!tcp.answers.is_empty());
+        assert!(tcp.answers.len() <= usize::from(u16::MAX) / MIN_RECORD);
+        let took = started.elapsed();
+        assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    }
+
+    /// Issue 16, item 9: `ANY` over UDP answered every record set (16.9x the query
+    /// with EDNS). Now the minimal answer of RFC 8482; TCP still gets them all.
+    #[test]
+    fn any_over_udp_is_minimal_and_whole_over_tcp() {
+        let zone = zone(10);
+        let mut request = Message::query();
+        request.add_query(Query::query(
+            Name::from_ascii("z.test.").unwrap(),
+            RecordType::ANY,
+        ));
+        request.set_edns(Edns::new());
+        let packet = request.to_vec().unwrap();
+        let reply = answer(&zone, &packet, Transport::Udp).unwrap();
+        assert!(
+            reply.bytes.len() < packet.len() * 2,
+            "{} bytes",
+            reply.bytes.len()
+        );
+        let decoded = Message::from_vec(&reply.bytes).unwrap();
+        assert_eq!(decoded.answers.len(), 1);
+        assert_eq!(decoded.answers[0].record_type(), RecordType::HINFO);
+        let tcp = ask(&zone, "z.test.", RecordType::ANY, Transport::Tcp);
+        assert!(tcp.answers.len() > 3, "{}", tcp.answers.len());
     }
 }

@@ -151,7 +151,7 @@ _p2p__discover() {
             return 0
             ;;
         p2p__discover__subcmd__tracker)
-            opts="-q -h --bind --interval --max-peers --rate --quiet --help"
+            opts="-q -h --bind --interval --max-peers --rate --max-swarms --max-connections --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,6 +170,14 @@ _p2p__discover() {
                     return 0
                     ;;
                 --rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-swarms)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

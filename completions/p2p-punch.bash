@@ -225,7 +225,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__listen)
-            opts="-i -n -q -h --identity --allow-readable-key --rendezvous --count --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
+            opts="-i -n -q -h --identity --allow-readable-key --rendezvous --count --timeout --allow --bind --punch-timeout --rate --birthday-sockets --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -252,6 +252,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -309,7 +313,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__serve)
-            opts="-q -h --bind --alt --quiet --help"
+            opts="-q -h --bind --alt --max-registrations --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,6 +324,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --alt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-registrations)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

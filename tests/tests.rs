@@ -1,6 +1,7 @@
 //! The integration tests, one binary for all (one link instead of one per file on a
-//! small machine): a module per tool, one for compositions, one that keeps the
-//! generated man pages and completions current, and the shared harness in `common/`.
+//! small machine): a module per tool, one for compositions, one that runs the demo,
+//! one that runs the recipes of `scripts/examples/`, one that keeps the generated
+//! man pages and completions current, and the shared harness in `common/`.
 
 #[macro_use]
 mod common;
@@ -8,6 +9,7 @@ mod common;
 mod completion;
 mod compose;
 mod contract;
+mod demo;
 mod dht;
 mod discover;
 mod dns_publish;
@@ -21,5 +23,6 @@ mod pipe;
 mod pipe_lab;
 mod punch;
 mod punch_lab;
+mod recipes;
 mod relay;
 mod shutdown;

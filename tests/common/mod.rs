@@ -238,6 +238,12 @@ impl Running {
         }
     }
 
+    /// The next stdout line as text (for scripts that print text), or `None` if none
+    /// came within `timeout`.
+    pub fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
     /// Reads records until one satisfies `want`, failing the test at the deadline.
     pub fn wait_for(&mut self, timeout: Duration, want: impl Fn(&Value) -> bool) -> Value {
         let end = Instant::now() + timeout;

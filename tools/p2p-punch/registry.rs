@@ -94,7 +94,7 @@ impl Registry {
     }
 
     /// Counts one STUN request from `from`; false when over its source's budget.
-    /// Remembers `from` as a socket that asked (see [`Registry::has_asked`]).
+    /// Remembers `from` as a socket that asked (see [`Registry::may_redirect`]).
     pub fn allow_stun(&mut self, from: SocketAddr, now: Instant) -> bool {
         if !self.stun.allow(from.ip(), 1.0, now) {
             return false;

@@ -93,8 +93,8 @@ pub fn run(args: &NatArgs, ctx: &Ctx) -> Result<Status> {
     outcome
 }
 
-/// The behaviour tests themselves, reporting the `nat` record.
-#[allow(clippy::too_many_lines)]
+/// The behaviour tests themselves, reporting the `nat` record: which server answers
+/// first, filtering on one socket, mapping on another, then hairpinning.
 fn tests(
     args: &NatArgs,
     ctx: &Ctx,
@@ -110,75 +110,15 @@ fn tests(
 
     // Filtering, on a fresh socket that only talks to the primary address.
     let filter_socket = bind("filtering")?;
-    let first = binding::transact(
-        &filter_socket,
-        &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
-        budget.wait(Duration::from_secs(2)),
-        stats,
-    )?;
-    let Some((server_index, primary)) = first.iter().enumerate().find_map(|(i, r)| {
-        r.as_ref()
-            .filter(|r| r.mapped().is_some())
-            .map(|r| (i, r.clone()))
-    }) else {
-        if stats.refused.len() == servers.len() {
-            let names: Vec<String> = servers.iter().map(|s| Addr::udp(*s).to_string()).collect();
-            return Err(Error::failure(format!(
-                "{} {}",
-                names.join(", "),
-                crate::stun::REFUSED
-            )));
-        }
-        // The same fields as when UDP passes, unknown ones null.
-        let record = json!({"type": "nat", "nat": "udp-blocked",
-            "mapping": Behaviour::Unknown.as_str(), "filtering": Behaviour::Unknown.as_str(),
-            "udp_blocked": true, "port_preserving": null, "hairpinning": null,
-            "local": null, "public": null, "server": null, "rfc5780": false,
-            "elapsed_ms": crate::stun::millis(started.elapsed()),
-            "servers": servers.iter().map(|s| Addr::udp(*s)).collect::<Vec<_>>()});
-        ctx.out.record(&record)?;
-        diag::warn(format_args!("no STUN server answered: UDP looks blocked"));
-        return Err(Error::timeout("no STUN server answered"));
-    };
-    let server = servers[server_index];
+    let (server, primary) = first_server(&filter_socket, ctx, servers, started, budget, stats)?;
     let other = primary
         .message
         .other_address()
         .filter(|o| !o.ip().is_unspecified() && o.ip() != server.ip() && o.port() != server.port());
-    let mut filtering = Behaviour::Unknown;
-    if other.is_some() {
-        let change = |ip, port| Request {
-            server,
-            change: (ip, port),
-            response_port: None,
-        };
-        let got = binding::transact(
-            &filter_socket,
-            &[change(true, true), change(false, true)],
-            budget.wait(TEST_WAIT),
-            stats,
-        )?;
-        // An answer counts only if it really came from the other address or port.
-        let both = got[0]
-            .as_ref()
-            .filter(|r| r.from.ip() != server.ip() && r.from.port() != server.port());
-        let port_only = got[1]
-            .as_ref()
-            .filter(|r| r.from.ip() == server.ip() && r.from.port() != server.port());
-        let refused = got
-            .iter()
-            .flatten()
-            .any(|r| r.message.class == stun::Class::Error);
-        filtering = if refused {
-            Behaviour::Unknown
-        } else if both.is_some() {
-            Behaviour::EndpointIndependent
-        } else if port_only.is_some() {
-            Behaviour::AddressDependent
-        } else {
-            Behaviour::AddressAndPortDependent
-        };
-    }
+    let filtering = match other {
+        Some(_) => filtering(&filter_socket, server, budget, stats)?,
+        None => Behaviour::Unknown,
+    };
     drop(filter_socket);
 
     // Mapping, on a second socket.
@@ -192,45 +132,11 @@ fn tests(
     )?
     .and_then(|r| r.mapped())
     .ok_or_else(|| Error::timeout(format!("{server} stopped answering")))?;
-    let mut mapping = Behaviour::Unknown;
-    if m1 == local {
-        mapping = Behaviour::None;
-    } else if let Some(other) = other {
-        let alt_ip = SocketAddr::new(other.ip(), server.port());
-        let got = binding::transact(
-            &map_socket,
-            &[Request::to(alt_ip), Request::to(other)],
-            budget.wait(Duration::from_secs(1)),
-            stats,
-        )?;
-        let m2 = got[0].as_ref().and_then(Response::mapped);
-        let m3 = got[1].as_ref().and_then(Response::mapped);
-        mapping = match (m2, m3) {
-            (Some(m2), _) if m2 == m1 => Behaviour::EndpointIndependent,
-            (Some(m2), Some(m3)) if m3 == m2 => Behaviour::AddressDependent,
-            (Some(_), Some(_)) => Behaviour::AddressAndPortDependent,
-            _ => Behaviour::Unknown,
-        };
-    } else if servers.len() > 1 {
-        let got = binding::transact(
-            &map_socket,
-            &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
-            budget.wait(Duration::from_secs(1)),
-            stats,
-        )?;
-        let seen: Vec<(SocketAddr, SocketAddr)> = servers
-            .iter()
-            .zip(&got)
-            .filter_map(|(s, r)| r.as_ref().and_then(Response::mapped).map(|m| (*s, m)))
-            .collect();
-        if seen.len() > 1 {
-            mapping = if seen.iter().all(|(_, m)| *m == seen[0].1) {
-                Behaviour::EndpointIndependent
-            } else {
-                Behaviour::EndpointDependent
-            };
-        }
-    }
+    let mapping = if m1 == local {
+        Behaviour::None
+    } else {
+        mapping(&map_socket, m1, server, other, servers, budget, stats)?
+    };
 
     // Hairpinning: does a packet to our own public address come back in?
     let hairpinning = hairpin(
@@ -273,6 +179,141 @@ fn tests(
         ));
     }
     Ok(Status::Success)
+}
+
+/// Asks every server at once from `socket`; the first that tells a mapped address
+/// is the one the tests use. When none answers, reports `udp-blocked` (or that every
+/// server refused) and fails.
+fn first_server(
+    socket: &UdpSocket,
+    ctx: &Ctx,
+    servers: &[SocketAddr],
+    started: Instant,
+    budget: &Budget,
+    stats: &mut Stats,
+) -> Result<(SocketAddr, Response)> {
+    let first = binding::transact(
+        socket,
+        &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
+        budget.wait(Duration::from_secs(2)),
+        stats,
+    )?;
+    if let Some(found) = first.iter().enumerate().find_map(|(i, r)| {
+        r.as_ref()
+            .filter(|r| r.mapped().is_some())
+            .map(|r| (servers[i], r.clone()))
+    }) {
+        return Ok(found);
+    }
+    if stats.refused.len() == servers.len() {
+        let names: Vec<String> = servers.iter().map(|s| Addr::udp(*s).to_string()).collect();
+        return Err(Error::failure(format!(
+            "{} {}",
+            names.join(", "),
+            crate::stun::REFUSED
+        )));
+    }
+    // The same fields as when UDP passes, unknown ones null.
+    let record = json!({"type": "nat", "nat": "udp-blocked",
+        "mapping": Behaviour::Unknown.as_str(), "filtering": Behaviour::Unknown.as_str(),
+        "udp_blocked": true, "port_preserving": null, "hairpinning": null,
+        "local": null, "public": null, "server": null, "rfc5780": false,
+        "elapsed_ms": crate::stun::millis(started.elapsed()),
+        "servers": servers.iter().map(|s| Addr::udp(*s)).collect::<Vec<_>>()});
+    ctx.out.record(&record)?;
+    diag::warn(format_args!("no STUN server answered: UDP looks blocked"));
+    Err(Error::timeout("no STUN server answered"))
+}
+
+/// Filtering (RFC 5780 section 4.4): asks `server` to answer from its other address
+/// and port, then from its other port only; what gets through tells the filter.
+fn filtering(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    budget: &Budget,
+    stats: &mut Stats,
+) -> Result<Behaviour> {
+    let change = |ip, port| Request {
+        server,
+        change: (ip, port),
+        response_port: None,
+    };
+    let got = binding::transact(
+        socket,
+        &[change(true, true), change(false, true)],
+        budget.wait(TEST_WAIT),
+        stats,
+    )?;
+    // An answer counts only if it really came from the other address or port.
+    let both = got[0]
+        .as_ref()
+        .filter(|r| r.from.ip() != server.ip() && r.from.port() != server.port());
+    let port_only = got[1]
+        .as_ref()
+        .filter(|r| r.from.ip() == server.ip() && r.from.port() != server.port());
+    let refused = got
+        .iter()
+        .flatten()
+        .any(|r| r.message.class == stun::Class::Error);
+    Ok(if refused {
+        Behaviour::Unknown
+    } else if both.is_some() {
+        Behaviour::EndpointIndependent
+    } else if port_only.is_some() {
+        Behaviour::AddressDependent
+    } else {
+        Behaviour::AddressAndPortDependent
+    })
+}
+
+/// Mapping (RFC 5780 section 4.3): compares the public address `m1` seen by `server`
+/// with those seen at its other address (or, without RFC 5780, by the other servers).
+fn mapping(
+    socket: &UdpSocket,
+    m1: SocketAddr,
+    server: SocketAddr,
+    other: Option<SocketAddr>,
+    servers: &[SocketAddr],
+    budget: &Budget,
+    stats: &mut Stats,
+) -> Result<Behaviour> {
+    if let Some(other) = other {
+        let alt_ip = SocketAddr::new(other.ip(), server.port());
+        let got = binding::transact(
+            socket,
+            &[Request::to(alt_ip), Request::to(other)],
+            budget.wait(Duration::from_secs(1)),
+            stats,
+        )?;
+        let m2 = got[0].as_ref().and_then(Response::mapped);
+        let m3 = got[1].as_ref().and_then(Response::mapped);
+        return Ok(match (m2, m3) {
+            (Some(m2), _) if m2 == m1 => Behaviour::EndpointIndependent,
+            (Some(m2), Some(m3)) if m3 == m2 => Behaviour::AddressDependent,
+            (Some(_), Some(_)) => Behaviour::AddressAndPortDependent,
+            _ => Behaviour::Unknown,
+        });
+    }
+    if servers.len() < 2 {
+        return Ok(Behaviour::Unknown);
+    }
+    let got = binding::transact(
+        socket,
+        &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),
+        budget.wait(Duration::from_secs(1)),
+        stats,
+    )?;
+    let seen: Vec<SocketAddr> = got
+        .iter()
+        .filter_map(|r| r.as_ref().and_then(Response::mapped))
+        .collect();
+    Ok(if seen.len() < 2 {
+        Behaviour::Unknown
+    } else if seen.iter().all(|m| *m == seen[0]) {
+        Behaviour::EndpointIndependent
+    } else {
+        Behaviour::EndpointDependent
+    })
 }
 
 fn summary(ctx: &Ctx, record: &Value, test_ms: u128) {

@@ -19,7 +19,7 @@ use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::output::Output;
 use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status, diag, random};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -271,114 +271,48 @@ impl Server {
         self.out.record(record)
     }
 
-    // One arm per message of the protocol, read best side by side.
-    #[allow(clippy::too_many_lines)]
+    /// Answers one rendezvous message from `from` (rate-limited per source address).
     fn rendezvous(&self, index: usize, message: Rv, from: SocketAddr) -> Result<()> {
-        let reply = |m: &Rv| self.send(index, &m.encode(), from);
-        let refuse = |reason: String| reply(&Rv::Error { reason });
         if !self.lock().allow_request(from.ip(), Instant::now()) {
             // Said once a second at most: a refusal is a reply too.
             if self.lock().allow_refusal(from.ip(), Instant::now()) {
-                refuse(format!(
-                    "rate limited: at most {} requests a second from one address",
-                    crate::registry::REQUESTS_PER_S
-                ));
+                self.refuse(
+                    index,
+                    from,
+                    format!(
+                        "rate limited: at most {} requests a second from one address",
+                        crate::registry::REQUESTS_PER_S
+                    ),
+                );
             }
             return Ok(());
         }
         match message {
             Rv::Hello { id } => {
                 let challenge = self.challenge(&id, from, unix_secs() / CHALLENGE_PERIOD_S);
-                reply(&Rv::Challenge {
+                let reply = Rv::Challenge {
                     challenge: hex::encode(challenge),
-                });
+                };
+                self.send(index, &reply.encode(), from);
             }
             Rv::Register {
                 candidate,
                 challenge,
                 proof,
-            } => {
-                let parsed = match Candidate::from_record(&candidate) {
-                    Ok(parsed) => parsed,
-                    Err(e) => {
-                        refuse(e);
-                        return Ok(());
-                    }
-                };
-                let id = parsed.id;
-                let now = unix_secs() / CHALLENGE_PERIOD_S;
-                let fresh = [now, now.saturating_sub(1)]
-                    .iter()
-                    .any(|p| hex::encode(self.challenge(&id, from, *p)) == challenge);
-                if !fresh {
-                    refuse("stale or foreign challenge: say hello again".to_owned());
-                    return Ok(());
-                }
-                let raw = hex::decode(&challenge).unwrap_or_default();
-                if !rendezvous::check_proof(&id, &raw, &proof) {
-                    refuse("the proof is not a signature by the registering key".to_owned());
-                    return Ok(());
-                }
-                let registered = self
-                    .lock()
-                    .register(id, from, index, candidate, Instant::now());
-                if let Err(reason) = registered {
-                    refuse(reason);
-                    return Ok(());
-                }
-                reply(&Rv::Registered {
-                    observed: Addr::udp(from),
-                    ttl_s: TTL.as_secs(),
-                });
-                self.event(&records::event(
+            } => match self.register(index, candidate, &challenge, &proof, from) {
+                Ok(id) => self.event(&records::event(
                     "registered",
                     json!({"id": id, "addr": Addr::udp(from)}),
-                ))?;
-            }
-            Rv::Connect { from: a, to: b } => {
-                let introduced = {
-                    let mut state = self.lock();
-                    let now = Instant::now();
-                    match (state.get(&a, now), state.get(&b, now)) {
-                        (Some(ra), _) if ra.addr != from => {
-                            Err(format!("{a} is registered from another address"))
-                        }
-                        (None, _) => Err(format!("{a} is not registered: register first")),
-                        (_, None) => Err(format!("peer {b} is not registered here")),
-                        (Some(ra), Some(rb)) => {
-                            let to_a = (ra.socket, ra.addr, rb.candidate.clone(), rb.addr);
-                            let to_b = (rb.socket, rb.addr, ra.candidate.clone(), ra.addr);
-                            if state.allow_introduction(&b, now) {
-                                let session = state.session(a, b, random::bytes()?, now);
-                                Ok((session, to_a, to_b))
-                            } else {
-                                Err(format!(
-                                    "peer {b} is busy: at most {} introductions a second",
-                                    crate::registry::INTRODUCTIONS_PER_S
-                                ))
-                            }
-                        }
-                    }
-                };
-                match introduced {
-                    Err(reason) => refuse(reason),
-                    Ok((session, to_a, to_b)) => {
-                        for (socket, addr, peer, observed) in [to_a, to_b] {
-                            let introduce = Rv::Introduce {
-                                session: hex::encode(session),
-                                peer,
-                                observed: Addr::udp(observed),
-                                start_in_ms: START_IN_MS,
-                            };
-                            self.send(socket, &introduce.encode(), addr);
-                        }
-                        self.event(&records::event(
-                            "introduced",
-                            json!({"from": a, "to": b, "session": hex::encode(session)}),
-                        ))?;
-                    }
-                }
-            }
+                ))?,
+                Err(reason) => self.refuse(index, from, reason),
+            },
+            Rv::Connect { from: a, to: b } => match self.introduce(a, b, from)? {
+                Ok(session) => self.event(&records::event(
+                    "introduced",
+                    json!({"from": a, "to": b, "session": hex::encode(session)}),
+                ))?,
+                Err(reason) => self.refuse(index, from, reason),
+            },
             Rv::Challenge { .. }
             | Rv::Registered { .. }
             | Rv::Introduce { .. }
@@ -387,6 +321,93 @@ impl Server {
             }
         }
         Ok(())
+    }
+
+    /// Sends `from` an error message saying why its request was refused.
+    fn refuse(&self, index: usize, from: SocketAddr, reason: String) {
+        self.send(index, &Rv::Error { reason }.encode(), from);
+    }
+
+    /// `register`: checks the candidate, that the challenge is fresh and ours for
+    /// this address, and the proof of the key; stores the registration and confirms
+    /// it. Returns the registered id, or why it was refused.
+    fn register(
+        &self,
+        index: usize,
+        candidate: Map<String, Value>,
+        challenge: &str,
+        proof: &str,
+        from: SocketAddr,
+    ) -> std::result::Result<PeerId, String> {
+        let id = Candidate::from_record(&candidate)?.id;
+        let now = unix_secs() / CHALLENGE_PERIOD_S;
+        let fresh = [now, now.saturating_sub(1)]
+            .iter()
+            .any(|p| hex::encode(self.challenge(&id, from, *p)) == challenge);
+        if !fresh {
+            return Err("stale or foreign challenge: say hello again".to_owned());
+        }
+        let raw = hex::decode(challenge).unwrap_or_default();
+        if !rendezvous::check_proof(&id, &raw, proof) {
+            return Err("the proof is not a signature by the registering key".to_owned());
+        }
+        self.lock()
+            .register(id, from, index, candidate, Instant::now())?;
+        let registered = Rv::Registered {
+            observed: Addr::udp(from),
+            ttl_s: TTL.as_secs(),
+        };
+        self.send(index, &registered.encode(), from);
+        Ok(id)
+    }
+
+    /// `connect` from `a` (who must send from where it registered) to `b`: sends each
+    /// the other's candidate in an introduction with a shared session. Returns the
+    /// session, or why it was refused.
+    fn introduce(
+        &self,
+        a: PeerId,
+        b: PeerId,
+        from: SocketAddr,
+    ) -> Result<std::result::Result<[u8; 16], String>> {
+        let introduced = {
+            let mut state = self.lock();
+            let now = Instant::now();
+            match (state.get(&a, now), state.get(&b, now)) {
+                (Some(ra), _) if ra.addr != from => {
+                    Err(format!("{a} is registered from another address"))
+                }
+                (None, _) => Err(format!("{a} is not registered: register first")),
+                (_, None) => Err(format!("peer {b} is not registered here")),
+                (Some(ra), Some(rb)) => {
+                    let to_a = (ra.socket, ra.addr, rb.candidate.clone(), rb.addr);
+                    let to_b = (rb.socket, rb.addr, ra.candidate.clone(), ra.addr);
+                    if state.allow_introduction(&b, now) {
+                        let session = state.session(a, b, random::bytes()?, now);
+                        Ok((session, to_a, to_b))
+                    } else {
+                        Err(format!(
+                            "peer {b} is busy: at most {} introductions a second",
+                            crate::registry::INTRODUCTIONS_PER_S
+                        ))
+                    }
+                }
+            }
+        };
+        let (session, to_a, to_b) = match introduced {
+            Ok(introduced) => introduced,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        for (socket, addr, peer, observed) in [to_a, to_b] {
+            let introduce = Rv::Introduce {
+                session: hex::encode(session),
+                peer,
+                observed: Addr::udp(observed),
+                start_in_ms: START_IN_MS,
+            };
+            self.send(socket, &introduce.encode(), addr);
+        }
+        Ok(Ok(session))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {

@@ -8,7 +8,7 @@ use mainline::{Id, Node};
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::discovery::dht::{BOOTSTRAP_ENV, id_hex, local_testnet, parse_id};
-use p2p_shared::ndjson::records::Listening;
+use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Error, Result, Status, cli::progress};
 use serde_json::{Value, json};
 
@@ -73,7 +73,7 @@ pub fn info(args: &InfoArgs, ctx: &Ctx) -> Result<Status> {
     let bootstrapped = smol::block_on(within(args.node.timeout, "bootstrapping", async {
         Ok(dht.bootstrapped().await)
     }))?;
-    let record = smol::block_on(info_record(&dht, "info"));
+    let record = smol::block_on(async { records::typed("info", node_state(&dht).await) });
     ctx.out.record(&record)?;
     if bootstrapped {
         Ok(Status::Success)
@@ -85,13 +85,12 @@ pub fn info(args: &InfoArgs, ctx: &Ctx) -> Result<Status> {
     }
 }
 
-/// What a node knows about itself, as a record of type `kind`.
-async fn info_record(dht: &AsyncDht, kind: &str) -> Value {
+/// What a node knows about itself: the fields of its `info` and `stats` records.
+async fn node_state(dht: &AsyncDht) -> Value {
     let info = dht.info().await;
     let table = dht.to_bootstrap().await.len();
     let (size, stddev) = info.dht_size_estimate();
     json!({
-        "type": kind,
         "node_id": id_hex(info.id()),
         "addr": Addr::udp(info.local_addr()),
         "public_addr": info.public_address().map(Addr::udp),
@@ -115,7 +114,7 @@ pub fn serve(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
             match args.stats_every {
                 Some(every) => {
                     smol::Timer::after(every).await;
-                    ctx.out.record(&info_record(&dht, "stats").await)?;
+                    ctx.out.record(&records::stats(node_state(&dht).await))?;
                 }
                 None => smol::future::pending::<()>().await,
             }

@@ -4,6 +4,7 @@
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 use p2p_shared::discovery::dns_server::respond::Transport;
+use p2p_shared::ndjson::records;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -111,8 +112,7 @@ impl Counters {
         };
         let udp = sum(&|s| &s.udp);
         let tcp = sum(&|s| &s.tcp);
-        json!({
-            "type": "stats",
+        records::stats(json!({
             "queries": udp + tcp,
             "udp": udp,
             "tcp": tcp,
@@ -121,7 +121,7 @@ impl Counters {
             "by_type": named(&mut TYPES.iter().map(|(_, n)| *n), &|s, i| &s.by_type[i]),
             "by_rcode": named(&mut RCODES.iter().map(|(_, n)| *n), &|s, i| &s.by_rcode[i]),
             "peers": peers,
-        })
+        }))
     }
 }
 

@@ -70,6 +70,12 @@ pub fn event(name: &str, details: Value) -> Value {
     tagged(json!({"type": "event", "event": name}), details)
 }
 
+/// `{"type":KIND,…}` with the fields of `fields` (an object): for a record type one
+/// tool alone prints, built from fields it shares with a typed record.
+pub fn typed(kind: &str, fields: Value) -> Value {
+    tagged(json!({ "type": kind }), fields)
+}
+
 /// `head` followed by the fields of `rest` (when it is an object).
 fn tagged(mut head: Value, rest: Value) -> Value {
     if let (Some(map), Value::Object(rest)) = (head.as_object_mut(), rest) {

@@ -76,6 +76,9 @@ fn every_tools_help_names_its_role() {
         ("p2p-dns-rr", bin!("p2p-dns-rr"), "discovery"),
         ("p2p-dht", bin!("p2p-dht"), "peer routing"),
         ("p2p-punch", bin!("p2p-punch"), "peer routing"),
+        ("p2p-relay", bin!("p2p-relay"), "peer routing"),
+        ("p2p-pipe", bin!("p2p-pipe"), "stream"),
+        ("p2p-gossip", bin!("p2p-gossip"), "content routing"),
     ] {
         let mut cmd = common::command(&path, home.path());
         cmd.arg("--help");

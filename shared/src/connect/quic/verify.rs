@@ -61,6 +61,17 @@ impl std::fmt::Display for PeerRefused {
 
 impl std::error::Error for PeerRefused {}
 
+/// The peer id of a raw public key presented alone: a chain is refused.
+fn lone_key(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+) -> Result<PeerId, Error> {
+    if !intermediates.is_empty() {
+        return Err(refuse("the peer sent a certificate chain".to_owned()));
+    }
+    peer_of(end_entity)
+}
+
 /// The peer id in an end-entity "certificate" (a raw public key).
 fn peer_of(cert: &CertificateDer<'_>) -> Result<PeerId, Error> {
     peer_of_spki(cert.as_ref()).map_err(refuse)
@@ -112,10 +123,7 @@ impl ServerCertVerifier for PeerVerifier {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
-        if !intermediates.is_empty() {
-            return Err(refuse("the peer sent a certificate chain".to_owned()));
-        }
-        let peer = peer_of(end_entity)?;
+        let peer = lone_key(end_entity, intermediates)?;
         if peer != self.expected {
             return Err(refuse(format!(
                 "the peer is {peer}, not the {} that was dialled",
@@ -176,10 +184,7 @@ impl ClientCertVerifier for AllowVerifier {
         intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        if !intermediates.is_empty() {
-            return Err(refuse("the peer sent a certificate chain".to_owned()));
-        }
-        let peer = peer_of(end_entity)?;
+        let peer = lone_key(end_entity, intermediates)?;
         if !self.allow.permits(&peer) {
             return Err(refuse(format!("{peer} is not on the allow list")));
         }

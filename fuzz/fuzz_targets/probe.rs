@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         session,
         nonce: u64::from_be_bytes(word),
         echo: u64::from_le_bytes(word),
+        birthday: xor & 1 == 1,
     };
     let sealed = probe.seal(&peer);
     assert_eq!(sealed.len(), LEN);

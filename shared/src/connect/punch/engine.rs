@@ -244,6 +244,7 @@ impl Engine<'_> {
             session: self.plan.session,
             nonce,
             echo,
+            birthday: socket != 0,
         };
         let bytes = probe.seal(self.identity);
         // Errors are ICMP reports of earlier probes or unreachable networks (a local
@@ -546,14 +547,17 @@ impl<'a> Engine<'a> {
                 let (at, technique) = (sent.at, sent.technique);
                 let now = Instant::now();
                 // Once the birthday technique runs, a path through one of its sockets
-                // or to an address nobody advertised is its doing, even when a plain
-                // probe happened to prove it first.
-                let technique =
-                    if socket != 0 || (schedule.escalated && (me_hard || !self.advertised(from))) {
-                        Technique::Birthday
-                    } else {
-                        technique
-                    };
+                // (ours, or the peer's as its flag says) or to an address nobody
+                // advertised is its doing, even when a plain probe happened to prove
+                // it first.
+                let technique = if socket != 0
+                    || probe.birthday
+                    || (schedule.escalated && (me_hard || !self.advertised(from)))
+                {
+                    Technique::Birthday
+                } else {
+                    technique
+                };
                 schedule.done = Some(Success {
                     socket,
                     remote: from,
@@ -740,6 +744,7 @@ mod tests {
             session,
             nonce: 9,
             echo: 0,
+            birthday: false,
         }
         .seal(&mallory);
         UdpSocket::bind("127.0.0.1:0")

@@ -2,7 +2,8 @@
 //!
 //! Layout (101 bytes): `p2pP`, kind (1), session (16), nonce (8), echo (8), and an
 //! ed25519 signature (64) by the sender over a domain-separation label and the 37
-//! bytes before it. A receiver accepts a probe only when it is signed by the peer it
+//! bytes before it. The kind byte's high bit says the packet left one of the
+//! sender's birthday sockets, so both sides of a pair name the same technique. A receiver accepts a probe only when it is signed by the peer it
 //! expects and carries this punch's session id, so a third party can neither inject
 //! probes nor replay them into another session; an ack must echo a nonce this side
 //! sent, which proves a round trip.
@@ -17,6 +18,8 @@ pub const MAGIC: &[u8; 4] = b"p2pP";
 pub const LEN: usize = 4 + 1 + 16 + 8 + 8 + 64;
 const SIGNED_LEN: usize = LEN - 64;
 const LABEL: &[u8] = b"p2p-punch probe v1\0";
+/// The kind byte's flag for a packet sent from a birthday socket.
+const BIRTHDAY_BIT: u8 = 0x80;
 
 /// What a probe asks of its receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +66,9 @@ pub struct Probe {
     pub nonce: u64,
     /// The nonce of the probe this answers (0 for a probe).
     pub echo: u64,
+    /// Sent from one of the sender's birthday sockets: a path through it is the
+    /// birthday technique's doing on both sides.
+    pub birthday: bool,
 }
 
 /// Why a packet was not accepted as a probe.
@@ -81,7 +87,8 @@ impl Probe {
     pub fn seal(&self, identity: &Identity) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(LEN);
         bytes.extend_from_slice(MAGIC);
-        bytes.push(self.kind.byte());
+        let flag = if self.birthday { BIRTHDAY_BIT } else { 0 };
+        bytes.push(self.kind.byte() | flag);
         bytes.extend_from_slice(&self.session);
         bytes.extend_from_slice(&self.nonce.to_be_bytes());
         bytes.extend_from_slice(&self.echo.to_be_bytes());
@@ -95,7 +102,7 @@ impl Probe {
         if !is_probe(bytes) || bytes.len() != LEN {
             return Err(ProbeError::Malformed);
         }
-        let kind = Kind::from_byte(bytes[4]).ok_or(ProbeError::Malformed)?;
+        let kind = Kind::from_byte(bytes[4] & !BIRTHDAY_BIT).ok_or(ProbeError::Malformed)?;
         if &bytes[5..21] != session {
             return Err(ProbeError::WrongSession);
         }
@@ -118,6 +125,7 @@ impl Probe {
             session: *session,
             nonce: word(21),
             echo: word(29),
+            birthday: bytes[4] & BIRTHDAY_BIT != 0,
         })
     }
 }
@@ -147,6 +155,7 @@ mod tests {
             session: [9; 16],
             nonce: 42,
             echo: 7,
+            birthday: false,
         };
         let bytes = probe.seal(&alice);
         assert_eq!(bytes.len(), LEN);
@@ -168,6 +177,19 @@ mod tests {
         assert_eq!(
             Probe::open(&bytes[..50], &[9; 16], &alice.id()),
             Err(ProbeError::Malformed)
+        );
+        let flagged = Probe {
+            birthday: true,
+            ..probe
+        };
+        let sealed = flagged.seal(&alice);
+        assert_eq!(Probe::open(&sealed, &[9; 16], &alice.id()), Ok(flagged));
+        let mut unflagged = sealed;
+        unflagged[4] &= !BIRTHDAY_BIT;
+        assert_eq!(
+            Probe::open(&unflagged, &[9; 16], &alice.id()),
+            Err(ProbeError::BadSignature),
+            "the birthday flag is signed"
         );
     }
 }

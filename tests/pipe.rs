@@ -289,14 +289,14 @@ fn a_large_transfer_arrives_intact_both_ways() {
     let ev = events(&connect_events);
     assert_eq!(ev[0]["event"], "path", "{ev:?}");
     assert_eq!(ev[0]["path"], "direct");
-    assert_eq!(ev[0]["peer"], id_a.as_str());
+    assert_eq!(ev[0]["id"], id_a.as_str());
     let closed = ev.iter().find(|e| e["event"] == "closed").unwrap();
     assert_eq!(closed["ok"], true);
     assert_eq!(closed["bytes_out"], up.len());
     assert_eq!(closed["bytes_in"], down.len());
     let ev = events(&listen_events);
     assert_eq!(
-        ev[0]["peer"],
+        ev[0]["id"],
         id_b.as_str(),
         "the listener knows who connected"
     );

@@ -2,11 +2,11 @@
 //! every change, and the same as NDJSON `event` records with `--events FILE`.
 //!
 //! ```text
-//! {"type":"event","event":"path","peer":ID,"path":"direct","technique":null,
+//! {"type":"event","event":"path","id":ID,"path":"direct","technique":null,
 //!  "local":"udp://…","remote":"udp://…","rtt_ms":0.3,"reason":"…"}
 //! {"type":"event","event":"failed","path":"punched via udp://…","reason":"…"}   a path that did not work
 //! {"type":"event","event":"listening","addr":"tcp://…"}   connect --local accepts here
-//! {"type":"event","event":"closed","peer":ID,"bytes_in":N,"bytes_out":N,"ok":true,
+//! {"type":"event","event":"closed","id":ID,"bytes_in":N,"bytes_out":N,"ok":true,
 //!  "rtt_ms":0.3,"mtu":6500,"lost_packets":0,"reason":"…"}   mtu: the UDP payload size
 //!  path MTU discovery reached
 //! ```
@@ -113,7 +113,7 @@ impl Reporter {
         self.event(&records::event(
             "path",
             json!({
-                "peer": peer, "path": via.kind(), "technique": via.technique(),
+                "id": peer, "path": via.kind(), "technique": via.technique(),
                 "local": udp(local), "remote": udp(remote), "rtt_ms": millis(rtt),
                 "reason": reason,
             }),
@@ -153,7 +153,7 @@ impl Reporter {
         self.event(&records::event(
             "closed",
             json!({
-                "peer": peer, "bytes_out": sent, "bytes_in": received, "ok": ok,
+                "id": peer, "bytes_out": sent, "bytes_in": received, "ok": ok,
                 "rtt_ms": millis(conn.rtt()), "mtu": stats.path.current_mtu,
                 "lost_packets": stats.path.lost_packets, "reason": reason,
             }),

@@ -10,6 +10,7 @@ mod completion;
 mod compose;
 mod contract;
 mod demo;
+mod examples;
 mod dht;
 mod discover;
 mod dns_publish;

@@ -8,13 +8,13 @@ use p2p_shared::ndjson::input::InputOptions;
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-keygen new -o ~/.config/p2p/identity.json    make your identity
-  p2p-keygen new | tee key.json | p2p-keygen id    secret record to a file, public one shown
+Examples ($PEER_ID is a peer's id, here the one of key.json):
+  p2p-keygen new -o ~/.config/p2p/identity.json    # make your identity
+  p2p-keygen new | tee bob.json | p2p-keygen id    # secret record to a file, public one shown
   echo '{\"type\":\"message\",\"text\":\"hi\"}' | p2p-keygen sign -i key.json | p2p-keygen verify
   p2p-keygen peer --addr udp://192.0.2.1:4000 --topic chat
-  echo secret | p2p-keygen seal --to PEER_ID | p2p-keygen open -i key.json
-  p2p-keygen convert '@<base64>.ed25519' --to id";
+  echo secret | p2p-keygen seal --to \"$PEER_ID\" | p2p-keygen open -i key.json
+  p2p-keygen convert '@iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=.ed25519' --to id";
 
 /// Make and read ed25519 identities; sign, verify, seal and open NDJSON lines.
 ///
@@ -52,7 +52,7 @@ pub enum Command {
 /// `p2p-keygen new`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  p2p-keygen new -o key.json\n  p2p-keygen new > key.json   (then chmod 600 key.json)"
+    after_help = "Examples:\n  p2p-keygen new -o alice.json\n  p2p-keygen new > bob.json && chmod 600 bob.json"
 )]
 pub struct NewArgs {
     /// Write the identity to FILE (mode 0600) and print only its public record
@@ -165,8 +165,10 @@ Ed25519 peer id (12D3KooW…) or its CIDv1 (k51…), a toolbox identity record, 
 file (# comments allowed).\n\n\
 Without --to, prints an identity record with every public form. Secret forms (--to identity, \
 --to ssb-secret) need a secret input.\n\n\
-Examples:\n  p2p-keygen convert 'ssh-ed25519 AAAAC3Nza… host' --to id\n  \
-p2p-keygen convert < ~/.ssb/secret --to identity > key.json"
+Examples:\n  p2p-keygen convert --to openssh < key.json > key.pub   # an OpenSSH public key line\n  \
+p2p-keygen convert \"$(cat key.pub)\" --to id\n  \
+p2p-keygen convert --to ssb-secret < key.json > secret   # an ssb secret file, and back:\n  \
+p2p-keygen convert --to identity < secret > ssb-key.json"
 )]
 pub struct ConvertArgs {
     /// The key to convert [default: read stdin]

@@ -5,10 +5,10 @@ use std::ffi::OsString;
 
 const EXAMPLES: &str = "\
 Examples:
-  p2p                          the tools, one line each
-  p2p roles                    which tool fills which role, with an example
+  p2p                            # the tools, one line each
+  p2p roles                      # which tool fills which role, with an example
   p2p roles --json | jq -r .tool
-  p2p keygen new -o key.json   the same as p2p-keygen new -o key.json";
+  p2p keygen new -o alice.json   # the same as p2p-keygen new -o alice.json";
 
 /// The p2p toolbox: small peer-to-peer tools that speak NDJSON.
 ///

@@ -21,8 +21,8 @@
 //! when the pipeline ends in a toolbox command that prints records, i.e. not in
 //! `jq`, `dig`, `p2p-pipe`'s stream or `p2p-keygen open`'s plaintext). A line ending
 //! in `&` is a server for the lines after it: it runs in the background, the next
-//! line waits until it is ready (its `listening` or `bootstrap` record; its first
-//! stderr line when the line sends its stdout to a file), and when the page is done
+//! line waits until it is ready (its first record, which is `listening` for every
+//! server; its first stderr line when the line sends its stdout to a file), and when the page is done
 //! it is stopped with SIGINT and must end with status 130 (or 0, if it was done).
 
 use crate::common::{self, Finished, Running};
@@ -80,14 +80,18 @@ fn subcommands(help: &str) -> Vec<String> {
 }
 
 /// The example command lines of a help page: the indented lines under a line that
-/// starts with `Examples` and ends with `:`, lines ending in `\` joined with the next.
+/// starts with `Examples` (its heading ends with `:`), lines ending in `\` joined
+/// with the next.
 pub fn examples(help: &str) -> Vec<String> {
     let mut lines = Vec::new();
+    let mut header = false;
     let mut inside = false;
     let mut pending = String::new();
     for line in help.lines() {
         if !inside {
-            inside = line.starts_with("Examples") && line.ends_with(':');
+            // The heading may run over more than one line; it ends with `:`.
+            header = header || line.starts_with("Examples");
+            inside = header && line.ends_with(':');
             continue;
         }
         if !line.starts_with("  ") {
@@ -178,7 +182,9 @@ impl Lab {
         lab.finished("setup", SETUP);
         let id = std::fs::read_to_string(lab.dir.path().join("peer_id")).unwrap();
         lab.env.push(("PEER_ID".into(), id.trim().to_owned()));
-        let boot = lab.start(TESTNET);
+        let mut testnet = Running::start_reading(lab.bash(TESTNET), Stdio::null());
+        let boot = testnet.wait_for(READY_TIME, |r| r["type"] == "bootstrap");
+        lab.background.push((TESTNET.to_owned(), testnet));
         let env = boot["env"].as_str().expect("the testnet's bootstrap line");
         let (_, list) = env.split_once('=').unwrap();
         lab.env.push(("P2P_DHT_BOOTSTRAP".into(), list.to_owned()));
@@ -220,8 +226,8 @@ impl Lab {
         }
     }
 
-    /// Starts a background line and waits until it is ready; returns the record that
-    /// said so (null when it was a stderr line).
+    /// Starts a background line and waits until it is ready; returns its first
+    /// record (null when it sent its stdout elsewhere).
     fn start(&mut self, line: &str) -> serde_json::Value {
         let mut running = Running::start_reading(self.bash(&session_script(line)), Stdio::null());
         let redirected = line.contains(" > ") || line.contains(" >> ");
@@ -237,11 +243,7 @@ impl Lab {
                     break serde_json::Value::Null;
                 }
             } else if let Some(record) = running.next_line(Duration::from_millis(50)) {
-                let record = check_record(line, &record);
-                if record["type"] == "listening" || record["type"] == "bootstrap" {
-                    break record;
-                }
-                continue;
+                break check_record(line, &record);
             }
             if let Some(status) = running.wait(Duration::ZERO) {
                 panic!("`{line}` ended ({status}) before it was ready: {}", running.stderr());
@@ -326,6 +328,7 @@ fn run_examples(test: &str, tool: PathBuf) {
     for (command, help) in pages(&tool) {
         let lines = examples(&help);
         if lines.is_empty() {
+            assert!(!help.contains("Examples"), "{command}: examples not found");
             continue;
         }
         let mut lab = Lab::new();
@@ -367,7 +370,7 @@ examples_of! {
 
 #[test]
 fn example_lines_are_extracted_whole() {
-    let help = "Usage: x\n\nExamples (on a testnet):\n  x a   # one\n  x b \\\n      --c d\n\nExit status: 0 ok.\n";
+    let help = "Usage: x\n\nExamples (on a testnet,\nsee x):\n  x a   # one\n  x b \\\n      --c d\n\nExit status: 0 ok.\n";
     assert_eq!(examples(help), ["x a   # one", "x b --c d"]);
     assert!(prints_records("p2p-dht get x | p2p-keygen verify"));
     assert!(!prints_records("p2p roles --json | jq -r .tool"));

@@ -10,15 +10,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples (a local testnet; without --bootstrap or $P2P_DHT_BOOTSTRAP the public DHT is used):
-  p2p-dht testnet 20 | tee net.ndjson                       run a DHT of 20 nodes on loopback
-  export P2P_DHT_BOOTSTRAP=$(jq -r 'select(.type==\"bootstrap\").addrs|join(\",\")' net.ndjson)
+Examples (on a local testnet; without --bootstrap or $P2P_DHT_BOOTSTRAP the public DHT is used;
+$PEER_ID is the id of key.json):
+  p2p-dht testnet 20 > net.ndjson &                      # a DHT of 20 nodes on loopback
+  export $(jq -r 'select(.type==\"bootstrap\").env' net.ndjson)   # P2P_DHT_BOOTSTRAP=…
   p2p-dht announce --topic chat --port 4000
   p2p-dht get-peers --topic chat --count 1
-  p2p-dht put '{\"hello\":\"world\"}'                         an immutable item; prints its hash
-  p2p-dht put -i key.json --salt profile '{\"name\":\"ada\"}'   a mutable item under your key
-  p2p-dht publish -i key.json --addr udp://192.0.2.7:4000 && p2p-dht resolve PEER_ID
-  printf 'chat\\nnews\\n' | p2p-dht get-peers --topic-lines   one lookup per input line
+  p2p-dht put '{\"hello\":\"world\"}'                         # an immutable item; prints its hash
+  p2p-dht put -i key.json --salt profile '{\"name\":\"ada\"}'   # a mutable item under your key
+  p2p-dht publish -i key.json --addr udp://192.0.2.7:4000 && p2p-dht resolve \"$PEER_ID\"
+  printf 'chat\\nnews\\n' | p2p-dht announce --topic-lines --port 4000   # one per input line
+  printf 'chat\\nnews\\n' | p2p-dht get-peers --topic-lines
 
 Topics are looked up under SHA-1 of their UTF-8 bytes.
 
@@ -114,9 +116,9 @@ in `input`.
 
 Exit status: 0 peers found, 1 none, 2 bad input, 3 timed out before the lookup ended.
 
-Examples:
-  p2p-dht get-peers --topic chat --count 5
-  p2p-dht get-peers 3b245504cf5f11bbdbe1201cea6a6bf45aee1bc0")]
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`):
+  p2p-dht announce --topic chat --port 4000 && p2p-dht get-peers --topic chat --count 1
+  p2p-dht get-peers 7ecde348ff9cda2c3ba69a0c4543365039d0d65b   # the same: SHA-1 of \"chat\"")]
 pub struct GetPeersArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -135,9 +137,9 @@ pub struct GetPeersArgs {
 Nodes store announced peers for a limited time, so long-lived peers re-announce with
 --every. Without --port, nodes record the UDP port this announcement came from.
 
-Examples:
-  p2p-dht announce --topic chat --port 4000 --every 5m
-  p2p-dht announce 3b245504cf5f11bbdbe1201cea6a6bf45aee1bc0")]
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`):
+  p2p-dht announce --topic chat --port 4000 --every 5m &
+  p2p-dht announce 7ecde348ff9cda2c3ba69a0c4543365039d0d65b   # once, from this UDP port")]
 pub struct AnnounceArgs {
     #[command(flatten)]
     pub target: TargetArgs,
@@ -173,10 +175,11 @@ bytes and salts at most 64 (BEP 44).
 Exit status: 0 stored, 1 not stored (a `--cas` or `--seq` conflict names itself),
 2 bad value, 3 timed out.
 
-Examples:
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`):
   p2p-dht put '[1,2,3]'
   echo -n hello | p2p-dht put --raw
-  p2p-dht put -i key.json --salt status --cas 1700000000000 '\"away\"'")]
+  p2p-dht put -i key.json --salt status --seq 1700000000000 '\"here\"'
+  p2p-dht put -i key.json --salt status --cas 1700000000000 '\"away\"'   # only over that seq")]
 pub struct PutArgs {
     /// The value [default: stdin]
     #[arg(value_name = "VALUE")]
@@ -216,9 +219,10 @@ A mutable item is the one with the highest seq among the answers.
 
 Exit status: 0 found, 1 not found, 2 bad input, 3 timed out.
 
-Examples:
-  p2p-dht get 3b245504cf5f11bbdbe1201cea6a6bf45aee1bc0
-  p2p-dht get PEER_ID --salt status")]
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`; $PEER_ID is the id of
+key.json):
+  p2p-dht put '[1,2,3]' && p2p-dht get 62d9f3bfe6731fedba5985a6273e6dc8a2f6394a
+  p2p-dht put -i key.json --salt status '\"away\"' && p2p-dht get \"$PEER_ID\" --salt status")]
 pub struct GetArgs {
     /// The item's hash or public key [default: read targets from stdin]
     #[arg(value_name = "TARGET")]

@@ -230,7 +230,7 @@ impl Lab {
     /// record (null when it sent its stdout elsewhere).
     fn start(&mut self, line: &str) -> serde_json::Value {
         let mut running = Running::start_reading(self.bash(&session_script(line)), Stdio::null());
-        let redirected = line.contains(" > ") || line.contains(" >> ");
+        let redirected = line.contains(" >");
         let end = Instant::now() + READY_TIME;
         let ready = loop {
             assert!(

@@ -11,15 +11,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-discover chat --mdns --interface eth0 --announce 4000 --watch
-  p2p-discover --all --interface eth0
-  p2p-discover chat --dht --bootstrap 127.0.0.1:6881 --announce 4000
-  p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`; HTTP trackers carry
+signed peer records, UDP ones cannot):
+  p2p-discover tracker --bind 127.0.0.1:6969 &
+  p2p-discover chat --tracker http://127.0.0.1:6969/announce --announce 4000 -i key.json >a &
+  p2p-discover chat --tracker http://127.0.0.1:6969/announce --count 1 | p2p-keygen verify
+  p2p-discover chat --tracker udp://127.0.0.1:6969 --count 1
+  p2p-dht announce --topic chat --port 4000 && p2p-discover chat --dht --count 1
   p2p-discover chat --peers peers.json --peers more.ndjson
-  p2p-discover chat --dns peers.example.org:4000 --dns-server 127.0.0.1:5353
-  p2p-discover tracker --bind 127.0.0.1:6969
-  p2p-discover chat --tracker http://127.0.0.1:6969/announce | p2p-keygen verify   (HTTP trackers carry signed records, UDP ones cannot)";
+  p2p-dns-rr serve --zone peers.example.org --bind 127.0.0.1:5353 < peers.ndjson &
+  p2p-discover chat --dns peers.example.org --dns-server 127.0.0.1:5353 --count 1
+  p2p-discover chat --mdns --interface lo --announce 4000 -i key.json --watch >b &
+  p2p-discover --all --interface lo --count 1      # every _p2p._udp peer on the link";
 
 /// Given a topic, find (and announce to) interested peers: mDNS, the mainline DHT,
 /// BitTorrent trackers, bootstrap lists, DNS.

@@ -117,6 +117,7 @@ impl Mdns {
         self.daemon
             .register(info)
             .map_err(|e| Error::failure(format!("mDNS register: {e}")))?;
+        p2p_shared::diag::note(format_args!("announcing {topic} on port {port} over mDNS"));
         self.registered = Some(fullname);
         Ok(())
     }

@@ -63,6 +63,12 @@ pub async fn run(tracker: Tracker, plan: Plan, tx: Sender) {
         .await
         {
             Ok(reply) => {
+                if event == Event::Started && plan.port != 0 {
+                    p2p_shared::diag::note(format_args!(
+                        "announced {} on port {} to {tracker}",
+                        plan.topic, plan.port
+                    ));
+                }
                 event = Event::None;
                 let interval = Duration::from_secs(reply.interval.into()).max(MIN_INTERVAL);
                 if !snapshot.update(peers(&reply, &plan.topic), &tx).await {

@@ -9,13 +9,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53
-  dig @127.0.0.1 -p 5300 peers.example.org A          (a rotating subset of live peers)
+Examples (peers.ndjson holds signed `peer` records, e.g. from `p2p-keygen peer`; $PEER_ID is
+the id of one):
+  p2p-dns-rr serve --zone peers.example.org --bind 127.0.0.1:5300 < peers.ndjson &
+  dig @127.0.0.1 -p 5300 peers.example.org A          # a rotating subset of live peers
   dig @127.0.0.1 -p 5300 _p2p._udp.peers.example.org SRV
-  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300 | p2p-keygen verify
-  p2p-discover chat | p2p-dns-rr publish --server ns1.example.org --zone example.org \\
-      --name peers.example.org --tsig-key update.key
+  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300
+  p2p-dns-rr query \"$PEER_ID\".peers.example.org --type txt --server 127.0.0.1:5300 \\
+      | p2p-keygen verify                            # the signed record, checked
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53 &
 
 Exit status: 0 success, 1 failure (nothing found, the server refused), 2 usage or
 input error, 3 timed out.";
@@ -61,8 +63,9 @@ Prints {\"type\":\"listening\",\"addr\":…} first, then `stats` records with --
 Runs until killed; when stdin ends, the peers it gave expire and the --peers file remains.
 
 Examples:
-  p2p-dns-rr serve --zone peers.test --bind 127.0.0.1:5300 < peers.ndjson
-  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.test --ttl 5s --answers 4 --stats-every 10s";
+  p2p-dns-rr serve --zone peers.test --bind 127.0.0.1:5300 < peers.ndjson &
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.test --ttl 5s --answers 4 \\
+      --stats-every 10s &";
 
 /// `p2p-dns-rr serve`.
 #[derive(Debug, clap::Args)]
@@ -121,9 +124,11 @@ pub enum QueryType {
 Prints one `peer` record per peer the answer names (\"via\":\"dns\"); signed peer records \
 in TXT are verified and forged ones reported. A/AAAA records carry no port: give --port.\n\
 Exit status: 0 peers found, 1 none (or the server failed), 3 no answer in time.\n\n\
-Examples:\n  p2p-dns-rr query peers.example.org --server 127.0.0.1:5300\n  \
-p2p-dns-rr query chat.peers.example.org --type a --port 4000\n  \
-p2p-dns-rr query PEER_ID.peers.example.org --type txt")]
+Examples ($PEER_ID is the id of key.json, whose record peers.ndjson holds):\n  \
+p2p-dns-rr serve --zone peers.example.org --bind 127.0.0.1:5300 < peers.ndjson &\n  \
+p2p-dns-rr query peers.example.org --server 127.0.0.1:5300\n  \
+p2p-dns-rr query peers.example.org --server 127.0.0.1:5300 --type a --port 4000\n  \
+p2p-dns-rr query \"$PEER_ID\".peers.example.org --server 127.0.0.1:5300 --type txt")]
 pub struct QueryArgs {
     /// The name to ask about
     #[arg(value_parser = parse_zone)]

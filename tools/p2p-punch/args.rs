@@ -8,13 +8,12 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-punch stun stun.example.org:3478            your public address, as one server sees it
-  p2p-punch nat --server 203.0.113.1:3478          what kind of NAT you are behind
-  p2p-punch serve --bind 203.0.113.1:3478 --alt 203.0.113.2:3479
-  p2p-punch listen -i key.json --rendezvous 203.0.113.1:3478
-  p2p-punch connect PEER_ID --rendezvous 203.0.113.1:3478
-  p2p-punch connect --signal stdio --stun 203.0.113.1:3478 < their.json > mine.json
+Examples ($PEER_ID is the id of key.json):
+  p2p-punch serve --bind 203.0.113.1:3478 --alt 203.0.113.2:3479 &   # STUN and rendezvous
+  p2p-punch stun 203.0.113.1:3478         # your public address, as one server sees it
+  p2p-punch nat --server 203.0.113.1:3478  # what kind of NAT you are behind
+  p2p-punch listen -i key.json --rendezvous 203.0.113.1:3478 &
+  p2p-punch connect \"$PEER_ID\" --rendezvous 203.0.113.1:3478
 
 STUN servers are HOST, HOST:PORT, udp://HOST:PORT or stun:HOST:PORT (port 3478 by default).";
 
@@ -48,7 +47,8 @@ pub enum Command {
 #[command(
     after_help = "Without SERVER, asks the public servers listed in p2p-punch(1).\n\n\
 Exit status: 0 every server answered, 1 some did not, 3 none answered in time.\n\n\
-Examples:\n  p2p-punch stun 203.0.113.1:3478 203.0.113.7\n  p2p-punch stun --bind 0.0.0.0:4000 stun.example.org"
+Examples:\n  p2p-punch serve --bind 203.0.113.1:3478 &\n  p2p-punch serve --bind 203.0.113.7:3478 &\n  \
+p2p-punch stun 203.0.113.1:3478 203.0.113.7\n  p2p-punch stun --bind 0.0.0.0:4000 203.0.113.1"
 )]
 pub struct StunArgs {
     /// STUN servers to ask
@@ -68,7 +68,8 @@ pub struct StunArgs {
     after_help = "With a server that offers RFC 5780 (OTHER-ADDRESS, CHANGE-REQUEST), one \
 server suffices; otherwise the mapping is judged by comparing several servers and the filtering \
 is unknown.\n\n\
-Examples:\n  p2p-punch nat --server 203.0.113.1:3478\n  p2p-punch nat --server 203.0.113.1 --lifetime"
+Examples:\n  p2p-punch serve --bind 203.0.113.1:3478 --alt 203.0.113.2:3479 &\n  \
+p2p-punch nat --server 203.0.113.1:3478\n  p2p-punch nat --server 203.0.113.1 --lifetime --lifetime-max 2s"
 )]
 pub struct NatArgs {
     /// STUN server to test against; repeatable
@@ -97,7 +98,8 @@ Bounds: 20 rendezvous requests a second per source IP (bursts of 60), 2 introduc
 second per registered peer (bursts of 10), candidates of 1024 bytes, 50 STUN requests a \
 second per source IP (bursts of 200); RESPONSE-PORT to a port that itself asked within \
 the hour, else to an unprivileged port at most once a second per IP (bursts of 2). Refusals are said with an `error` message (once a second at most).\n\n\
-Examples:\n  p2p-punch serve --bind 0.0.0.0:3478\n  p2p-punch serve --bind 203.0.113.1:3478 --alt 203.0.113.2:3479"
+Examples:\n  p2p-punch serve --bind 0.0.0.0:3478 &\n  \
+p2p-punch serve --bind 203.0.113.1:3479 --alt 203.0.113.2:3480 &"
 )]
 pub struct ServeArgs {
     /// Primary address (port 0 picks a free one)
@@ -173,8 +175,9 @@ pub struct ListenArgs {
 #[command(
     after_help = "Without -i (or $P2P_IDENTITY), connects with a fresh throwaway \
 identity. Exit status: 0 punched, 1 no path found, 3 the rendezvous or peer did not answer.\n\n\
-Examples:\n  p2p-punch connect PEER_ID --rendezvous 203.0.113.1:3478\n  \
-p2p-punch connect --signal stdio --stun 203.0.113.1:3478   (then paste the peer's candidate line)"
+Examples ($PEER_ID is the id of key.json):\n  p2p-punch serve --bind 203.0.113.1:3478 &\n  \
+p2p-punch listen -i key.json --rendezvous 203.0.113.1:3478 &\n  \
+p2p-punch connect \"$PEER_ID\" --rendezvous 203.0.113.1:3478"
 )]
 pub struct ConnectArgs {
     /// The peer to punch to (optional with --signal stdio: then any signed candidate)

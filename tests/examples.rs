@@ -11,8 +11,9 @@
 //! 203.0.113.0/24 are local addresses (`ip route add local … dev lo`), so an example
 //! that names `203.0.113.1:3478` binds or reaches exactly that.
 //!
-//! What a session starts with (the examples' headers name it): `key.json` (an
-//! identity) with `$PEER_ID` its id; `$P2P_DHT_BOOTSTRAP` naming a local testnet of
+//! What a session starts with (the examples' headers name it): `key.json` and
+//! `bob.json` (identities) with `$PEER_ID` and `$AUTHOR_ID` their ids; `$SECRET` (a
+//! relay's shared secret); `$P2P_DHT_BOOTSTRAP` naming a local testnet of
 //! five nodes; the files of [`SETUP`]; `$HOME` the session directory; the toolbox
 //! first on `PATH`.
 //!
@@ -43,6 +44,8 @@ p2p-keygen peer -i key.json --addr udp://192.0.2.7:4000 --topic chat > peers.ndj
 printf '{"%s":"udp://192.0.2.8:4000"}\n' "$(cat peer_id)" > peers.json
 printf '{"type":"peer","addrs":["udp://192.0.2.9:4000"],"topic":"chat"}\n' > more.ndjson
 printf 'hello\nworld\n' > lines.txt
+cp peer_id peers.txt
+p2p-keygen new -o bob.json | jq -r .id > author_id
 mkdir -p dir && echo 'a file' > dir/file
 "#;
 
@@ -182,6 +185,9 @@ impl Lab {
         lab.finished("setup", SETUP);
         let id = std::fs::read_to_string(lab.dir.path().join("peer_id")).unwrap();
         lab.env.push(("PEER_ID".into(), id.trim().to_owned()));
+        let author = std::fs::read_to_string(lab.dir.path().join("author_id")).unwrap();
+        lab.env.push(("AUTHOR_ID".into(), author.trim().to_owned()));
+        lab.env.push(("SECRET".into(), "examples-secret".to_owned()));
         let mut testnet = Running::start_reading(lab.bash(TESTNET), Stdio::null());
         let boot = testnet.wait_for(READY_TIME, |r| r["type"] == "bootstrap");
         lab.background.push((TESTNET.to_owned(), testnet));
@@ -230,7 +236,8 @@ impl Lab {
     /// record (null when it sent its stdout elsewhere).
     fn start(&mut self, line: &str) -> serde_json::Value {
         let mut running = Running::start_reading(self.bash(&session_script(line)), Stdio::null());
-        let redirected = line.contains(" >");
+        // Wait for stderr when stdout goes elsewhere or carries no records.
+        let redirected = line.contains(" >") || !prints_records(line);
         let end = Instant::now() + READY_TIME;
         let ready = loop {
             assert!(

@@ -10,12 +10,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-gossip -i me.json --bind 0.0.0.0:7000 --topic chat
-  p2p-gossip -i me.json --topic chat --peer PEER_ID@192.0.2.7:7000 < lines.txt
-  p2p-discover chat --tracker udp://192.0.2.1:6969 --announce 7000 --watch -i me.json \\
-    | p2p-gossip -i me.json --bind 0.0.0.0:7000 --topic chat
-  p2p-gossip -i me.json --topic news --allow-author AUTHOR_ID --store news.ndjson
+Examples ($PEER_ID is the id of key.json, $AUTHOR_ID that of bob.json):
+  p2p-gossip -i key.json --bind 192.0.2.7:7000 --topic chat &
+  p2p-gossip -i bob.json --topic chat --peer \"$PEER_ID\"@192.0.2.7:7000 < lines.txt &
+  p2p-discover tracker --bind 192.0.2.1:6969 &
+  p2p-discover chat --tracker udp://192.0.2.1:6969 --announce 7001 --watch -i bob.json \\
+    | p2p-gossip -i bob.json --bind 0.0.0.0:7001 --topic chat &
+  p2p-gossip -i key.json --topic news --allow-author \"$AUTHOR_ID\" --store news.ndjson &
 
 stdin: each line is a message to send (a JSON object, or any other line as a string),
 or a `peer` record naming a neighbour to connect to. stdout: `listening`, then

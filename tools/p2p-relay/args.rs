@@ -8,11 +8,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-relay serve --bind 0.0.0.0:3478 --relay-ip 203.0.113.1 --auth-secret \"$SECRET\"
-  p2p-relay serve --bind 203.0.113.1:3478 --allow peers.txt --stats-every 1m
+Examples ($SECRET is a shared secret of your choosing; peers.txt lists peer ids):
+  p2p-relay serve --bind 203.0.113.1:3478 --relay-ip 203.0.113.1 --auth-secret \"$SECRET\" &
   p2p-relay probe turn://203.0.113.1:3478 --auth-secret \"$SECRET\"
-  p2p-relay probe turn://203.0.113.1:3478 --user alice:secret
+  p2p-relay serve --bind 203.0.113.2:3478 --allow peers.txt --stats-every 1m &
+  p2p-relay probe turn://203.0.113.2:3478 -i key.json     # peer-key access
+  p2p-relay serve --bind 203.0.113.3:3478 --user alice:secret &
+  p2p-relay probe turn://203.0.113.3:3478 --user alice:secret
 
 Relays are turn://HOST:PORT, turn:HOST[:PORT] (RFC 7065), udp://HOST:PORT or HOST[:PORT];
 port 3478 by default.";
@@ -151,8 +153,8 @@ pub struct Limits {
 then `event` records (allocated, refreshed, expired, permission, channel, refused with \
 its STUN error code) and, with --stats-every, `stats` records.\n\n\
 There is no open relay: give --auth-secret, --user, --allow or --allow-any-peer.\n\n\
-Examples:\n  p2p-relay serve --bind 0.0.0.0:3478 --relay-ip 203.0.113.1 --auth-secret \"$SECRET\"\n  \
-p2p-relay serve --bind 127.0.0.1:3478 --user test:test --allow-loopback-peers"
+Examples:\n  p2p-relay serve --bind 0.0.0.0:3478 --relay-ip 203.0.113.1 --auth-secret \"$SECRET\" &\n  \
+p2p-relay serve --bind 127.0.0.1:3479 --user test:test --allow-loopback-peers &"
 )]
 pub struct ServeArgs {
     /// Where TURN clients reach the relay
@@ -186,7 +188,9 @@ also the permission and channel round trips. Then releases the allocation.\n\n\
 Without --auth-secret or --user, signs with the identity (-i or $P2P_IDENTITY) or a fresh \
 throwaway key (p2p-relay's peer-key access).\n\n\
 Exit status: 0 allocated, 1 refused, 3 no answer in time.\n\n\
-Examples:\n  p2p-relay probe turn://203.0.113.1:3478 --auth-secret \"$SECRET\"\n  \
+Examples:\n  \
+p2p-relay serve --bind 203.0.113.1:3478 --auth-secret \"$SECRET\" --user alice:secret &\n  \
+p2p-relay probe turn://203.0.113.1:3478 --auth-secret \"$SECRET\"\n  \
 p2p-relay probe turn:203.0.113.1 --user alice:secret --peer 198.51.100.7:4000"
 )]
 pub struct ProbeArgs {

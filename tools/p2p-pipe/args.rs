@@ -11,13 +11,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 const EXAMPLES: &str = "\
-Examples:
-  p2p-pipe listen -i key.json --bind 0.0.0.0:4000 > received.tar
-  tar c dir | p2p-pipe connect p2pt…                   stream a directory to the listener
-  p2p-pipe connect PEER_ID --bootstrap 192.0.2.1:6881  find the peer's addresses in the DHT
-  p2p-pipe listen --forward tcp://127.0.0.1:22 --allow PEER_ID
-  ssh -o ProxyCommand='p2p-pipe connect %h' PEER_ID
-  p2p-pipe connect p2pt… --local tcp://127.0.0.1:2222
+Examples ($PEER_ID is the id of key.json; $P2P_DHT_BOOTSTRAP names a DHT node):
+  p2p-pipe listen -i key.json --bind 192.0.2.7:4000 --ticket-file ticket.json > received.tar &
+  tar c dir | p2p-pipe connect --peer-file ticket.json   # stream a directory to the listener
+  p2p-pipe listen -i key.json --bind 192.0.2.7:4001 > out &
+  p2p-dht publish -i key.json --addr udp://192.0.2.7:4001   # where the peer id is found
+  echo hello | p2p-pipe connect \"$PEER_ID\"                # its addresses from the DHT
+  p2p-pipe listen -i key.json --bind 192.0.2.7:4002 --forward tcp://127.0.0.1:22 --allow bob.json &
 
 stdin and stdout carry only the stream's data; the ticket, the path report and
 errors go to stderr. EOF on stdin ends this side's direction (the peer reads EOF)
@@ -106,9 +106,10 @@ The ticket goes to stderr as one string (and with --ticket-file, into FILE as an
 Exit status: 0 the stream closed cleanly both ways, 1 the peer vanished or the
 connection was lost, 2 usage, 3 timed out.
 
-Examples:
-  p2p-pipe listen -i key.json --ticket-file ticket.json > out
-  p2p-pipe listen -i key.json --rendezvous 203.0.113.1:3478 --keep --allow PEER_ID")]
+Examples ($AUTHOR_ID is the id of bob.json):
+  p2p-pipe listen -i key.json --ticket-file ticket.json > out &
+  p2p-punch serve --bind 203.0.113.1:3478 &
+  p2p-pipe listen -i key.json --rendezvous 203.0.113.1:3478 --keep --allow \"$AUTHOR_ID\" > in &")]
 pub struct ListenArgs {
     #[command(flatten)]
     pub common: Common,
@@ -141,10 +142,11 @@ address) a relayed path through the TURN relay; --relay-first tries it first.
 Exit status: 0 the stream closed cleanly both ways, 1 no path, refused, or the
 connection was lost, 2 usage, 3 timed out.
 
-Examples:
-  p2p-pipe connect p2pt… < file
-  p2p-pipe connect --peer-file ticket.json --require-direct
-  p2p-pipe connect PEER_ID --bootstrap 127.0.0.1:6881 --local tcp://127.0.0.1:2222")]
+Examples ($PEER_ID is the id of key.json):
+  p2p-pipe listen -i key.json --bind 192.0.2.7:4000 --ticket-file ticket.json --keep > out &
+  p2p-pipe connect \"$(jq -r .ticket ticket.json)\" < lines.txt
+  p2p-pipe connect --peer-file ticket.json --require-direct < lines.txt
+  p2p-pipe connect --peer-file ticket.json --local tcp://127.0.0.1:2222 &   # ssh -p 2222 127.0.0.1")]
 pub struct ConnectArgs {
     /// A ticket string or a peer id
     #[arg(

@@ -120,6 +120,9 @@ fn zsh_completes_subcommand_flags() {
             "zsh offered no {flag} for `{typed}`: {offered:?}"
         );
     }
+    // p2p-discover takes a topic or a subcommand first: after a topic, its own flags.
+    let offered = output(&mut zsh(&dir, "p2p-discover chat --"));
+    assert!(offered.lines().any(|l| l == "--mdns"), "{offered:?}");
 }
 
 /// `zsh -f` running the driver, bounded so a completion that never returns fails.

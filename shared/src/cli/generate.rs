@@ -44,7 +44,47 @@ pub fn render(mut cmd: Command, kind: &str) -> Result<Vec<u8>> {
     if shell == Shell::Bash {
         buf = fix_bash_names(&buf, &name);
     }
+    let positional = cmd.get_positionals().any(|a| !a.is_hide_set());
+    if shell == Shell::Zsh && positional && cmd.has_subcommands() {
+        buf = fix_zsh_positional(&buf, &name);
+    }
     Ok(buf)
+}
+
+/// clap_complete's zsh script for a command that takes a positional argument or a
+/// subcommand (`p2p-discover TOPIC` or `p2p-discover tracker`) reads the first word
+/// as the positional, so `p2p-discover tracker --<TAB>` offers the top level's flags.
+/// Rewrites it so the first word is looked up as a subcommand, and any other first
+/// word (a topic) falls back to the top level's flags.
+fn fix_zsh_positional(script: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(script);
+    let mut lines: Vec<String> = Vec::new();
+    let mut options: Vec<String> = Vec::new();
+    let mut top = true;
+    for line in text.lines() {
+        if top && line.starts_with("'::") {
+            continue;
+        }
+        if top && line.starts_with('\'') {
+            options.push(line.to_owned());
+        }
+        if top && line.starts_with("&& ret=0") {
+            top = false;
+        }
+        lines.push(line.replace("$line[2]", "$line[1]"));
+    }
+    // The top-level `case` closes with the script function's last `esac`.
+    let fallback = format!(
+        "(*)\n_arguments \"${{_arguments_options[@]}}\" : \\\n{}\n&& ret=0\n;;",
+        options.join("\n")
+    );
+    let mut out = lines.join("\n");
+    let end = format!("        esac\n    ;;\nesac\n}}\n\n(( $+functions[_{name}_commands] ))");
+    if let Some(at) = out.find(&end) {
+        out.insert_str(at, &format!("{fallback}\n"));
+    }
+    out.push('\n');
+    out.into_bytes()
 }
 
 /// clap_complete's bash script names a hyphenated binary's subcommands two ways
@@ -263,6 +303,15 @@ mod tests {
             "{script}"
         );
         assert!(!script.contains("p2p__subcmd__demo"), "{script}");
+    }
+
+    #[test]
+    fn zsh_reads_the_first_word_as_a_subcommand_then_a_positional() {
+        let cmd = demo().arg(Arg::new("topic"));
+        let script = String::from_utf8(render(cmd, "zsh").unwrap()).unwrap();
+        assert!(!script.contains("'::topic"), "{script}");
+        assert!(!script.contains("$line[2]"), "{script}");
+        assert!(script.contains("(*)\n_arguments"), "{script}");
     }
 
     #[test]

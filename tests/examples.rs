@@ -187,7 +187,8 @@ impl Lab {
         lab.env.push(("PEER_ID".into(), id.trim().to_owned()));
         let author = std::fs::read_to_string(lab.dir.path().join("author_id")).unwrap();
         lab.env.push(("AUTHOR_ID".into(), author.trim().to_owned()));
-        lab.env.push(("SECRET".into(), "examples-secret".to_owned()));
+        lab.env
+            .push(("SECRET".into(), "examples-secret".to_owned()));
         let mut testnet = Running::start_reading(lab.bash(TESTNET), Stdio::null());
         let boot = testnet.wait_for(READY_TIME, |r| r["type"] == "bootstrap");
         lab.background.push((TESTNET.to_owned(), testnet));
@@ -253,7 +254,10 @@ impl Lab {
                 break check_record(line, &record);
             }
             if let Some(status) = running.wait(Duration::ZERO) {
-                panic!("`{line}` ended ({status}) before it was ready: {}", running.stderr());
+                panic!(
+                    "`{line}` ended ({status}) before it was ready: {}",
+                    running.stderr()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         };
@@ -291,7 +295,10 @@ impl Drop for Lab {
         }
         self.background.clear();
         // Whatever an example left behind in the namespace goes with it.
-        if let Ok(out) = Command::new("ip").args(["netns", "pids", &self.ns]).output() {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.ns])
+            .output()
+        {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 if pid.parse::<u32>().is_ok() {
                     let _ = Command::new("bash")
@@ -322,13 +329,18 @@ fn session_script(line: &str) -> String {
 
 fn check_record(line: &str, record: &str) -> serde_json::Value {
     let parsed = std::panic::catch_unwind(|| common::parse_record(record));
-    parsed.unwrap_or_else(|_| panic!("`{line}` printed a line that is not a documented NDJSON record: {record:?}"))
+    parsed.unwrap_or_else(|_| {
+        panic!("`{line}` printed a line that is not a documented NDJSON record: {record:?}")
+    })
 }
 
 /// Runs every example of every help page of `tool`.
 fn run_examples(test: &str, tool: PathBuf) {
     if !common::is_root() {
-        common::skip(test, "the examples run in a network namespace, which needs root");
+        common::skip(
+            test,
+            "the examples run in a network namespace, which needs root",
+        );
         return;
     }
     let mut ran = 0;
@@ -341,7 +353,13 @@ fn run_examples(test: &str, tool: PathBuf) {
         let mut lab = Lab::new();
         for line in &lines {
             eprintln!("{command}: {line}");
-            match line.split(" #").next().unwrap().trim_end().strip_suffix('&') {
+            match line
+                .split(" #")
+                .next()
+                .unwrap()
+                .trim_end()
+                .strip_suffix('&')
+            {
                 Some(server) => {
                     lab.start(server.trim_end());
                 }
@@ -381,5 +399,7 @@ fn example_lines_are_extracted_whole() {
     assert_eq!(examples(help), ["x a   # one", "x b --c d"]);
     assert!(prints_records("p2p-dht get x | p2p-keygen verify"));
     assert!(!prints_records("p2p roles --json | jq -r .tool"));
-    assert!(!prints_records("echo x | p2p-keygen seal --to I | p2p-keygen open -i k"));
+    assert!(!prints_records(
+        "echo x | p2p-keygen seal --to I | p2p-keygen open -i k"
+    ));
 }

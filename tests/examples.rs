@@ -27,7 +27,8 @@
 //! it is stopped with SIGINT and must end with status 130 (or 0, if it was done).
 
 use crate::common::{self, Finished, Running};
-use std::path::{Path, PathBuf};
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -65,7 +66,13 @@ fn help(tool: &Path, sub: &[&str]) -> String {
     let mut cmd = common::command(tool, home.path());
     cmd.args(sub).arg("--help").env("COLUMNS", "100");
     let out = common::run(cmd, b"", common::DEADLINE);
-    assert_eq!(out.code(), 0, "{tool:?} {sub:?} --help: {}", out.stderr);
+    assert_eq!(
+        out.code(),
+        0,
+        "{} {sub:?} --help: {}",
+        tool.display(),
+        out.stderr
+    );
     out.text()
 }
 
@@ -273,7 +280,6 @@ impl Lab {
             let status = running
                 .wait(Duration::from_secs(10))
                 .unwrap_or_else(|| panic!("`{line}` did not stop on SIGINT"));
-            use std::os::unix::process::ExitStatusExt;
             assert!(
                 matches!(status.code(), Some(0 | 130)) || status.signal() == Some(2),
                 "`{line}` ended with {status} on SIGINT: {}",
@@ -335,7 +341,7 @@ fn check_record(line: &str, record: &str) -> serde_json::Value {
 }
 
 /// Runs every example of every help page of `tool`.
-fn run_examples(test: &str, tool: PathBuf) {
+fn run_examples(test: &str, tool: &Path) {
     if !common::is_root() {
         common::skip(
             test,
@@ -344,7 +350,7 @@ fn run_examples(test: &str, tool: PathBuf) {
         return;
     }
     let mut ran = 0;
-    for (command, help) in pages(&tool) {
+    for (command, help) in pages(tool) {
         let lines = examples(&help);
         if lines.is_empty() {
             assert!(!help.contains("Examples"), "{command}: examples not found");
@@ -376,7 +382,7 @@ macro_rules! examples_of {
     ($($test:ident => $tool:literal),* $(,)?) => {$(
         #[test]
         fn $test() {
-            run_examples(stringify!($test), crate::bin!($tool));
+            run_examples(stringify!($test), &crate::bin!($tool));
         }
     )*};
 }

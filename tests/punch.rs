@@ -631,3 +631,50 @@ fn a_punch_succeeds_when_the_rendezvous_is_behind_lossy_links() {
         to_connector.summary()
     );
 }
+
+/// The next `stats` record of `server` that satisfies `want`.
+fn stats_until(server: &mut Running, want: impl Fn(&Value) -> bool) -> Value {
+    server.wait_for(WAIT, |r| r["type"] == "stats" && want(r))
+}
+
+#[test]
+fn serve_stats_count_stun_answers_registrations_and_refusals() {
+    let home = common::tempdir();
+    let (mut server, listening) = serve(
+        home.path(),
+        &["--bind", "127.0.0.1:0", "--stats-every", "100ms"],
+    );
+    let rendezvous = addr(&listening, "addr");
+    let first = stats_until(&mut server, |_| true);
+    for counter in ["registrations", "hellos", "registered", "stun_answered"] {
+        assert_eq!(first[counter], 0, "{first}");
+    }
+    assert_eq!(first["refused"], json!({}), "{first}");
+
+    let out = punch(home.path(), &["stun", &rendezvous, "--bind", "127.0.0.1:0"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr);
+    stats_until(&mut server, |s| s["stun_answered"].as_u64() >= Some(1));
+
+    // Connecting to a peer nobody registered: this side says hello, registers, and
+    // is refused the introduction.
+    let (_, id) = make_key(home.path());
+    let out = punch(
+        home.path(),
+        &[
+            "connect",
+            &id,
+            "--rendezvous",
+            &rendezvous,
+            "--bind",
+            "127.0.0.1:0",
+        ],
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr);
+    let moved = stats_until(&mut server, |s| {
+        s["refused"]["peer_not_registered"].as_u64() >= Some(1)
+    });
+    assert!(moved["hellos"].as_u64() >= Some(1), "{moved}");
+    assert!(moved["registered"].as_u64() >= Some(1), "{moved}");
+    assert!(moved["registrations"].as_u64() >= Some(1), "{moved}");
+    assert_eq!(moved["introduced"], 0, "{moved}");
+}

@@ -93,7 +93,7 @@ pub struct NatArgs {
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Prints {\"type\":\"listening\",\"addr\":…,\"alt\":…} once bound, then \
-one `event` record per registration and introduction.\n\n\
+one `event` record per registration and introduction, and with --stats-every `stats` records.\n\n\
 Bounds: 20 rendezvous requests a second per source IP (bursts of 60), 2 introductions a \
 second per registered peer (bursts of 10), candidates of 1024 bytes, 50 STUN requests a \
 second per source IP (bursts of 200); RESPONSE-PORT to a port that itself asked within \
@@ -112,6 +112,10 @@ pub struct ServeArgs {
     /// IP address); past it, registrations are refused until some expire
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub max_registrations: usize,
+    /// Print a `stats` record this often: registrations held, hellos, registrations,
+    /// introductions, STUN requests answered, malformed packets, refusals by reason
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub stats_every: Option<Duration>,
 }
 
 /// How the two sides exchange candidates.

@@ -215,7 +215,6 @@ impl Registry {
     }
 
     /// How many peers are registered.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.registrations.len()
     }

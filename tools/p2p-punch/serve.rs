@@ -21,6 +21,7 @@ use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status, diag, random};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -40,6 +41,47 @@ struct Server {
     out: Output,
     stop: AtomicBool,
     dropped: AtomicU64,
+    counts: Counts,
+    stats_every: Option<Duration>,
+}
+
+/// What `--stats-every` reports: requests answered and refused since the start.
+#[derive(Default)]
+struct Counts {
+    hellos: AtomicU64,
+    registered: AtomicU64,
+    introduced: AtomicU64,
+    stun_answered: AtomicU64,
+    /// Refusals (rendezvous and STUN) by reason.
+    refused: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Counts {
+    fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn refused(&self, why: &'static str) {
+        *self
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(why)
+            .or_default() += 1;
+    }
+}
+
+/// The reason key of a refused registration, from the registry's message.
+fn registration_refusal(reason: &str) -> &'static str {
+    if reason.starts_with("candidate too large") {
+        "candidate_too_large"
+    } else if reason.starts_with("too many registrations") {
+        "too_many_registrations"
+    } else if reason.starts_with("the rendezvous is full") {
+        "full"
+    } else {
+        "bad_candidate"
+    }
 }
 
 /// `p2p-punch serve`.
@@ -66,6 +108,8 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         out: ctx.out.clone(),
         stop: AtomicBool::new(false),
         dropped: AtomicU64::new(0),
+        counts: Counts::default(),
+        stats_every: args.stats_every,
     };
     let results: Vec<Result<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..server.sockets.len())
@@ -145,10 +189,18 @@ impl Server {
         socket.set_read_timeout(Some(Duration::from_millis(250)))?;
         let mut buf = [0u8; 4096];
         let mut swept = Instant::now();
+        let mut reported = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             if index == 0 && swept.elapsed() >= SWEEP {
                 swept = Instant::now();
                 self.lock().expire(swept);
+            }
+            if index == 0
+                && let Some(every) = self.stats_every
+                && reported.elapsed() >= every
+            {
+                reported = Instant::now();
+                self.stats()?;
             }
             let (len, from) = match socket.recv_from(&mut buf) {
                 Ok(got) => got,
@@ -171,6 +223,34 @@ impl Server {
         Ok(())
     }
 
+    /// One `stats` record: registrations held now, and the counts since the start.
+    fn stats(&self) -> Result<()> {
+        let held = {
+            let mut state = self.lock();
+            state.expire(Instant::now());
+            state.len()
+        };
+        let refused: Map<String, Value> = self
+            .counts
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let c = &self.counts;
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        self.out.record(&records::stats(json!({
+            "registrations": held,
+            "hellos": n(&c.hellos),
+            "registered": n(&c.registered),
+            "introduced": n(&c.introduced),
+            "stun_answered": n(&c.stun_answered),
+            "malformed": n(&self.dropped),
+            "refused": refused,
+        })))
+    }
+
     fn drop_packet(&self) {
         let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_power_of_two() {
@@ -190,6 +270,7 @@ impl Server {
         }
         let now = Instant::now();
         if !self.lock().allow_stun(from, now) {
+            self.counts.refused("stun_rate_limited");
             return;
         }
         let has_alt = self.sockets.len() == 4;
@@ -211,6 +292,7 @@ impl Server {
             response.encode()
         };
         if request.method != stun::BINDING {
+            self.counts.refused("stun_bad_request");
             self.send(received_on, &error(400, "Bad Request", vec![]), from);
             return;
         }
@@ -227,6 +309,7 @@ impl Server {
             unknown.push(stun::attr::CHANGE_REQUEST);
         }
         if !unknown.is_empty() {
+            self.counts.refused("stun_unknown_attribute");
             self.send(received_on, &error(420, "Unknown Attribute", unknown), from);
             return;
         }
@@ -249,10 +332,12 @@ impl Server {
             .response_port()
             .map_or(from, |port| SocketAddr::new(from.ip(), port));
         if to != from && !self.lock().may_redirect(to, now) {
+            self.counts.refused("stun_response_port");
             let refusal = error(400, "RESPONSE-PORT refused: that port never asked", vec![]);
             self.send(received_on, &refusal, from);
             return;
         }
+        Counts::add(&self.counts.stun_answered);
         self.send(send_on, &response.encode(), to);
     }
 
@@ -274,6 +359,7 @@ impl Server {
     /// Answers one rendezvous message from `from` (rate-limited per source address).
     fn rendezvous(&self, index: usize, message: Rv, from: SocketAddr) -> Result<()> {
         if !self.lock().allow_request(from.ip(), Instant::now()) {
+            self.counts.refused("rate_limited");
             // Said once a second at most: a refusal is a reply too.
             if self.lock().allow_refusal(from.ip(), Instant::now()) {
                 self.refuse(
@@ -289,6 +375,7 @@ impl Server {
         }
         match message {
             Rv::Hello { id } => {
+                Counts::add(&self.counts.hellos);
                 let challenge = self.challenge(&id, from, unix_secs() / CHALLENGE_PERIOD_S);
                 let reply = Rv::Challenge {
                     challenge: hex::encode(challenge),
@@ -300,18 +387,30 @@ impl Server {
                 challenge,
                 proof,
             } => match self.register(index, candidate, &challenge, &proof, from) {
-                Ok(id) => self.event(&records::event(
-                    "registered",
-                    json!({"id": id, "addr": Addr::udp(from)}),
-                ))?,
-                Err(reason) => self.refuse(index, from, reason),
+                Ok(id) => {
+                    Counts::add(&self.counts.registered);
+                    self.event(&records::event(
+                        "registered",
+                        json!({"id": id, "addr": Addr::udp(from)}),
+                    ))?;
+                }
+                Err((why, reason)) => {
+                    self.counts.refused(why);
+                    self.refuse(index, from, reason);
+                }
             },
             Rv::Connect { from: a, to: b } => match self.introduce(a, b, from)? {
-                Ok(session) => self.event(&records::event(
-                    "introduced",
-                    json!({"from": a, "to": b, "session": hex::encode(session)}),
-                ))?,
-                Err(reason) => self.refuse(index, from, reason),
+                Ok(session) => {
+                    Counts::add(&self.counts.introduced);
+                    self.event(&records::event(
+                        "introduced",
+                        json!({"from": a, "to": b, "session": hex::encode(session)}),
+                    ))?;
+                }
+                Err((why, reason)) => {
+                    self.counts.refused(why);
+                    self.refuse(index, from, reason);
+                }
             },
             Rv::Challenge { .. }
             | Rv::Registered { .. }
@@ -330,7 +429,8 @@ impl Server {
 
     /// `register`: checks the candidate, that the challenge is fresh and ours for
     /// this address, and the proof of the key; stores the registration and confirms
-    /// it. Returns the registered id, or why it was refused.
+    /// it. Returns the registered id, or why it was refused (a reason key for the
+    /// counts, and the message).
     fn register(
         &self,
         index: usize,
@@ -338,21 +438,30 @@ impl Server {
         challenge: &str,
         proof: &str,
         from: SocketAddr,
-    ) -> std::result::Result<PeerId, String> {
-        let id = Candidate::from_record(&candidate)?.id;
+    ) -> std::result::Result<PeerId, (&'static str, String)> {
+        let id = Candidate::from_record(&candidate)
+            .map_err(|e| ("bad_candidate", e))?
+            .id;
         let now = unix_secs() / CHALLENGE_PERIOD_S;
         let fresh = [now, now.saturating_sub(1)]
             .iter()
             .any(|p| hex::encode(self.challenge(&id, from, *p)) == challenge);
         if !fresh {
-            return Err("stale or foreign challenge: say hello again".to_owned());
+            return Err((
+                "stale_challenge",
+                "stale or foreign challenge: say hello again".to_owned(),
+            ));
         }
         let raw = hex::decode(challenge).unwrap_or_default();
         if !rendezvous::check_proof(&id, &raw, proof) {
-            return Err("the proof is not a signature by the registering key".to_owned());
+            return Err((
+                "bad_proof",
+                "the proof is not a signature by the registering key".to_owned(),
+            ));
         }
         self.lock()
-            .register(id, from, index, candidate, Instant::now())?;
+            .register(id, from, index, candidate, Instant::now())
+            .map_err(|e| (registration_refusal(&e), e))?;
         let registered = Rv::Registered {
             observed: Addr::udp(from),
             ttl_s: TTL.as_secs(),
@@ -363,22 +472,29 @@ impl Server {
 
     /// `connect` from `a` (who must send from where it registered) to `b`: sends each
     /// the other's candidate in an introduction with a shared session. Returns the
-    /// session, or why it was refused.
+    /// session, or why it was refused (a reason key and the message).
     fn introduce(
         &self,
         a: PeerId,
         b: PeerId,
         from: SocketAddr,
-    ) -> Result<std::result::Result<[u8; 16], String>> {
+    ) -> Result<std::result::Result<[u8; 16], (&'static str, String)>> {
         let introduced = {
             let mut state = self.lock();
             let now = Instant::now();
             match (state.get(&a, now), state.get(&b, now)) {
-                (Some(ra), _) if ra.addr != from => {
-                    Err(format!("{a} is registered from another address"))
-                }
-                (None, _) => Err(format!("{a} is not registered: register first")),
-                (_, None) => Err(format!("peer {b} is not registered here")),
+                (Some(ra), _) if ra.addr != from => Err((
+                    "other_address",
+                    format!("{a} is registered from another address"),
+                )),
+                (None, _) => Err((
+                    "not_registered",
+                    format!("{a} is not registered: register first"),
+                )),
+                (_, None) => Err((
+                    "peer_not_registered",
+                    format!("peer {b} is not registered here"),
+                )),
                 (Some(ra), Some(rb)) => {
                     let to_a = (ra.socket, ra.addr, rb.candidate.clone(), rb.addr);
                     let to_b = (rb.socket, rb.addr, ra.candidate.clone(), ra.addr);
@@ -386,9 +502,12 @@ impl Server {
                         let session = state.session(a, b, random::bytes()?, now);
                         Ok((session, to_a, to_b))
                     } else {
-                        Err(format!(
-                            "peer {b} is busy: at most {} introductions a second",
-                            crate::registry::INTRODUCTIONS_PER_S
+                        Err((
+                            "busy",
+                            format!(
+                                "peer {b} is busy: at most {} introductions a second",
+                                crate::registry::INTRODUCTIONS_PER_S
+                            ),
                         ))
                     }
                 }

@@ -893,3 +893,60 @@ fn an_https_tracker_is_used_with_its_ca_trusted_and_refused_without() {
     let bad = find(&["--ca-file", "empty.pem"], None);
     assert_eq!(bad.code(), 2, "{}", bad.stderr);
 }
+
+/// Sends one HTTP GET for `target` to the tracker at `addr` and returns the body.
+fn http_get(addr: &str, target: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[test]
+fn tracker_stats_count_swarms_peers_announces_scrapes_and_refusals() {
+    let home = common::tempdir();
+    let mut cmd = discover(
+        home.path(),
+        &["tracker", "--bind", "127.0.0.1:0", "--stats-every", "100ms"],
+    );
+    cmd.args(["--rate", "3"]);
+    let mut tracker = Running::start(cmd);
+    let listening = tracker.wait_for(WAIT, |r| r["type"] == "listening");
+    let addr = listening["addr"].as_str().unwrap().trim_start_matches("tcp://");
+    let mut stats = |want: &dyn Fn(&Value) -> bool| {
+        tracker.wait_for(WAIT, |r| r["type"] == "stats" && want(r))
+    };
+    let first = stats(&|_| true);
+    for counter in ["swarms", "peers", "announces", "scrapes", "http_connections"] {
+        assert_eq!(first[counter], 0, "{first}");
+    }
+    assert_eq!(first["refused"], serde_json::json!({}), "{first}");
+
+    let announce = "/announce?info_hash=AAAAAAAAAAAAAAAAAAAA&peer_id=BBBBBBBBBBBBBBBBBBBB&port=4000";
+    assert!(http_get(addr, announce).contains("interval"));
+    let moved = stats(&|s| s["announces"] == 1);
+    assert_eq!(moved["swarms"], 1, "{moved}");
+    assert_eq!(moved["peers"], 1, "{moved}");
+    assert!(moved["http_connections"].as_u64() >= Some(1), "{moved}");
+
+    http_get(addr, "/scrape?info_hash=AAAAAAAAAAAAAAAAAAAA");
+    stats(&|s| s["scrapes"] == 1);
+    http_get(addr, "/announce?info_hash=short&peer_id=x&port=1");
+    stats(&|s| s["refused"]["bad_request"] == 1);
+    // --rate 3: the third announce from this address in a minute is the last.
+    http_get(addr, announce);
+    http_get(addr, announce);
+    assert!(http_get(addr, announce).contains("rate limited"));
+    stats(&|s| s["refused"]["rate_limited"].as_u64() >= Some(1));
+    // A UDP announce with a connection id the tracker never gave.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut packet = vec![0u8; 98];
+    packet[11] = 1; // action: announce
+    udp.send_to(&packet, addr).unwrap();
+    stats(&|s| s["refused"]["unknown_connection"] == 1);
+}

@@ -160,6 +160,10 @@ pub struct TrackerArgs {
     /// shed when a new one comes
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub max_connections: usize,
+    /// Print a `stats` record this often: swarms, peers, announces, scrapes,
+    /// connections, refusals by reason
+    #[arg(long, value_name = "DURATION", value_parser = p2p_shared::cli::duration::parse)]
+    pub stats_every: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ fn run(args: Args, ctx: &Ctx) -> Result<Status> {
                 max_swarms: t.max_swarms,
                 max_connections: t.max_connections,
             },
+            t.stats_every,
             ctx,
         ),
         None => finder::run(&args.find, ctx),

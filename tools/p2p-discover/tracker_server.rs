@@ -41,7 +41,12 @@ fn lock(state: &Shared) -> std::sync::MutexGuard<'_, State> {
 }
 
 /// Runs the tracker until SIGINT or SIGTERM.
-pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
+pub fn run(
+    bind: SocketAddr,
+    limits: Limits,
+    stats_every: Option<Duration>,
+    ctx: &Ctx,
+) -> Result<Status> {
     smol::block_on(async {
         let (tcp, udp) = bind_both(bind).await?;
         let local = tcp.local_addr()?;
@@ -56,6 +61,18 @@ pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
         let state: Shared = Arc::new(Mutex::new(State::new(limits)));
         let udp_task = smol::spawn(serve_udp(udp, Arc::clone(&state)));
         let sweeper = smol::spawn(sweep(Arc::clone(&state), limits.interval));
+        let stats = stats_every.map(|every| {
+            let (state, out) = (Arc::clone(&state), ctx.out.clone());
+            smol::spawn(async move {
+                loop {
+                    smol::Timer::after(every).await;
+                    let record = lock(&state).stats(Instant::now());
+                    if out.record(&record).is_err() {
+                        return;
+                    }
+                }
+            })
+        });
         let slots = Slots::new(connection_cap(limits.max_connections, RESERVED_FDS));
         let http = accept_loop(&tcp, &slots, &state);
         let stopped = async {
@@ -65,6 +82,7 @@ pub fn run(bind: SocketAddr, limits: Limits, ctx: &Ctx) -> Result<Status> {
         // The signal handler first: it needs descriptors, which an attack may take.
         stopped.or(http).or(udp_task).await?;
         drop(sweeper);
+        drop(stats);
         Ok(Status::Success)
     })
 }
@@ -80,6 +98,7 @@ async fn accept_loop(tcp: &TcpListener, slots: &Slots, state: &Shared) -> Result
         }
         let (stream, from) = match tcp.accept().await {
             Ok(accepted) => {
+                lock(state).counts.http_connections += 1;
                 backoff = Duration::from_millis(10);
                 accepted
             }
@@ -154,9 +173,13 @@ async fn serve_udp(socket: UdpSocket, state: Shared) -> Result<()> {
         let (len, from) = socket.recv_from(&mut buf).await?;
         let now = Instant::now();
         let reply = match parse_udp_request(&buf[..len]) {
-            Err(_) => continue,
+            Err(_) => {
+                lock(&state).counts.refuse("bad_request");
+                continue;
+            }
             Ok(UdpRequest::Connect { tx }) => {
-                let s = lock(&state);
+                let mut s = lock(&state);
+                s.counts.udp_connects += 1;
                 tracker::udp_connect_reply(tx, s.connection_id(from.ip(), s.window(now)))
             }
             Ok(UdpRequest::Announce { conn, tx, announce }) => {
@@ -167,15 +190,18 @@ async fn serve_udp(socket: UdpSocket, state: Shared) -> Result<()> {
                         Err(why) => tracker::udp_error(tx, why),
                     }
                 } else {
+                    s.counts.refuse("unknown_connection");
                     tracker::udp_error(tx, "unknown connection id")
                 }
             }
             Ok(UdpRequest::Scrape { conn, tx, hashes }) => {
                 let mut s = lock(&state);
+                s.counts.scrapes += 1;
                 if s.valid_connection(from, conn, now) {
                     let counts: Vec<_> = hashes.iter().map(|h| s.scrape(h, now)).collect();
                     tracker::udp_scrape_reply(tx, &counts)
                 } else {
+                    s.counts.refuse("unknown_connection");
                     tracker::udp_error(tx, "unknown connection id")
                 }
             }
@@ -208,13 +234,19 @@ async fn handle_http(mut stream: TcpStream, from: SocketAddr, state: &Shared) ->
         Some(target) => {
             let (path, query) = target.split_once('?').unwrap_or((target, ""));
             match (path, parse_query(query)) {
-                (_, Err(e)) => ("400 Bad Request", tracker::failure(&e)),
+                (_, Err(e)) => {
+                    lock(state).counts.refuse("bad_request");
+                    ("400 Bad Request", tracker::failure(&e))
+                }
                 ("/announce", Ok(pairs)) => match Announce::from_query(&pairs) {
                     Ok(announce) => match lock(state).announce(from, &announce, Instant::now()) {
                         Ok(reply) => ("200 OK", reply.to_bencode()),
                         Err(why) => ("200 OK", tracker::failure(why)),
                     },
-                    Err(e) => ("200 OK", tracker::failure(&e)),
+                    Err(e) => {
+                        lock(state).counts.refuse("bad_request");
+                        ("200 OK", tracker::failure(&e))
+                    }
                 },
                 ("/scrape", Ok(pairs)) => ("200 OK", scrape_body(state, from, &pairs)),
                 _ => (
@@ -243,6 +275,7 @@ fn scrape_body(state: &Shared, from: SocketAddr, pairs: &[(String, Vec<u8>)]) ->
     let now = Instant::now();
     let counts: Vec<(Id20, (u32, u32, u32))> = {
         let mut s = lock(state);
+        s.counts.scrapes += 1;
         if pairs.iter().any(|(k, _)| k == "info_hash") {
             pairs
                 .iter()
@@ -253,6 +286,7 @@ fn scrape_body(state: &Shared, from: SocketAddr, pairs: &[(String, Vec<u8>)]) ->
         } else if s.allow(from.ip(), FULL_SCRAPE_COST, now) {
             s.full_scrape(now)
         } else {
+            s.counts.refuse(RATE_LIMITED);
             return tracker::failure(RATE_LIMITED);
         }
     };

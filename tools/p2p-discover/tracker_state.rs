@@ -5,7 +5,8 @@
 //! Empty swarms go at once, expired peers on every touch and every sweep.
 
 use p2p_shared::codec::tracker::{Announce, Event, Id20, Reply};
-use std::collections::HashMap;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -53,6 +54,37 @@ pub struct State {
     rate: HashMap<IpAddr, (Instant, u32)>,
     keys: std::hash::RandomState,
     started: Instant,
+    /// What `--stats-every` reports.
+    pub counts: Counts,
+}
+
+/// Requests since the start, for the `stats` record.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Announces received (HTTP and UDP), refused ones included.
+    pub announces: u64,
+    /// Scrape requests received.
+    pub scrapes: u64,
+    /// HTTP connections accepted.
+    pub http_connections: u64,
+    /// UDP connect requests answered (BEP 15).
+    pub udp_connects: u64,
+    /// Refused requests by reason.
+    pub refused: BTreeMap<&'static str, u64>,
+}
+
+impl Counts {
+    /// Counts one refusal: `why` is one of the refusal messages, or a reason key.
+    pub fn refuse(&mut self, why: &'static str) {
+        let key = match why {
+            RATE_LIMITED => "rate_limited",
+            TOO_MANY_SWARMS => "too_many_swarms",
+            SWARM_FULL => "swarm_full",
+            RECORD_TOO_LONG => "record_too_long",
+            other => other,
+        };
+        *self.refused.entry(key).or_default() += 1;
+    }
 }
 
 /// Why an announce was refused.
@@ -73,7 +105,27 @@ impl State {
             rate: HashMap::new(),
             keys: std::hash::RandomState::new(),
             started: Instant::now(),
+            counts: Counts::default(),
         }
+    }
+
+    /// The `stats` record: swarms and live peers now, and the counts since the start.
+    pub fn stats(&self, now: Instant) -> Value {
+        let peers: usize = self
+            .swarms
+            .values()
+            .map(|swarm| swarm.values().filter(|e| e.expires > now).count())
+            .sum();
+        let c = &self.counts;
+        p2p_shared::ndjson::records::stats(json!({
+            "swarms": self.swarms.len(),
+            "peers": peers,
+            "announces": c.announces,
+            "scrapes": c.scrapes,
+            "http_connections": c.http_connections,
+            "udp_connects": c.udp_connects,
+            "refused": c.refused,
+        }))
     }
 
     /// Counts `cost` requests against `ip`'s budget of a minute.
@@ -93,8 +145,22 @@ impl State {
         window.1 <= self.limits.rate
     }
 
-    /// Handles one announce from `from`.
+    /// Handles one announce from `from`, and counts it (and a refusal).
     pub fn announce(
+        &mut self,
+        from: SocketAddr,
+        a: &Announce,
+        now: Instant,
+    ) -> Result<Reply, &'static str> {
+        self.counts.announces += 1;
+        let answer = self.answer_announce(from, a, now);
+        if let Err(why) = answer {
+            self.counts.refuse(why);
+        }
+        answer
+    }
+
+    fn answer_announce(
         &mut self,
         from: SocketAddr,
         a: &Announce,

@@ -151,7 +151,7 @@ _p2p__discover() {
             return 0
             ;;
         p2p__discover__subcmd__tracker)
-            opts="-q -h --bind --interval --max-peers --rate --max-swarms --max-connections --quiet --help"
+            opts="-q -h --bind --interval --max-peers --rate --max-swarms --max-connections --stats-every --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +178,10 @@ _p2p__discover() {
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

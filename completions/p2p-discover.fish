@@ -54,6 +54,7 @@ complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l ma
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l rate -d 'Most announces per source address per minute (a scrape of every swarm counts as 10)' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l max-swarms -d 'Most infohashes tracked at once; announces for new ones are refused past it' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l max-connections -d 'Most HTTP connections held at once (always below `ulimit -n`); the oldest is shed when a new one comes' -r
+complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l stats-every -d 'Print a `stats` record this often: swarms, peers, announces, scrapes, connections, refusals by reason' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP on one port) for small swarms, CI and LANs'

@@ -313,7 +313,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__serve)
-            opts="-q -h --bind --alt --max-registrations --quiet --help"
+            opts="-q -h --bind --alt --max-registrations --stats-every --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -328,6 +328,10 @@ _p2p__punch() {
                     return 0
                     ;;
                 --max-registrations)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stats-every)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,6 +47,7 @@ complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand nat" -s h -l help -d
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l bind -d 'Primary address (port 0 picks a free one)' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l alt -d 'Second address, with another IP and port, for RFC 5780 behaviour tests' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l max-registrations -d 'Most peers registered at once (also at most 4 per socket address and 256 per IP address); past it, registrations are refused until some expire' -r
+complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -l stats-every -d 'Print a `stats` record this often: registrations held, hellos, registrations, introductions, STUN requests answered, malformed packets, refusals by reason' -r
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-punch -n "__fish_p2p_punch_using_subcommand listen" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F

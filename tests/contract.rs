@@ -79,7 +79,21 @@ fn every_printed_address_is_accepted_by_every_address_flag() {
     ));
     let boot = testnet.wait_for(WAIT, |r| r["type"] == "bootstrap");
     let node_addr = boot["addrs"][0].as_str().unwrap().to_owned();
-    for addr in [&dns_addr, &stun_addr, &node_addr] {
+    let relay_bin = crate::bin!("p2p-relay");
+    let mut relay = Running::start(tool(
+        &relay_bin,
+        home,
+        &[
+            "serve",
+            "--bind",
+            "udp://127.0.0.1:0",
+            "--user",
+            "u:p",
+            "--allow-loopback-peers",
+        ],
+    ));
+    let relay_addr = addr_of(&relay.wait_for(WAIT, |r| r["type"] == "listening"));
+    for addr in [&dns_addr, &stun_addr, &node_addr, &relay_addr] {
         assert!(addr.starts_with("udp://127.0.0.1:"), "{addr}");
     }
     assert!(
@@ -88,16 +102,27 @@ fn every_printed_address_is_accepted_by_every_address_flag() {
     );
 
     clients_take(home, &dns_addr, &stun_addr, &node_addr);
+    relay_and_pipe_take(home, &stun_addr, &relay_addr);
     // Every server's --bind takes every other server's printed address (and then
     // finds it taken: status 1, having tried exactly that address).
-    let binds: [(&Path, &[&str]); 4] = [
+    let pipe = crate::bin!("p2p-pipe");
+    common::make_key(home, "key.json");
+    let binds: [(&Path, &[&str]); 6] = [
         (&dns_rr, &["serve", "--zone", "peers.test", "--bind"]),
         (&punch, &["serve", "--bind"]),
         (&discover, &["tracker", "--bind"]),
         (&dht, &["serve", "--bind"]),
+        (&relay_bin, &["serve", "--user", "u:p", "--bind"]),
+        (&pipe, &["listen", "-i", "key.json", "--bind"]),
     ];
     for (program, args) in binds {
-        for addr in [&dns_addr, &stun_addr, &tracker_addr, &node_addr] {
+        for addr in [
+            &dns_addr,
+            &stun_addr,
+            &tracker_addr,
+            &node_addr,
+            &relay_addr,
+        ] {
             let mut args = args.to_vec();
             args.push(addr);
             let code = accepted(program, home, &args);
@@ -117,7 +142,7 @@ fn every_printed_address_is_accepted_by_every_address_flag() {
             "2s",
         ],
     );
-    for server in [&mut dns, &mut stun, &mut tracker, &mut testnet] {
+    for server in [&mut dns, &mut stun, &mut tracker, &mut testnet, &mut relay] {
         server.terminate();
     }
 }
@@ -195,6 +220,76 @@ fn clients_take(home: &Path, dns_addr: &str, stun_addr: &str, node_addr: &str) {
             home,
             &["t", "--dht", "--bootstrap", &form, "--timeout", "2s"],
         );
+    }
+}
+
+/// p2p-relay's and p2p-pipe's flags read addresses with the same parser: the relay's
+/// printed address (and bare, and `turn://`, `turn:`) reaches it; the rendezvous and
+/// STUN flags of p2p-pipe take the STUN server's printed address and the bare form.
+fn relay_and_pipe_take(home: &Path, stun_addr: &str, relay_addr: &str) {
+    let relay = crate::bin!("p2p-relay");
+    let pipe = crate::bin!("p2p-pipe");
+    let hostport = bare(relay_addr);
+    for form in [
+        relay_addr.to_owned(),
+        hostport.clone(),
+        format!("turn://{hostport}"),
+        format!("turn:{hostport}?transport=udp"),
+    ] {
+        let args = [
+            "probe",
+            &form,
+            "--user",
+            "u:p",
+            "--bind",
+            "udp://127.0.0.1:0",
+        ];
+        assert_eq!(accepted(&relay, home, &args), 0, "probe {form}");
+    }
+    let nobody = common::make_key(home, "nobody.json");
+    for form in [stun_addr.to_owned(), bare(stun_addr)] {
+        accepted(
+            &pipe,
+            home,
+            &[
+                "connect",
+                &nobody,
+                "--rendezvous",
+                &form,
+                "--no-relay",
+                "--timeout",
+                "1s",
+                "--bind",
+                "udp://127.0.0.1:0",
+            ],
+        );
+        // With stdin empty, connect ends (status 2: no candidate came) once it
+        // printed its own, which it learned from the STUN server named.
+        let out = common::run(
+            tool(
+                &pipe,
+                home,
+                &[
+                    "connect",
+                    &nobody,
+                    "--signal",
+                    "stdio",
+                    "--stun",
+                    &form,
+                    "--relay",
+                    relay_addr,
+                    "--timeout",
+                    "1s",
+                ],
+            ),
+            b"",
+            DEADLINE,
+        );
+        assert!(!out.stderr.contains("is not"), "{}", out.stderr);
+        let text = out.text();
+        let candidate: Value = serde_json::from_str(text.lines().next().unwrap_or("{}")).unwrap();
+        assert_eq!(candidate["type"], "candidate", "{}", out.stderr);
+        assert!(candidate["observed"].is_string(), "{candidate}");
     }
 }
 

@@ -917,17 +917,26 @@ fn tracker_stats_count_swarms_peers_announces_scrapes_and_refusals() {
     cmd.args(["--rate", "3"]);
     let mut tracker = Running::start(cmd);
     let listening = tracker.wait_for(WAIT, |r| r["type"] == "listening");
-    let addr = listening["addr"].as_str().unwrap().trim_start_matches("tcp://");
-    let mut stats = |want: &dyn Fn(&Value) -> bool| {
-        tracker.wait_for(WAIT, |r| r["type"] == "stats" && want(r))
-    };
+    let addr = listening["addr"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("tcp://");
+    let mut stats =
+        |want: &dyn Fn(&Value) -> bool| tracker.wait_for(WAIT, |r| r["type"] == "stats" && want(r));
     let first = stats(&|_| true);
-    for counter in ["swarms", "peers", "announces", "scrapes", "http_connections"] {
+    for counter in [
+        "swarms",
+        "peers",
+        "announces",
+        "scrapes",
+        "http_connections",
+    ] {
         assert_eq!(first[counter], 0, "{first}");
     }
     assert_eq!(first["refused"], serde_json::json!({}), "{first}");
 
-    let announce = "/announce?info_hash=AAAAAAAAAAAAAAAAAAAA&peer_id=BBBBBBBBBBBBBBBBBBBB&port=4000";
+    let announce =
+        "/announce?info_hash=AAAAAAAAAAAAAAAAAAAA&peer_id=BBBBBBBBBBBBBBBBBBBB&port=4000";
     assert!(http_get(addr, announce).contains("interval"));
     let moved = stats(&|s| s["announces"] == 1);
     assert_eq!(moved["swarms"], 1, "{moved}");

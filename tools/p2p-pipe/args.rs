@@ -1,8 +1,7 @@
 //! The command line of `p2p-pipe`.
 
 use clap::{Parser, Subcommand, ValueEnum};
-use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::cli::duration;
+use p2p_shared::cli::{address, duration};
 use p2p_shared::connect::turn_client::{parse_relay, parse_user};
 use p2p_shared::discovery::dht::DhtOptions;
 use p2p_shared::identity::IdentityArgs;
@@ -59,14 +58,14 @@ pub struct Common {
     #[command(flatten)]
     pub identity: IdentityArgs,
     /// The rendezvous (`p2p-punch serve`) for a punched path: HOST:PORT or udp://HOST:PORT
-    #[arg(long, value_name = "SERVER", value_parser = parse_udp)]
+    #[arg(long, value_name = "SERVER", value_parser = address::server_or_port(3478))]
     pub rendezvous: Option<SocketAddr>,
     /// How candidates for a punched path are exchanged
     #[arg(long, value_enum, value_name = "HOW", default_value = "rendezvous")]
     pub signal: Signal,
     /// STUN server that tells this side its public address with --signal stdio
     /// (`p2p-punch serve` is one)
-    #[arg(long, value_name = "SERVER", value_parser = parse_udp)]
+    #[arg(long, value_name = "SERVER", value_parser = address::server_or_port(3478))]
     pub stun: Option<SocketAddr>,
     /// Write NDJSON `event` records (path, rtt, bytes, reasons) to FILE
     #[arg(long, value_name = "FILE")]
@@ -114,7 +113,7 @@ pub struct ListenArgs {
     #[command(flatten)]
     pub common: Common,
     /// Local UDP address to listen on; repeatable [default: 0.0.0.0:0]
-    #[arg(long = "bind", value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long = "bind", value_name = "ADDR", value_parser = address::socket)]
     pub binds: Vec<SocketAddr>,
     /// Only this peer may connect (a peer id, or a FILE of ids or records with `id`);
     /// repeatable [default: anyone who proves a key]
@@ -127,7 +126,7 @@ pub struct ListenArgs {
     #[arg(long, value_name = "FILE")]
     pub ticket_file: Option<PathBuf>,
     /// Forward each incoming stream to this TCP address instead of stdin/stdout
-    #[arg(long, value_name = "tcp://HOST:PORT", value_parser = parse_tcp)]
+    #[arg(long, value_name = "tcp://HOST:PORT", value_parser = address::socket)]
     pub forward: Option<SocketAddr>,
 }
 
@@ -161,10 +160,10 @@ pub struct ConnectArgs {
     #[command(flatten)]
     pub common: Common,
     /// Local UDP address to connect from [default: 0.0.0.0:0]
-    #[arg(long, value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long, value_name = "ADDR", value_parser = address::socket)]
     pub bind: Option<SocketAddr>,
     /// Accept TCP connections on this address and forward each over its own stream
-    #[arg(long, value_name = "tcp://HOST:PORT", value_parser = parse_tcp)]
+    #[arg(long, value_name = "tcp://HOST:PORT", value_parser = address::socket)]
     pub local: Option<SocketAddr>,
     /// Fail (status 1) rather than use a relayed path
     #[arg(long)]
@@ -183,25 +182,6 @@ pub struct ConnectArgs {
     pub dht: DhtOptions,
 }
 
-fn parse_addr(text: &str, scheme: Scheme) -> Result<SocketAddr, String> {
-    let addr = Addr::parse_with_default(text, scheme)?;
-    if addr.scheme != scheme {
-        return Err(format!("'{text}' is not a {} address", scheme.as_str()));
-    }
-    addr.socket_addr()
-        .ok_or_else(|| format!("'{text}' is not an IP address with a port"))
-}
-
-/// Parses `HOST:PORT` or `udp://HOST:PORT` with an IP literal.
-pub fn parse_udp(text: &str) -> Result<SocketAddr, String> {
-    parse_addr(text, Scheme::Udp)
-}
-
-/// Parses `HOST:PORT` or `tcp://HOST:PORT` with an IP literal.
-pub fn parse_tcp(text: &str) -> Result<SocketAddr, String> {
-    parse_addr(text, Scheme::Tcp)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,16 +190,6 @@ mod tests {
     #[test]
     fn command_is_consistent() {
         Args::command().debug_assert();
-    }
-
-    #[test]
-    fn addresses_take_both_forms() {
-        assert_eq!(
-            parse_udp("udp://127.0.0.1:5").unwrap(),
-            parse_udp("127.0.0.1:5").unwrap()
-        );
-        assert!(parse_tcp("udp://127.0.0.1:5").is_err());
-        assert!(parse_tcp("tcp://[::1]:22").is_ok());
     }
 
     /// Every flag follows docs/cli.md.

@@ -1,7 +1,7 @@
 //! The command line of `p2p-relay`.
 
 use clap::{Parser, Subcommand};
-use p2p_shared::cli::duration;
+use p2p_shared::cli::{address, duration};
 use p2p_shared::connect::turn_client::{parse_relay, parse_user};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -38,17 +38,6 @@ pub enum Command {
     /// Allocate on a relay, report the relayed address, round trip, lifetime and
     /// limits, then release (one `relay` record)
     Probe(Box<ProbeArgs>),
-}
-
-/// `--bind`-style addresses: `udp://HOST:PORT` or `HOST:PORT` with an IP literal.
-pub fn parse_udp(text: &str) -> Result<SocketAddr, String> {
-    text.strip_prefix("udp://")
-        .unwrap_or(text)
-        .trim_end_matches('/')
-        .parse()
-        .map_err(|_| {
-            format!("'{text}' is not an address; e.g. udp://192.0.2.1:3478 or 0.0.0.0:3478")
-        })
 }
 
 /// A port range `LO-HI`.
@@ -158,7 +147,7 @@ p2p-relay serve --bind 127.0.0.1:3479 --user test:test --allow-loopback-peers &"
 )]
 pub struct ServeArgs {
     /// Where TURN clients reach the relay
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:3478", value_parser = parse_udp)]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:3478", value_parser = address::socket_or_port(3478))]
     pub bind: SocketAddr,
     /// The address relayed sockets bind to and peers send to [default: --bind's IP;
     /// needed when that is 0.0.0.0]
@@ -224,10 +213,10 @@ pub struct ProbeArgs {
     #[arg(long, env = "P2P_ALLOW_READABLE_KEY")]
     pub allow_readable_key: bool,
     /// Also install a permission and bind a channel for this peer address
-    #[arg(long, value_name = "ADDR", value_parser = parse_udp)]
+    #[arg(long, value_name = "ADDR", value_parser = address::socket)]
     pub peer: Option<SocketAddr>,
     /// Local address to send from
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0", value_parser = parse_udp)]
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:0", value_parser = address::socket)]
     pub bind: SocketAddr,
     /// How long each request may take
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration::parse)]
@@ -253,10 +242,6 @@ mod tests {
         assert!(parse_bytes("lots").is_err());
         assert_eq!(parse_ports("49152-65535"), Ok((49152, 65535)));
         assert!(parse_ports("9-1").is_err());
-        assert_eq!(
-            parse_udp("udp://127.0.0.1:9"),
-            Ok("127.0.0.1:9".parse().unwrap())
-        );
     }
 
     /// Every flag follows docs/cli.md.

@@ -4,7 +4,8 @@
 //!
 //! Accepted forms, for every flag:
 //! - the URL-like form the tools print: `udp://192.0.2.1:53`, `tcp://[::1]:6969`
-//!   (also `quic://`, and `stun:`/`stun://` for STUN servers, RFC 7064);
+//!   (also `quic://`, `stun:`/`stun://` for STUN servers, RFC 7064, and
+//!   `turn:`/`turn://` for TURN relays, RFC 7065, with `?transport=udp` allowed);
 //! - bare `host:port` and `[IPv6]:port`;
 //! - a bare IP (or host name) where the flag has a default port.
 //!
@@ -36,11 +37,18 @@ pub fn split(text: &str) -> Result<Written<'_>, String> {
     let trimmed = text.trim();
     let (scheme, rest) = match trimmed.split_once("://") {
         Some((scheme, rest)) => (Some(scheme_named(text, scheme)?), rest),
-        None => match trimmed.strip_prefix("stun:") {
+        None => match trimmed
+            .strip_prefix("stun:")
+            .or_else(|| trimmed.strip_prefix("turn:"))
+        {
             Some(rest) => (Some(Scheme::Udp), rest),
             None => (None, trimmed),
         },
     };
+    let rest = rest.strip_suffix("?transport=udp").unwrap_or(rest);
+    if rest.contains('?') {
+        return Err(bad(text, "only UDP: ?transport=udp or nothing"));
+    }
     let rest = rest.strip_suffix('/').unwrap_or(rest);
     if rest.contains('/') {
         return Err(bad(text, "a path has no place here"));
@@ -83,10 +91,13 @@ pub fn split(text: &str) -> Result<Written<'_>, String> {
 
 fn scheme_named(text: &str, scheme: &str) -> Result<Scheme, String> {
     match scheme.to_ascii_lowercase().as_str() {
-        "udp" | "stun" => Ok(Scheme::Udp),
+        "udp" | "stun" | "turn" => Ok(Scheme::Udp),
         "tcp" => Ok(Scheme::Tcp),
         "quic" => Ok(Scheme::Quic),
-        _ => Err(bad(text, "the scheme must be udp://, tcp:// or quic://")),
+        _ => Err(bad(
+            text,
+            "the scheme must be udp://, tcp://, quic://, stun:// or turn://",
+        )),
     }
 }
 
@@ -160,6 +171,13 @@ pub fn checked(text: &str) -> Result<String, String> {
     Ok(text.trim().to_owned())
 }
 
+/// A clap value parser for a server (IP or host name) whose port may be left out.
+pub fn server_or_port(
+    default_port: u16,
+) -> impl Fn(&str) -> Result<SocketAddr, String> + Clone + Send + Sync + 'static {
+    move |text| server(text, Some(default_port))
+}
+
 /// A clap value parser for an IP literal whose port may be left out.
 pub fn socket_or_port(
     default_port: u16,
@@ -188,6 +206,23 @@ mod tests {
         }
         assert_eq!(socket("udp://[::1]:7"), Ok("[::1]:7".parse().unwrap()));
         assert_eq!(socket("[::1]:7"), Ok("[::1]:7".parse().unwrap()));
+    }
+
+    #[test]
+    fn relays_take_the_turn_forms_too() {
+        let relay = server_or_port(3478);
+        let want: SocketAddr = "192.0.2.1:3478".parse().unwrap();
+        for text in [
+            "turn://192.0.2.1:3478",
+            "turn:192.0.2.1",
+            "turn:192.0.2.1:3478?transport=udp",
+            "udp://192.0.2.1:3478",
+            "192.0.2.1",
+        ] {
+            assert_eq!(relay(text), Ok(want), "{text}");
+        }
+        assert!(relay("turn:192.0.2.1?transport=tcp").is_err());
+        assert!(relay("turns://192.0.2.1").is_err());
     }
 
     #[test]

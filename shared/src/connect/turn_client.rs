@@ -576,46 +576,11 @@ pub const DEFAULT_PORT: u16 = 3478;
 /// Parses a relay address: `turn://HOST:PORT`, RFC 7065's `turn:HOST[:PORT]` (a
 /// `?transport=udp` query is allowed), `udp://HOST:PORT` or bare `HOST[:PORT]`; port
 /// 3478 by default. Names are resolved (IPv4 preferred).
+///
+/// The toolbox's one address parser reads it ([`crate::cli::address`]), so a relay
+/// flag takes every form any other address flag takes.
 pub fn parse_relay(text: &str) -> std::result::Result<SocketAddr, String> {
-    use std::net::{IpAddr, ToSocketAddrs};
-    let trimmed = text.trim();
-    let rest = ["turn://", "udp://", "turn:"]
-        .iter()
-        .find_map(|p| trimmed.strip_prefix(p))
-        .unwrap_or(trimmed);
-    let rest = rest
-        .strip_suffix("?transport=udp")
-        .unwrap_or(rest)
-        .trim_end_matches('/');
-    let bad =
-        |why: &str| format!("'{text}' is not a TURN relay ({why}); e.g. turn://192.0.2.1:3478");
-    if rest.is_empty() || rest.contains('?') {
-        return Err(bad("only UDP relays: turn://HOST:PORT"));
-    }
-    if let Ok(addr) = rest.parse::<SocketAddr>() {
-        return Ok(addr);
-    }
-    if let Ok(ip) = rest.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_PORT));
-    }
-    let with_port = if rest
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        rest.to_owned()
-    } else {
-        format!("{rest}:{DEFAULT_PORT}")
-    };
-    let addrs: Vec<SocketAddr> = with_port
-        .to_socket_addrs()
-        .map_err(|e| bad(&e.to_string()))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| addrs.first())
-        .copied()
-        .ok_or_else(|| bad("the name has no address"))
+    crate::cli::address::server(text, Some(DEFAULT_PORT))
 }
 
 /// Parses `NAME:PASSWORD` (the password may contain colons).

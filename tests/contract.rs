@@ -453,3 +453,49 @@ fn timeouts_exit_3_within_a_few_hundred_ms_of_the_budget() {
         );
     }
 }
+
+#[test]
+fn the_records_table_matches_the_docs_and_names_every_command() {
+    use p2p_shared::cli::emits::EMITS;
+    let listed: std::collections::HashSet<String> = EMITS
+        .iter()
+        .flat_map(|e| e.types.iter().map(|t| (*t).to_owned()))
+        .collect();
+    let documented = common::documented_types();
+    let mut missing: Vec<_> = documented.difference(&listed).collect();
+    let mut undocumented: Vec<_> = listed.difference(documented).collect();
+    missing.sort();
+    undocumented.sort();
+    assert!(
+        missing.is_empty() && undocumented.is_empty(),
+        "docs/ndjson.md lists types no command prints: {missing:?}; \
+         commands print types it does not list: {undocumented:?}"
+    );
+    let tools = [
+        crate::bin!("p2p"),
+        crate::bin!("p2p-keygen"),
+        crate::bin!("p2p-dht"),
+        crate::bin!("p2p-discover"),
+        crate::bin!("p2p-dns-rr"),
+        crate::bin!("p2p-punch"),
+        crate::bin!("p2p-relay"),
+        crate::bin!("p2p-gossip"),
+        crate::bin!("p2p-pipe"),
+    ];
+    for tool in &tools {
+        let name = tool.file_name().unwrap().to_string_lossy().into_owned();
+        for (command, help) in crate::examples::pages(tool) {
+            // A tool whose top level needs a subcommand prints nothing itself.
+            if command == name && help.contains(&format!("Usage: {name} [OPTIONS] <COMMAND>")) {
+                continue;
+            }
+            assert!(
+                EMITS.iter().any(|e| e.command == command),
+                "`{command}` is missing from p2p_shared::cli::emits::EMITS"
+            );
+        }
+        let man =
+            std::fs::read_to_string(common::repo_root().join(format!("man/{name}.1"))).unwrap();
+        assert!(man.contains("RECORDS"), "man/{name}.1 has no RECORDS");
+    }
+}

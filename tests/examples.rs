@@ -51,7 +51,7 @@ mkdir -p dir && echo 'a file' > dir/file
 "#;
 
 /// The help pages of `tool`: its own and every subcommand's, as (command, text).
-fn pages(tool: &Path) -> Vec<(String, String)> {
+pub fn pages(tool: &Path) -> Vec<(String, String)> {
     let name = tool.file_name().unwrap().to_string_lossy().into_owned();
     let top = help(tool, &[]);
     let mut pages = vec![(name.clone(), top.clone())];

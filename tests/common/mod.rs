@@ -90,7 +90,7 @@ pub fn parse_record(line: &str) -> Value {
 
 /// The record types of the table in docs/ndjson.md: the `` `name` ``s of its rows'
 /// first cells (one or several, comma-separated).
-fn documented_types() -> &'static std::collections::HashSet<String> {
+pub fn documented_types() -> &'static std::collections::HashSet<String> {
     static TYPES: std::sync::OnceLock<std::collections::HashSet<String>> =
         std::sync::OnceLock::new();
     TYPES.get_or_init(|| {

@@ -123,6 +123,9 @@ fn man_page(mut cmd: Command) -> Result<Vec<u8>> {
             writeln!(out, ".TP\n\\fB{}\\fR\n{}", sub.get_name(), escape(&about))?;
         }
     }
+    if let Some(emits) = crate::cli::emits::of(cmd.get_name()) {
+        records_section(&mut out, ".SH", emits)?;
+    }
     for sub in subcommands {
         subcommand_section(&mut out, cmd.get_name(), sub)?;
     }
@@ -207,10 +210,34 @@ fn subcommand_section(out: &mut Vec<u8>, tool: &str, sub: &Command) -> Result<()
             None => writeln!(out, "{line}")?,
         }
     }
+    if let Some(emits) = crate::cli::emits::of(&full) {
+        records_section(out, ".SS", emits)?;
+    }
     if let Some(examples) = sub.get_after_long_help().or_else(|| sub.get_after_help()) {
         writeln!(out, ".SS EXAMPLES")?;
         literal_block(out, &examples.to_string())?;
     }
+    Ok(())
+}
+
+/// RECORDS: the record types the command prints (from [`crate::cli::emits`]), as a
+/// section (`.SH`) or a subsection (`.SS`).
+fn records_section(out: &mut Vec<u8>, level: &str, emits: &crate::cli::emits::Emits) -> Result<()> {
+    writeln!(out, "{level} RECORDS")?;
+    let types: Vec<String> = emits
+        .types
+        .iter()
+        .map(|t| format!("\\fB{}\\fR", escape(t)))
+        .collect();
+    let mut text = if types.is_empty() {
+        "No records.".to_owned()
+    } else {
+        format!("NDJSON records of type {}.", types.join(", "))
+    };
+    if !emits.note.is_empty() {
+        text = format!("{text} ({})", escape(emits.note));
+    }
+    writeln!(out, "{text} Their fields: docs/ndjson.md.")?;
     Ok(())
 }
 

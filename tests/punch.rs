@@ -138,7 +138,7 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(out.code(), 2, "{}", out.stderr);
     assert!(out.stderr.contains("another IP"), "{}", out.stderr);
     let help = punch(home.path(), &["--help"]);
-    assert!(help.text().contains("Examples:"), "{}", help.text());
+    assert!(help.text().contains("\nExamples"), "{}", help.text());
 }
 
 #[test]

@@ -18,7 +18,8 @@
 //! first on `PATH`.
 //!
 //! A line fails the test when it exits non-zero, runs longer than [`LINE_TIME`], or
-//! prints a line that is not an NDJSON record of a type docs/ndjson.md lists (checked
+//! prints a line that is not an NDJSON record of a type docs/ndjson.md lists, and
+//! that the man page's RECORDS (`p2p_shared::cli::emits`) list for its command (checked
 //! when the pipeline ends in a toolbox command that prints records, i.e. not in
 //! `jq`, `dig`, `p2p-pipe`'s stream or `p2p-keygen open`'s plaintext). A line ending
 //! in `&` is a server for the lines after it: it runs in the background, the next
@@ -235,7 +236,8 @@ impl Lab {
         if prints_records(line) {
             let text = String::from_utf8_lossy(&out.stdout);
             for record in text.lines() {
-                check_record(line, record);
+                let record = check_record(line, record);
+                check_emitted(line, &record);
             }
         }
     }
@@ -258,7 +260,9 @@ impl Lab {
                     break serde_json::Value::Null;
                 }
             } else if let Some(record) = running.next_line(Duration::from_millis(50)) {
-                break check_record(line, &record);
+                let record = check_record(line, &record);
+                check_emitted(line, &record);
+                break record;
             }
             if let Some(status) = running.wait(Duration::ZERO) {
                 panic!(
@@ -287,7 +291,7 @@ impl Lab {
             );
             if prints_records(&line) {
                 while let Some(record) = running.next_line(Duration::from_millis(100)) {
-                    check_record(&line, &record);
+                    check_emitted(&line, &check_record(&line, &record));
                 }
             }
         }
@@ -315,6 +319,44 @@ impl Drop for Lab {
         }
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
+}
+
+/// The commands that print the line's stdout (the last stage of each pipeline of an
+/// `a && b` list): `p2p-dht get-peers`, or a tool alone.
+fn printers(line: &str) -> Vec<String> {
+    let line = line.split(" #").next().unwrap_or(line);
+    line.split("&& ")
+        .map(|pipeline| {
+            let last = pipeline.rsplit(" | ").next().unwrap_or(pipeline);
+            let words: Vec<&str> = last.split_whitespace().take(2).collect();
+            let both = words.join(" ");
+            if p2p_shared::cli::emits::of(&both).is_some() {
+                both
+            } else {
+                words.first().copied().unwrap_or("").to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Fails unless the record's type is one p2p_shared::cli::emits (the man pages'
+/// RECORDS sections) lists for a command that printed the line's output.
+/// `p2p-keygen sign` and `verify` pass through records of any type.
+fn check_emitted(line: &str, record: &serde_json::Value) {
+    let commands = printers(line);
+    let kind = record["type"].as_str().unwrap_or("");
+    let listed = commands.iter().any(|command| {
+        command == "p2p-keygen sign"
+            || command == "p2p-keygen verify"
+            || p2p_shared::cli::emits::of(command)
+                .unwrap_or_else(|| panic!("`{command}` is not in p2p_shared::cli::emits"))
+                .types
+                .contains(&kind)
+    });
+    assert!(
+        listed,
+        "`{line}` printed a `{kind}` record, which the RECORDS of {commands:?} do not list"
+    );
 }
 
 /// Sends `signal` to the process group a background line runs in (its `bash` leads
@@ -408,4 +450,9 @@ fn example_lines_are_extracted_whole() {
     assert!(!prints_records(
         "echo x | p2p-keygen seal --to I | p2p-keygen open -i k"
     ));
+    assert_eq!(
+        printers("p2p-dht put x && p2p-dht get y   # z"),
+        ["p2p-dht put", "p2p-dht get"]
+    );
+    assert_eq!(printers("p2p-discover chat --dht"), ["p2p-discover"]);
 }

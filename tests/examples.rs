@@ -14,7 +14,8 @@
 //! What a session starts with (the examples' headers name it): `key.json` and
 //! `bob.json` (identities) with `$PEER_ID` and `$AUTHOR_ID` their ids; `$SECRET` (a
 //! relay's shared secret); `$P2P_DHT_BOOTSTRAP` naming a local testnet of
-//! five nodes; the files of [`SETUP`]; `$HOME` the session directory; the toolbox
+//! five nodes; for the pages of `p2p-dns-rr publish`, Knot DNS at 192.0.2.53 serving
+//! example.org and taking updates signed with `update.key`; the files of [`SETUP`]; `$HOME` the session directory; the toolbox
 //! first on `PATH`.
 //!
 //! A line fails the test when it exits non-zero, runs longer than [`LINE_TIME`], or
@@ -101,7 +102,7 @@ pub fn examples(help: &str) -> Vec<String> {
     for line in help.lines() {
         if !inside {
             // The heading may run over more than one line; it ends with `:`.
-            header = header || line.starts_with("Examples");
+            header = header || line.starts_with("Example");
             inside = header && line.ends_with(':');
             continue;
         }
@@ -204,6 +205,53 @@ impl Lab {
         let (_, list) = env.split_once('=').unwrap();
         lab.env.push(("P2P_DHT_BOOTSTRAP".into(), list.to_owned()));
         lab
+    }
+
+    /// Knot DNS at 192.0.2.53:53, authoritative for example.org and taking RFC 2136
+    /// updates signed with the TSIG key in `update.key`: the server the
+    /// `p2p-dns-rr publish` examples update.
+    fn start_knot(&mut self) {
+        let dir = self.dir.path().join("knot");
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.display();
+        let secret = "ZXhhbXBsZXMtb25seS10c2lnLWtleS1mb3ItcDJw";
+        let config = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: 192.0.2.53@53\n\
+database:\n    storage: \"{d}\"\n\
+key:\n  - id: update\n    algorithm: hmac-sha256\n    secret: {secret}\n\
+acl:\n  - id: updates\n    key: update\n    action: update\n\
+zone:\n  - domain: example.org\n    storage: \"{d}\"\n    file: example.org.zone\n    acl: updates\n"
+        );
+        std::fs::write(dir.join("knot.conf"), config).unwrap();
+        std::fs::write(
+            dir.join("example.org.zone"),
+            "$TTL 60\n@ SOA ns1 hostmaster 1 3600 600 86400 5\n@ NS ns1\nns1 A 192.0.2.53\n",
+        )
+        .unwrap();
+        std::fs::write(
+            self.dir.path().join("update.key"),
+            format!("hmac-sha256:update:{secret}\n"),
+        )
+        .unwrap();
+        let knot = Running::start_reading(
+            self.bash(&format!("exec knotd -c {d}/knot.conf")),
+            Stdio::null(),
+        );
+        self.background.push(("knotd".to_owned(), knot));
+        // Ready when it answers for its zone.
+        let end = Instant::now() + READY_TIME;
+        loop {
+            let out = common::run(
+                self.bash("dig +short +time=1 +tries=1 @192.0.2.53 example.org SOA"),
+                b"",
+                LINE_TIME,
+            );
+            if !out.stdout.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < end, "knotd did not answer");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// `bash -c SCRIPT` in the namespace and the session directory.
@@ -395,10 +443,16 @@ fn run_examples(test: &str, tool: &Path) {
     for (command, help) in pages(tool) {
         let lines = examples(&help);
         if lines.is_empty() {
-            assert!(!help.contains("Examples"), "{command}: examples not found");
+            assert!(!help.contains("\nExample"), "{command}: examples not found");
             continue;
         }
         let mut lab = Lab::new();
+        if lines.iter().any(|l| l.contains("p2p-dns-rr publish")) {
+            if !common::have(test, "knotd") {
+                return;
+            }
+            lab.start_knot();
+        }
         for line in &lines {
             eprintln!("{command}: {line}");
             match line

@@ -10,14 +10,16 @@ use std::time::Duration;
 
 const EXAMPLES: &str = "\
 Examples (peers.ndjson holds signed `peer` records, e.g. from `p2p-keygen peer`; $PEER_ID is
-the id of one):
+the id of one; 192.0.2.53 serves example.org and takes updates signed with update.key):
   p2p-dns-rr serve --zone peers.example.org --bind 127.0.0.1:5300 < peers.ndjson &
   dig @127.0.0.1 -p 5300 peers.example.org A          # a rotating subset of live peers
   dig @127.0.0.1 -p 5300 _p2p._udp.peers.example.org SRV
   p2p-dns-rr query peers.example.org --server 127.0.0.1:5300
   p2p-dns-rr query \"$PEER_ID\".peers.example.org --type txt --server 127.0.0.1:5300 \\
       | p2p-keygen verify                            # the signed record, checked
-  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:53 &
+  p2p-discover chat --watch | p2p-dns-rr serve --zone peers.example.org --bind 0.0.0.0:5353 &
+  p2p-dns-rr publish --server 192.0.2.53 --zone example.org --name peers.example.org \\
+      --tsig-key update.key < peers.ndjson           # RFC 2136 updates to a real server
 
 Exit status: 0 success, 1 failure (nothing found, the server refused), 2 usage or
 input error, 3 timed out.";
@@ -161,9 +163,12 @@ exits; the records stay on the server until the next run replaces them.
 TSIG key file: a line NAME:SECRET or hmac-sha256:NAME:SECRET (as dig -y and kdig -y take
 it; SECRET in base64), or a BIND key clause (key \"NAME\" { algorithm hmac-sha256; secret \"…\"; };).
 
-Example:
-  p2p-discover chat | p2p-dns-rr publish --server 192.0.2.53 --zone example.org \\
-      --name peers.example.org --tsig-key update.key --every 10s";
+Examples (192.0.2.53 serves example.org and takes updates signed with update.key):
+  p2p-dns-rr publish --server 192.0.2.53 --zone example.org --name peers.example.org \\
+      --tsig-key update.key < peers.ndjson
+  dig +short @192.0.2.53 peers.example.org A
+  p2p-discover chat --peers peers.ndjson --watch | p2p-dns-rr publish --server 192.0.2.53 \\
+      --zone example.org --name peers.example.org --tsig-key update.key --every 10s &";
 
 /// `p2p-dns-rr publish`.
 #[derive(Debug, clap::Args)]

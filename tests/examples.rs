@@ -47,6 +47,7 @@ p2p-keygen peer -i key.json --addr udp://192.0.2.7:4000 --topic chat > peers.ndj
 printf '{"%s":"udp://192.0.2.8:4000"}\n' "$(cat peer_id)" > peers.json
 printf '{"type":"peer","addrs":["udp://192.0.2.9:4000"],"topic":"chat"}\n' > more.ndjson
 printf 'hello\nworld\n' > lines.txt
+printf '{"type":"message","text":"hi"}\n' > lines.ndjson
 cp peer_id peers.txt
 p2p-keygen new -o bob.json | jq -r .id > author_id
 mkdir -p dir && echo 'a file' > dir/file

@@ -247,7 +247,7 @@ Stores a signed `peer` record (seq = now in unix milliseconds) as a BEP 44 mutab
 under the identity's own key, salt \"p2p/peer\", so anyone can resolve the peer id to
 its addresses. Nodes forget items after a while: republish regularly (--every).
 
-Example:
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`):
   p2p-dht publish -i key.json --addr udp://192.0.2.7:4000 --addr tcp://192.0.2.7:4000")]
 pub struct PublishArgs {
     /// An address of this peer; repeatable
@@ -274,8 +274,10 @@ NDJSON objects with `id`).
 
 Exit status: 0 resolved, 1 not found or refused, 2 bad input, 3 timed out.
 
-Example:
-  p2p-dht resolve PEER_ID | jq -r '.addrs[]'")]
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`; $PEER_ID is the id of
+key.json):
+  p2p-dht publish -i key.json --addr udp://192.0.2.7:4000
+  p2p-dht resolve \"$PEER_ID\" | jq -r '.addrs[]'")]
 pub struct ResolveArgs {
     /// The peer id (z-base-32 or hex) [default: read ids from stdin]
     #[arg(value_name = "PEER_ID")]
@@ -295,7 +297,8 @@ Sends one KRPC ping and prints a `pong` record with the node's id and the round 
 
 Exit status: 0 answered, 1 answered with an error, 3 no answer within --timeout.
 
-Example:
+Examples:
+  p2p-dht serve --bind 127.0.0.1:6881 &
   p2p-dht ping udp://127.0.0.1:6881")]
 pub struct PingArgs {
     /// The node (udp://IP:PORT or HOST:PORT)
@@ -320,8 +323,8 @@ sample). Follow the `node` records to crawl.
 Exit status: 0 samples received, 1 none, or the node does not support BEP 51 (it
 refused the query, or answered a ping but not the query), 3 no answer at all.
 
-Example:
-  p2p-dht sample udp://127.0.0.1:6881 | jq -r 'select(.type==\"sample\").infohash'")]
+The node must support BEP 51 (libtorrent does; the mainline crate, and so
+`p2p-dht testnet`, does not): asking one that does not ends with status 1.")]
 pub struct SampleArgs {
     /// The node (udp://IP:PORT or HOST:PORT)
     #[arg(value_name = "ADDR", value_parser = parse_node_addr)]
@@ -342,7 +345,7 @@ pub struct SampleArgs {
 #[command(after_help = "\
 Prints one `node` record per node, closest first. Without ID, reads ids from stdin.
 
-Example:
+Examples ($P2P_DHT_BOOTSTRAP names a DHT node, e.g. of `p2p-dht testnet`):
   p2p-dht find-node 3b245504cf5f11bbdbe1201cea6a6bf45aee1bc0")]
 pub struct FindNodeArgs {
     /// The id to look near (40 hex digits) [default: read ids from stdin]
@@ -358,7 +361,8 @@ pub struct FindNodeArgs {
 
 /// `p2p-dht info`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  p2p-dht info --bootstrap udp://127.0.0.1:6881")]
+#[command(after_help = "Examples:\n  p2p-dht serve --bind 127.0.0.1:6881 &\n  \
+p2p-dht info --bootstrap udp://127.0.0.1:6881")]
 pub struct InfoArgs {
     #[command(flatten)]
     pub node: NodeArgs,
@@ -370,8 +374,8 @@ pub struct InfoArgs {
 Prints a `listening` record with the bound address, then (with --stats-every) `stats`
 records, until stopped.
 
-Example:
-  p2p-dht serve --bind 0.0.0.0:6881 --stats-every 1m")]
+Examples:
+  p2p-dht serve --bind 0.0.0.0:6881 --stats-every 1m &")]
 pub struct ServeArgs {
     #[command(flatten)]
     pub dht: DhtOptions,
@@ -390,8 +394,8 @@ Prints one `node` record per node, then a `bootstrap` record with a few node add
 (`addrs`) and the same as `env` for $P2P_DHT_BOOTSTRAP; runs until stopped. Nothing
 leaves the machine.
 
-Example:
-  p2p-dht testnet 50 --bind 127.0.0.1")]
+Examples:
+  p2p-dht testnet 50 --bind 127.0.0.1 &")]
 pub struct TestnetArgs {
     /// How many nodes
     #[arg(value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1000))]

@@ -137,7 +137,7 @@ pub struct FindArgs {
     after_help = "An announce with port=0 asks for peers without joining the swarm.\n\n\
 Bounds: 2000 peers a swarm, signed records of 2048 bytes, 16 KiB of records in one \
 reply, 1000 swarms in a scrape of all, 10 s per HTTP connection.\n\n\
-Example:\n  p2p-discover tracker --bind 127.0.0.1:6969 --interval 30s"
+Examples:\n  p2p-discover tracker --bind 127.0.0.1:6969 --interval 30s &"
 )]
 pub struct TrackerArgs {
     /// Address to listen on (TCP for HTTP and UDP, same port)

@@ -85,9 +85,9 @@ pub struct IdArgs {
 
 /// `p2p-keygen peer`.
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Example:\n  p2p-keygen peer -i key.json --addr udp://192.0.2.1:4000 --addr tcp://[2001:db8::1]:4000 --topic chat"
-)]
+#[command(after_help = "Examples:\n  \
+p2p-keygen peer -i key.json --addr udp://192.0.2.1:4000 --addr tcp://[2001:db8::1]:4000 \\\n      \
+--topic chat")]
 pub struct PeerArgs {
     /// An address of this peer (udp://IP:PORT, tcp://…, quic://…, relay://…); repeatable
     #[arg(long = "addr", value_name = "ADDR", required = true)]
@@ -101,7 +101,7 @@ pub struct PeerArgs {
 
 /// `p2p-keygen sign`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  p2p-keygen sign -i key.json < records.ndjson > signed.ndjson")]
+#[command(after_help = "Examples:\n  p2p-keygen sign -i key.json < lines.ndjson > signed.ndjson")]
 pub struct SignArgs {
     #[command(flatten)]
     pub identity: IdentityArgs,
@@ -118,7 +118,9 @@ pub struct SignArgs {
     after_help = "A line verifies when its `sig` is a valid signature, by the key named in \
 `signer` (or a peer record's `id`), over the RFC 8785 canonical form of the line without `sig`.\n\
 Exit status: 0 all lines verified, 1 some failed verification, 2 some were not JSON objects.\n\n\
-Example:\n  p2p-keygen verify --signer PEER_ID < signed.ndjson"
+Examples ($PEER_ID is the id of key.json):\n  \
+p2p-keygen sign -i key.json < lines.ndjson > signed.ndjson\n  \
+p2p-keygen verify --signer \"$PEER_ID\" < signed.ndjson"
 )]
 pub struct VerifyArgs {
     /// Accept only signatures by this peer id
@@ -133,7 +135,8 @@ pub struct VerifyArgs {
 
 /// `p2p-keygen seal`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  tar c dir | p2p-keygen seal --to PEER_ID > dir.sealed")]
+#[command(after_help = "Examples ($PEER_ID is the id of key.json):\n  \
+tar c dir | p2p-keygen seal --to \"$PEER_ID\" > dir.sealed")]
 pub struct SealArgs {
     /// The recipient's peer id (z-base-32 or hex)
     #[arg(long, value_name = "PEER_ID")]
@@ -147,7 +150,9 @@ pub struct SealArgs {
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Writes the plaintext of each sealed record on stdin, in order.\n\n\
-Example:\n  p2p-keygen open -i key.json < dir.sealed | tar x"
+Examples ($PEER_ID is the id of key.json):\n  \
+tar c dir | p2p-keygen seal --to \"$PEER_ID\" > dir.sealed\n  \
+p2p-keygen open -i key.json < dir.sealed | tar x"
 )]
 pub struct OpenArgs {
     #[command(flatten)]

@@ -152,7 +152,8 @@ record per peer that connects.\n\n\
 Bounds: at most 10 introductions a minute are punched for (more are ignored, with a \
 warning), and a local address a peer claims on another IP than the one the \
 rendezvous saw is sent at most 8 probes until it answers.\n\n\
-Example:\n  p2p-punch listen -i key.json --rendezvous 203.0.113.1:3478 --count 0"
+Examples:\n  p2p-punch serve --bind 203.0.113.1:3478 &\n  \
+p2p-punch listen -i key.json --rendezvous 203.0.113.1:3478 --count 0 &"
 )]
 pub struct ListenArgs {
     #[command(flatten)]

@@ -193,7 +193,7 @@ pub fn transact(
         for sentinel in &mut sentinels {
             if sentinel.verdict() == Some(true) {
                 narrate!(
-                    "{} refused: ICMP port unreachable, nothing listens there",
+                    "udp://{} refused: ICMP port unreachable, nothing listens there",
                     sentinel.server
                 );
                 stats.refused.push(sentinel.server);
@@ -209,10 +209,10 @@ pub fn transact(
         for (p, request) in pending.iter_mut().zip(requests) {
             if p.answer.is_none() && !p.refused && p.next <= now {
                 if p.tries == 0 {
-                    narrate!("asking {} ({})", request.server, request.describe());
+                    narrate!("asking udp://{} ({})", request.server, request.describe());
                 } else {
                     narrate!(
-                        "no answer from {} within {}: sending again (try {})",
+                        "no answer from udp://{} within {}: sending again (try {})",
                         request.server,
                         figures::millis(now - p.sent),
                         p.tries + 1
@@ -280,7 +280,7 @@ pub fn transact(
     for (p, request) in pending.iter().zip(requests) {
         if p.answer.is_none() && !p.refused {
             narrate!(
-                "{}: no answer to {} within {} ({} tries)",
+                "udp://{}: no answer to {} within {} ({} tries)",
                 request.server,
                 request.describe(),
                 figures::millis(timeout),
@@ -309,7 +309,7 @@ fn narrate_answer(request: &Request, from: SocketAddr, message: &Message, rtt: D
         format!(" (from {from})")
     };
     narrate!(
-        "{} answered {} in {}{via}: {said}",
+        "udp://{} answered {} in {}{via}: {said}",
         request.server,
         request.describe(),
         figures::millis(rtt)

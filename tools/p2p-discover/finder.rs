@@ -18,7 +18,7 @@ use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
 use p2p_shared::ndjson::records;
-use p2p_shared::{Error, Result, Status, cli::shutdown, diag};
+use p2p_shared::{Error, Result, Status, cli::shutdown, diag, narrate};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -150,6 +150,36 @@ fn start(
         (Some(identity), Some(_), Some(topic)) => Some(own_record(identity, own_addrs, topic)?),
         _ => None,
     };
+    narrate!(
+        "starting: {}",
+        [
+            (use_mdns, "mDNS".to_owned()),
+            (dht_topic.is_some(), format!("the DHT (bootstrap {:?})", args.bootstrap)),
+            (
+                topic.is_some() && !args.trackers.is_empty(),
+                format!("{} tracker(s)", args.trackers.len())
+            ),
+            (
+                !args.peer_files.is_empty(),
+                format!("{} peer file(s)", args.peer_files.len())
+            ),
+            (
+                !args.dns.is_empty(),
+                format!(
+                    "DNS ({})",
+                    args.dns
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, what)| on.then_some(what))
+        .collect::<Vec<_>>()
+        .join(", ")
+    );
     let mut mdns = None;
     if use_mdns {
         let mut responder = Mdns::start(&args.interfaces)?;

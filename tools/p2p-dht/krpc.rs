@@ -108,7 +108,10 @@ impl Client {
                 );
                 return Ok(Some(answer));
             }
-            narrate_packet!("ignored an answer from udp://{} to another request", self.addr);
+            narrate_packet!(
+                "ignored an answer from udp://{} to another request",
+                self.addr
+            );
         }
         narrate!("udp://{}: no answer to {method}", self.addr);
         Ok(None)

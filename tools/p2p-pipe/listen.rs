@@ -214,7 +214,10 @@ fn spawn_acceptor(endpoint: Arc<Endpoint>, via: Via, tx: smol::channel::Sender<A
         while let Some(incoming) = endpoint.accept().await {
             let (endpoint, tx) = (endpoint.clone(), tx.clone());
             let from = incoming.remote();
-            narrate!("QUIC handshake from udp://{from} on the {} path", via.kind());
+            narrate!(
+                "QUIC handshake from udp://{from} on the {} path",
+                via.kind()
+            );
             smol::spawn(async move {
                 match incoming.accept().await {
                     Ok((peer, conn)) => {

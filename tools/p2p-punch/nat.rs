@@ -159,7 +159,11 @@ fn tests(
     )?;
     narrate!(
         "hairpinning: a packet to our own public address {m1} {}",
-        if hairpinning { "came back in" } else { "did not come back" }
+        if hairpinning {
+            "came back in"
+        } else {
+            "did not come back"
+        }
     );
 
     let mut record = json!({

@@ -351,10 +351,7 @@ impl Server {
         let (principal, key) = match self.auth.check(message, bytes, from) {
             Verdict::Ok(principal, key) => (principal, key),
             Verdict::Refuse(code, why) => {
-                narrate_packet!(
-                    "{} from {from}: {code} {why}",
-                    method_name(message.method)
-                );
+                narrate_packet!("{} from {from}: {code} {why}", method_name(message.method));
                 if code == code::UNAUTHENTICATED && why == "no credentials" {
                     self.state.borrow_mut().stats.challenges += 1;
                 } else {

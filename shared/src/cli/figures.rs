@@ -8,7 +8,11 @@ use std::time::Duration;
 /// `significant(12345.0, 3)` is `12300`.
 pub fn significant(value: f64, digits: u32) -> String {
     if !value.is_finite() || value == 0.0 {
-        return if value == 0.0 { "0".to_owned() } else { value.to_string() };
+        return if value == 0.0 {
+            "0".to_owned()
+        } else {
+            value.to_string()
+        };
     }
     let digits = i32::try_from(digits.max(1)).unwrap_or(3);
     // The decimal exponent of the leading digit, found again after rounding

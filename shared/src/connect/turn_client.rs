@@ -8,13 +8,14 @@
 //! while a request waits for its answer is queued (a bounded number of packets) and
 //! handed out by [`Client::recv_from`].
 
+use crate::cli::figures;
 use crate::codec::stun::{self, Attribute, Class, Message};
 use crate::codec::turn::{self, Integrity, Turn, attr, code, method};
 use crate::connect::punch::binding::{timed_out, transient};
 use crate::identity::Identity;
-use crate::cli::figures;
 use crate::{Error, Result, narrate, random};
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -569,13 +570,13 @@ impl Client {
 fn granted(response: &Message) -> String {
     let mut text = String::new();
     if let Some(relayed) = response.relayed_address() {
-        text.push_str(&format!(", relayed address {relayed}"));
+        let _ = write!(text, ", relayed address {relayed}");
     }
     if let Some(mapped) = response.mapped_address() {
-        text.push_str(&format!(", you are {mapped}"));
+        let _ = write!(text, ", you are {mapped}");
     }
     if let Some(lifetime) = response.lifetime() {
-        text.push_str(&format!(", lifetime {lifetime} s"));
+        let _ = write!(text, ", lifetime {lifetime} s");
     }
     text
 }

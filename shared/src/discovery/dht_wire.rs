@@ -162,7 +162,10 @@ fn tell(fields: &Fields) -> Option<(u8, String)> {
         ),
         "PutQuery start" => (
             STEP,
-            format!("storing at the nodes closest to {}", short_id(field("target"))),
+            format!(
+                "storing at the nodes closest to {}",
+                short_id(field("target"))
+            ),
         ),
         "PutQuery got error" => (
             STEP,

@@ -5,6 +5,7 @@
 use crate::cli::figures;
 use crate::codec::stun::{self, Attribute, Class, Message};
 use crate::{Result, narrate, narrate_packet, random};
+use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -65,7 +66,7 @@ impl Request {
             (false, true) => text.push_str(", change port"),
         }
         if let Some(port) = self.response_port {
-            text.push_str(&format!(", answer to port {port}"));
+            let _ = write!(text, ", answer to port {port}");
         }
         text
     }
@@ -206,30 +207,7 @@ pub fn transact(
         }
         let undecided = sentinels.iter().any(|s| s.socket.is_some());
         let now = Instant::now();
-        for (p, request) in pending.iter_mut().zip(requests) {
-            if p.answer.is_none() && !p.refused && p.next <= now {
-                if p.tries == 0 {
-                    narrate!("asking udp://{} ({})", request.server, request.describe());
-                } else {
-                    narrate!(
-                        "no answer from udp://{} within {}: sending again (try {})",
-                        request.server,
-                        figures::millis(now - p.sent),
-                        p.tries + 1
-                    );
-                }
-                p.tries += 1;
-                match socket.send_to(&p.bytes, request.server) {
-                    Ok(_) => {}
-                    // An ICMP error from an earlier send, or no route: keep trying.
-                    Err(e) if transient(&e) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                p.sent = now;
-                p.next = now + p.rto;
-                p.rto = (p.rto * 2).min(MAX_RTO);
-            }
-        }
+        send_due(socket, &mut pending, requests, now)?;
         if pending.iter().all(|p| p.answer.is_some() || p.refused) || now >= deadline {
             break;
         }
@@ -272,11 +250,54 @@ pub fn transact(
                 });
             }
             _ => {
-                narrate_packet!("dropped a STUN message from {from}: it answers no request of ours");
+                narrate_packet!(
+                    "dropped a STUN message from {from}: it answers no request of ours"
+                );
                 stats.unmatched += 1;
             }
         }
     }
+    narrate_silence(&pending, requests, timeout);
+    socket.set_read_timeout(None)?;
+    Ok(pending.into_iter().map(|p| p.answer).collect())
+}
+
+/// Sends (or sends again) every request that is due and not yet answered.
+fn send_due(
+    socket: &UdpSocket,
+    pending: &mut [Pending],
+    requests: &[Request],
+    now: Instant,
+) -> Result<()> {
+    for (p, request) in pending.iter_mut().zip(requests) {
+        if p.answer.is_none() && !p.refused && p.next <= now {
+            if p.tries == 0 {
+                narrate!("asking udp://{} ({})", request.server, request.describe());
+            } else {
+                narrate!(
+                    "no answer from udp://{} within {}: sending again (try {})",
+                    request.server,
+                    figures::millis(now - p.sent),
+                    p.tries + 1
+                );
+            }
+            p.tries += 1;
+            match socket.send_to(&p.bytes, request.server) {
+                Ok(_) => {}
+                // An ICMP error from an earlier send, or no route: keep trying.
+                Err(e) if transient(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            p.sent = now;
+            p.next = now + p.rto;
+            p.rto = (p.rto * 2).min(MAX_RTO);
+        }
+    }
+    Ok(())
+}
+
+/// Tells, under `-v`, which requests went unanswered.
+fn narrate_silence(pending: &[Pending], requests: &[Request], timeout: Duration) {
     for (p, request) in pending.iter().zip(requests) {
         if p.answer.is_none() && !p.refused {
             narrate!(
@@ -288,8 +309,6 @@ pub fn transact(
             );
         }
     }
-    socket.set_read_timeout(None)?;
-    Ok(pending.into_iter().map(|p| p.answer).collect())
 }
 
 /// Tells an answer under `-v`: who answered, how fast, and what it said.
@@ -297,7 +316,11 @@ fn narrate_answer(request: &Request, from: SocketAddr, message: &Message, rtt: D
     if !crate::cli::verbose::enabled(crate::cli::verbose::STEP) {
         return;
     }
-    let said = match (message.class, message.mapped_address(), message.error_code()) {
+    let said = match (
+        message.class,
+        message.mapped_address(),
+        message.error_code(),
+    ) {
         (Class::Success, Some(mapped), _) => format!("you are {mapped}"),
         (Class::Success, None, _) => "no mapped address".to_owned(),
         (_, _, Some((code, reason))) => format!("error {code} {reason}"),

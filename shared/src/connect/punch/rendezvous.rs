@@ -267,7 +267,11 @@ impl<'a> Client<'a> {
             }
             tries += 1;
             if tries == 1 {
-                narrate!("sent {} to the rendezvous udp://{}", message.op(), self.server);
+                narrate!(
+                    "sent {} to the rendezvous udp://{}",
+                    message.op(),
+                    self.server
+                );
             } else {
                 narrate!(
                     "no answer from the rendezvous udp://{}: sending {} again (try {tries})",
@@ -333,7 +337,11 @@ fn narrate_answer(message: &Message, from: SocketAddr) {
         Message::Registered { observed, ttl_s } => {
             narrate!("the rendezvous udp://{from} registered us as {observed} for {ttl_s} s");
         }
-        Message::Introduce { observed, start_in_ms, .. } => narrate!(
+        Message::Introduce {
+            observed,
+            start_in_ms,
+            ..
+        } => narrate!(
             "the rendezvous udp://{from} introduced the peer seen at {observed}: punching in {start_in_ms} ms"
         ),
         Message::Error { reason } => narrate!("the rendezvous udp://{from} refused: {reason}"),

@@ -82,7 +82,8 @@ fn narrate_response(scheme: &str, server: SocketAddr, response: &Message, starte
     narrate!(
         "{scheme}://{server} answered in {}: {}, {} answer(s), {} additional{}",
         crate::cli::figures::millis(started.elapsed()),
-        response.metadata.response_code,
+        // As dig names them: NOERROR, NXDOMAIN, SERVFAIL.
+        format!("{:?}", response.metadata.response_code).to_uppercase(),
         response.answers.len(),
         response.additionals.len(),
         if response.metadata.truncation {

@@ -185,7 +185,9 @@ fn tell(fields: &Fields) -> Option<(u8, String)> {
         ),
         "Received request message" | "Received response message" | "Received error message" => {
             let kind = &message["Received ".len()..message.len() - " message".len()];
-            if let Some(from) = first_from_bootstrap(field("from")) {
+            if kind != "request"
+                && let Some(from) = first_from_bootstrap(field("from"))
+            {
                 return Some((
                     STEP,
                     format!(

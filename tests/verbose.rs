@@ -422,3 +422,37 @@ fn p2p_pipe_tells_the_paths_tried_and_the_path_chosen() {
     has(&theirs, "QUIC handshake from udp://127.0.0.1:");
     has(&theirs, "connection up (direct)");
 }
+
+#[test]
+fn p2p_gossip_tells_its_dials_and_accepts() {
+    let home = common::tempdir();
+    let home = home.path();
+    let gossip = crate::bin!("p2p-gossip");
+    let node = |key: &str, extra: &[&str]| {
+        common::make_key(home, key);
+        let mut args = vec!["-i", key, "--bind", "127.0.0.1:0", "--topic", "t"];
+        args.extend_from_slice(extra);
+        let mut run = Running::start(tool(&gossip, home, &args));
+        let ready = run.wait_for(WAIT, |r| r["type"] == "listening");
+        let id = ready["id"].as_str().unwrap().to_owned();
+        let addr = ready["addr"].as_str().unwrap().to_owned();
+        (run, id, addr)
+    };
+    let (mut a, a_id, a_addr) = node("a.json", &["-v"]);
+    let contact = format!("{a_id}@{a_addr}");
+    let (mut b, b_id, _) = node("b.json", &["-v", "--peer", &contact]);
+    let (mut c, _, _) = node("c.json", &["--peer", &contact]);
+    for run in [&mut a, &mut b, &mut c] {
+        run.wait_for(WAIT, |r| r["type"] == "peer_up");
+    }
+    let told = narration(&b.stderr());
+    has(&told, &format!("dialling {a_id} at ["));
+    has(&told, &format!("connected to {a_id} at {a_addr}"));
+    let theirs = narration(&a.stderr());
+    has(&theirs, &format!("accepted {b_id} from udp://127.0.0.1:"));
+    assert!(
+        !c.stderr().contains(MARK),
+        "narrated without -v: {}",
+        c.stderr()
+    );
+}

@@ -456,3 +456,76 @@ fn p2p_gossip_tells_its_dials_and_accepts() {
         c.stderr()
     );
 }
+
+/// A DNS server that answers every UDP question truncated (TC, no answers) and every
+/// TCP question in full (no answers either), until `until`; returns its address.
+fn truncating_dns_server(until: std::time::Instant) -> String {
+    use std::io::{Read, Write};
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let udp = std::net::UdpSocket::bind(addr).unwrap();
+    // A response to `query`: the same id and question, QR set, `tc` as asked.
+    let respond = |query: &[u8], tc: bool| {
+        let mut reply = query.to_vec();
+        reply[2] |= 0x80 | if tc { 0x02 } else { 0 };
+        reply[3] &= 0xf0;
+        reply
+    };
+    std::thread::spawn(move || {
+        udp.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 1500];
+        while std::time::Instant::now() < until {
+            if let Ok((n, from)) = udp.recv_from(&mut buf)
+                && n >= 12
+            {
+                let _ = udp.send_to(&respond(&buf[..n], true), from);
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        tcp.set_nonblocking(true).unwrap();
+        while std::time::Instant::now() < until {
+            let Ok((mut stream, _)) = tcp.accept() else {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut len = [0u8; 2];
+            if stream.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut query = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            if stream.read_exact(&mut query).is_err() || query.len() < 12 {
+                continue;
+            }
+            let reply = respond(&query, false);
+            let mut framed = u16::try_from(reply.len()).unwrap().to_be_bytes().to_vec();
+            framed.extend_from_slice(&reply);
+            let _ = stream.write_all(&framed);
+        }
+    });
+    format!("udp://{addr}")
+}
+
+#[test]
+fn p2p_dns_rr_query_tells_the_retry_over_tcp_after_a_truncated_answer() {
+    let home = common::tempdir();
+    let server = truncating_dns_server(std::time::Instant::now() + WAIT);
+    let told = narrated(
+        &crate::bin!("p2p-dns-rr"),
+        home.path(),
+        &["query", "peers.test", "--server", &server],
+    );
+    has(&told, &format!("{server} answered in"));
+    has(&told, ", truncated");
+    let tcp = server.replace("udp://", "tcp://");
+    has(
+        &told,
+        &format!("the answer is truncated (TC): asking again over {tcp}"),
+    );
+    has(&told, &format!("{tcp} answered in"));
+}

@@ -529,3 +529,42 @@ fn p2p_dns_rr_query_tells_the_retry_over_tcp_after_a_truncated_answer() {
     );
     has(&told, &format!("{tcp} answered in"));
 }
+
+#[test]
+fn p2p_punch_stun_tells_each_retransmission() {
+    use p2p_shared::codec::stun::{self, Attribute, Class, Message};
+    let home = common::tempdir();
+    // A STUN server that lets the first sending of each transaction go unanswered
+    // (two copies: the client's, and its sentinel's that watches for ICMP refusals).
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = format!("udp://{}", server.local_addr().unwrap());
+    let until = std::time::Instant::now() + WAIT;
+    std::thread::spawn(move || {
+        server
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut seen = std::collections::HashMap::new();
+        let mut buf = [0u8; 1500];
+        while std::time::Instant::now() < until {
+            let Ok((n, from)) = server.recv_from(&mut buf) else {
+                continue;
+            };
+            let Ok(request) = stun::decode(&buf[..n]) else {
+                continue;
+            };
+            let copies = seen.entry(request.transaction_id).or_insert(0);
+            *copies += 1;
+            if *copies <= 2 {
+                continue;
+            }
+            let mut response = Message::response_to(&request, Class::Success);
+            response.attributes.push(Attribute::XorMappedAddress(from));
+            let _ = server.send_to(&response.encode(), from);
+        }
+    });
+    let told = narrated(&crate::bin!("p2p-punch"), home.path(), &["stun", &addr]);
+    has(&told, &format!("asking {addr} (binding request)"));
+    has(&told, &format!("no answer from {addr} within "));
+    has(&told, ": sending again (try 2)");
+    has(&told, &format!("{addr} answered binding request in"));
+}

@@ -5,7 +5,7 @@
 //! `-v` ([`STEP`]) says each step a network tool takes (servers tried and what they
 //! answered, nodes asked, candidates, retries, the path chosen); `-vv` ([`PACKET`])
 //! adds per-packet and per-request detail. Each line is
-//! `;; +12ms p2p-punch: asked udp://127.0.0.1:3478 (binding) -> answered in 1.23 ms`:
+//! `;; +0.5ms p2p-punch: udp://127.0.0.1:3478 answered binding request in 0.205 ms: …`:
 //! `;;` as dig marks its comments, the time since the tool started, the tool's name
 //! (several tools of one pipeline share a terminal). Narration goes to stderr only,
 //! never to stdout, and nothing at all is said without `-v`. It is independent of

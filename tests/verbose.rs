@@ -146,11 +146,34 @@ fn p2p_dht_tells_the_bootstrap_nodes_that_answered_and_each_lookup() {
     assert!(
         addrs
             .iter()
-            .any(|a| told.contains(&format!("bootstrap node {a} answered"))),
+            .any(|a| told.contains(&format!("asked bootstrap node {a} (find_node of "))),
         "no bootstrap node's answer told:\n{told}"
     );
+    has(&told, "-> answered in ");
     has(&told, "lookup get_peers of");
+    has(&told, "answered in ");
+    has(&told, "node(s), 1 peer(s)");
     has(&told, "with 1 peer(s)");
+
+    // A bootstrap node that never answers is named when its lookup is done.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead = format!("udp://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let told = narrated(
+        &dht,
+        home,
+        &[
+            "find-node",
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+            "--request-timeout",
+            "300ms",
+            "--bootstrap",
+            &format!("{bootstrap},{dead}"),
+        ],
+    );
+    has(&told, &format!("no answer from {dead} (find_node of "));
+    has(&told, "timed out");
+    has(&told, "lookup of a9993e36… done: ");
 
     let told = narrated(&dht, home, &["ping", &addrs[0]]);
     has(&told, &format!("asked {} (ping)", addrs[0]));

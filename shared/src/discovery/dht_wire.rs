@@ -1,21 +1,25 @@
 //! The DHT's side of `-v`: what the mainline crate's node does on the wire, told
 //! from the `tracing` events it emits.
 //!
-//! mainline has no per-query callbacks, but it reports its lookups through `tracing`:
-//! a lookup starting ("New Query"), each node that answered with values ("Query got
-//! response", with the node's address), a lookup ending (how many nodes were asked,
-//! how many answered with a token, how many closest nodes are known), stores
-//! ("PutQuery …", with how many nodes stored), and every KRPC message it receives.
-//! [`install`] registers a small `tracing` subscriber that turns those events into
-//! narration: `-v` the lookups and stores, `-vv` each message received too.
+//! mainline has no per-query callbacks, but it reports its work through `tracing`:
+//! each request sent (with its address: `patches/mainline/narration.diff`), each
+//! KRPC message received, a lookup starting ("New Query"), each node that answered
+//! with values ("Query got response"), a lookup ending (how many nodes were asked,
+//! how many answered with a token, how many closest nodes are known) and stores
+//! ("PutQuery …", with how many nodes stored). [`install`] registers a small
+//! `tracing` subscriber that turns those events into narration: at `-v` each request
+//! with its answer and round trip ([`dht_requests`] matches them), the requests a
+//! finished lookup never heard back on, the lookups and the stores; at `-vv` every
+//! message sent and received too.
 //!
-//! What it cannot tell: where each request was *sent* (mainline's send event names
-//! the message but not the address) and which single request timed out (mainline
-//! drops timed-out requests silently; a finished lookup's counts show how many
-//! answered). The message texts are mainline's own, so an upgrade that rewords them
-//! silences the narration without breaking anything else.
+//! What it cannot tell: mainline forgets a timed-out liveness ping silently, and an
+//! ICMP "port unreachable" never reaches it. The message texts are mainline's own, so
+//! an upgrade that rewords them silences the narration without breaking anything
+//! else.
 
+use crate::cli::figures;
 use crate::cli::verbose::{self, PACKET, STEP};
+use crate::discovery::dht_requests;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddrV4;
 use std::sync::Mutex;
@@ -73,7 +77,7 @@ impl Subscriber for Narrator {
     fn event(&self, event: &Event<'_>) {
         let mut fields = Fields::default();
         event.record(&mut fields);
-        if let Some((level, line)) = tell(&fields) {
+        for (level, line) in tell(&fields) {
             verbose::say(level, format_args!("{line}"));
         }
     }
@@ -123,12 +127,16 @@ impl Visit for Fields {
     }
 }
 
-/// The narration line for one of mainline's events, and its level; `None` for
+/// The narration lines for one of mainline's events, each with its level; none for
 /// events not worth telling.
-fn tell(fields: &Fields) -> Option<(u8, String)> {
-    let message = fields.text()?;
+fn tell(fields: &Fields) -> Vec<(u8, String)> {
+    let Some(message) = fields.text() else {
+        return Vec::new();
+    };
     let field = |name: &str| fields.get(name).unwrap_or("?");
-    Some(match message {
+    let line = match message {
+        "Sending request" => return sending(fields),
+        "Received response message" | "Received error message" => return answer(fields),
         "Bootstrapping the routing table" => (
             STEP,
             "bootstrapping: looking up our own id to fill the routing table".to_owned(),
@@ -137,7 +145,7 @@ fn tell(fields: &Fields) -> Option<(u8, String)> {
             STEP,
             format!(
                 "lookup {} of {} started",
-                variant(field("request_type")),
+                snake_case(field("request_type")),
                 short_id(field("target"))
             ),
         ),
@@ -150,16 +158,20 @@ fn tell(fields: &Fields) -> Option<(u8, String)> {
                 values(field("response"))
             ),
         ),
-        "Done query" => (
-            STEP,
-            format!(
-                "lookup of {} done: {} node(s) asked, {} answered with a token, {} closest known",
-                short_id(field("id")),
-                field("visited"),
-                field("responders"),
-                field("closest")
-            ),
-        ),
+        "Done query" => {
+            let mut lines = silent(field("id"));
+            lines.push((
+                STEP,
+                format!(
+                    "lookup of {} done: {} node(s) asked, {} answered with a token, {} closest known",
+                    short_id(field("id")),
+                    field("visited"),
+                    field("responders"),
+                    field("closest")
+                ),
+            ));
+            return lines;
+        }
         "PutQuery start" => (
             STEP,
             format!(
@@ -175,46 +187,133 @@ fn tell(fields: &Fields) -> Option<(u8, String)> {
                 field("error")
             ),
         ),
-        "PutQuery Done successfully" => (
-            STEP,
+        "PutQuery Done successfully" => {
+            let mut lines = silent(field("target"));
+            lines.push((
+                STEP,
+                format!(
+                    "stored under {} at {} node(s)",
+                    short_id(field("target")),
+                    field("stored_at")
+                ),
+            ));
+            return lines;
+        }
+        "Received request message" => (
+            PACKET,
             format!(
-                "stored under {} at {} node(s)",
-                short_id(field("target")),
-                field("stored_at")
+                "request from {}: {}",
+                field("from"),
+                krpc_summary(fields.krpc())
             ),
         ),
-        "Received request message" | "Received response message" | "Received error message" => {
-            let kind = &message["Received ".len()..message.len() - " message".len()];
-            if kind != "request"
-                && let Some(from) = first_from_bootstrap(field("from"))
-            {
-                return Some((
-                    STEP,
-                    format!(
-                        "bootstrap node udp://{from} answered ({kind}: {})",
-                        krpc_summary(fields.krpc())
-                    ),
-                ));
-            }
-            (
-                PACKET,
-                format!(
-                    "{kind} from {}: {}",
-                    field("from"),
-                    krpc_summary(fields.krpc())
-                ),
-            )
-        }
-        _ => return None,
-    })
+        _ => return Vec::new(),
+    };
+    vec![line]
 }
 
-/// The bootstrap node `from` names, the first time it is heard from.
-fn first_from_bootstrap(from: &str) -> Option<SocketAddrV4> {
-    let addr: SocketAddrV4 = from.parse().ok()?;
-    let mut unheard = UNHEARD.lock().ok()?;
-    let at = unheard.iter().position(|a| *a == addr)?;
-    Some(unheard.swap_remove(at))
+/// A request going out: remembered to match its answer, told at `-vv`.
+fn sending(fields: &Fields) -> Vec<(u8, String)> {
+    let Some(to) = fields.get("address").and_then(|a| a.parse().ok()) else {
+        return Vec::new();
+    };
+    match dht_requests::sent(fields.krpc(), to) {
+        Some(request) => vec![(PACKET, format!("sent {} to udp://{to}", request.kind))],
+        None => Vec::new(),
+    }
+}
+
+/// A response or error: told with the request it answers (`-v`; a liveness ping at
+/// `-vv` unless it comes from a bootstrap node).
+fn answer(fields: &Fields) -> Vec<(u8, String)> {
+    let krpc = fields.krpc();
+    let Some(from) = fields
+        .get("from")
+        .and_then(|a| a.parse::<SocketAddrV4>().ok())
+    else {
+        return Vec::new();
+    };
+    let bootstrap = first_from_bootstrap(from);
+    let Some((request, took)) = dht_requests::answered(krpc, from) else {
+        return vec![(
+            PACKET,
+            format!(
+                "unexpected answer from udp://{from}: {}",
+                krpc_summary(krpc)
+            ),
+        )];
+    };
+    let level = if request.kind == "ping" && !bootstrap {
+        PACKET
+    } else {
+        STEP
+    };
+    let error = krpc.contains("message_type: Error(");
+    vec![(
+        level,
+        format!(
+            "asked {}udp://{from} ({}{}) -> {} in {}{}",
+            if bootstrap { "bootstrap node " } else { "" },
+            request.kind,
+            request
+                .target
+                .as_ref()
+                .map_or_else(String::new, |t| format!(" of {t}…")),
+            if error { "error" } else { "answered" },
+            figures::millis(took),
+            answer_detail(krpc, error)
+        ),
+    )]
+}
+
+/// What an answer said: `: 8 node(s), 2 peer(s)`, or the error.
+fn answer_detail(krpc: &str, error: bool) -> String {
+    if error {
+        return krpc
+            .split("description: ")
+            .nth(1)
+            .map_or_else(String::new, |d| {
+                format!(": {}", d.split('}').next().unwrap_or(d).trim())
+            });
+    }
+    let summary = krpc_summary(krpc);
+    match summary.split_once(", ") {
+        Some((_, counts)) => format!(": {counts}"),
+        None => String::new(),
+    }
+}
+
+/// The requests of a finished lookup or store (about the id `target`, as mainline
+/// prints it) that never got an answer: they timed out.
+fn silent(target: &str) -> Vec<(u8, String)> {
+    let short: String = short_id(target).trim_end_matches('…').to_owned();
+    let gone = dht_requests::timed_out(&short);
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    let list: Vec<String> = gone.iter().map(|s| format!("udp://{}", s.to)).collect();
+    vec![(
+        STEP,
+        format!(
+            "no answer from {} ({} of {short}…): timed out",
+            list.join(", "),
+            gone[0].kind
+        ),
+    )]
+}
+
+/// True the first time the bootstrap node `from` is heard from.
+fn first_from_bootstrap(from: SocketAddrV4) -> bool {
+    let Ok(mut unheard) = UNHEARD.lock() else {
+        return false;
+    };
+    match unheard.iter().position(|a| *a == from) {
+        Some(at) => {
+            unheard.swap_remove(at);
+            true
+        }
+        None => false,
+    }
 }
 
 /// `Id(3b24…)` → `3b245504…`: the first 8 hex digits of an id.
@@ -227,8 +326,8 @@ fn short_id(debug: &str) -> String {
     format!("{hex}…")
 }
 
-/// `FindNode(FindNodeRequestArguments { … })` → `find_node`.
-fn variant(debug: &str) -> String {
+/// `FindNode(FindNodeRequestArguments { … })` (or plain `FindNode`) → `find_node`.
+pub(super) fn snake_case(debug: &str) -> String {
     let name = debug.split(['(', ' ', '{']).next().unwrap_or(debug);
     let mut snake = String::new();
     for (i, c) in name.chars().enumerate() {
@@ -273,7 +372,7 @@ fn krpc_summary(debug: &str) -> String {
         .map_or("?", |(_, inner)| inner)
         .split(['(', ' ', '{'])
         .next()
-        .map_or_else(|| "?".to_owned(), variant);
+        .map_or_else(|| "?".to_owned(), snake_case);
     let nodes = debug.matches("Node {").count();
     let mut text = kind;
     if nodes > 0 {
@@ -306,7 +405,7 @@ mod tests {
             ("response", "Peers([127.0.0.1:4000, 127.0.0.1:4001])"),
             ("from", "127.0.0.1:6881"),
         ]))
-        .unwrap();
+        .remove(0);
         assert_eq!(level, STEP);
         assert_eq!(
             line,
@@ -320,9 +419,9 @@ mod tests {
                 "GetPeers(GetPeersRequestArguments { info_hash: Id(a999) })",
             ),
         ]))
-        .unwrap();
+        .remove(0);
         assert_eq!(line, "lookup get_peers of a9993e36… started");
-        assert!(tell(&fields(&[("message", "Rotating secrets")])).is_none());
+        assert!(tell(&fields(&[("message", "Rotating secrets")])).is_empty());
     }
 
     #[test]

@@ -101,7 +101,7 @@ _p2p__dht() {
 
     case "${cmd}" in
         p2p__dht)
-            opts="-q -h -V --quiet --help --version get-peers announce put get publish resolve ping sample find-node info serve testnet help"
+            opts="-q -v -h -V --quiet --verbose --help --version get-peers announce put get publish resolve ping sample find-node info serve testnet help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -115,7 +115,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__announce)
-            opts="-p -j -q -h --topic --topic-lines --strict --max-line --port --every --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-p -j -q -v -h --topic --topic-lines --strict --max-line --port --every --jobs --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,7 +173,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__find__subcmd__node)
-            opts="-j -q -h --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-j -q -v -h --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -215,7 +215,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__get)
-            opts="-j -q -h --salt --raw --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-j -q -v -h --salt --raw --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -261,7 +261,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__get__subcmd__peers)
-            opts="-n -j -q -h --topic --topic-lines --strict --max-line --count --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-n -j -q -v -h --topic --topic-lines --strict --max-line --count --jobs --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -511,7 +511,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__info)
-            opts="-q -h --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-q -v -h --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -541,7 +541,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__ping)
-            opts="-q -h --bind --timeout --quiet --help"
+            opts="-q -v -h --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -563,7 +563,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__publish)
-            opts="-i -q -h --addr --topic --every --identity --allow-readable-key --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-i -q -v -h --addr --topic --every --identity --allow-readable-key --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -613,7 +613,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__put)
-            opts="-i -q -h --identity --mutable --allow-readable-key --salt --seq --cas --raw --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-i -q -v -h --identity --mutable --allow-readable-key --salt --seq --cas --raw --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -663,7 +663,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__resolve)
-            opts="-j -q -h --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --help"
+            opts="-j -q -v -h --strict --max-line --jobs --bootstrap --request-timeout --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -705,7 +705,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__sample)
-            opts="-q -h --target --bind --timeout --quiet --help"
+            opts="-q -v -h --target --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -731,7 +731,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__serve)
-            opts="-q -h --bootstrap --request-timeout --bind --stats-every --quiet --help"
+            opts="-q -v -h --bootstrap --request-timeout --bind --stats-every --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -761,7 +761,7 @@ _p2p__dht() {
             return 0
             ;;
         p2p__dht__subcmd__testnet)
-            opts="-q -h --bind --quiet --help"
+            opts="-q -v -h --bind --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_dht_global_optspecs
-    string join \n q/quiet h/help V/version
+    string join \n q/quiet v/verbose h/help V/version
 end
 
 function __fish_p2p_dht_needs_command
@@ -25,6 +25,7 @@ function __fish_p2p_dht_using_subcommand
 end
 
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -s V -l version -d 'Print version'
 complete -c p2p-dht -n "__fish_p2p_dht_needs_command" -f -a "get-peers" -d 'Find peers for an infohash or topic, streamed as they arrive'
@@ -51,6 +52,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get-peers" -l timeout -d
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get-peers" -l topic-lines -d 'Read plain stdin lines as topics, not infohashes'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get-peers" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get-peers" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get-peers" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get-peers" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l topic -d 'A topic, looked up under SHA-1 of its UTF-8 bytes' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l max-line -d 'Longest accepted input line, in bytes' -r
@@ -64,6 +66,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l timeout -d 
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l topic-lines -d 'Read plain stdin lines as topics, not infohashes'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand announce" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -s i -l identity -d 'Sign a mutable item with this identity file' -r -F
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -l salt -d 'Salt: stores several items under one key (mutable items only)' -r
@@ -77,6 +80,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -l mutable -d 'Stor
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -l raw -d 'Treat the value as raw bytes instead of JSON (`get` writes them to stdout as is)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand put" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -l salt -d 'The salt the mutable item was stored with' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -l max-line -d 'Longest accepted input line, in bytes' -r
@@ -88,6 +92,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -l timeout -d 'Give
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -l raw -d 'Treat the value as raw bytes instead of JSON (`get` writes them to stdout as is)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand get" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l addr -d 'An address of this peer; repeatable' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l topic -d 'The topic this peer is interested in' -r
@@ -99,6 +104,7 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l bind -d 'Loc
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -s j -l jobs -d 'With targets on stdin: how many to work on at once' -r
@@ -108,15 +114,18 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -l bind -d 'Loc
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand resolve" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -l bind -d 'Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -l timeout -d 'How long to wait for the answer' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand ping" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -l target -d 'Where the listed nodes should be near (40 hex digits) [default: random]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -l bind -d 'Local address to send from [default: 127.0.0.1:0 for a loopback node, else 0.0.0.0:0]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -l timeout -d 'How long to wait for the answer' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand sample" -s h -l help -d 'Print help'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s j -l jobs -d 'With targets on stdin: how many to work on at once' -r
@@ -126,21 +135,25 @@ complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l bind -d 'L
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand find-node" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l request-timeout -d 'How long to wait for one node\'s answer; a lookup is finished when every node it asked has answered or run out of this time' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l bind -d 'Local address for this node\'s UDP socket [default: 127.0.0.1:0 when every bootstrap node is on loopback, else 0.0.0.0:0]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -l timeout -d 'Give up (exit status 3) when the whole command takes longer than this' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand info" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l request-timeout -d 'How long to wait for one node\'s answer; a lookup is finished when every node it asked has answered or run out of this time' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l bind -d 'Local address to listen on' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -l stats-every -d 'Print a `stats` record at this interval' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -l bind -d 'The loopback IP the nodes bind (`127.0.0.1`, `udp://127.0.0.1:0`); each picks a free port' -r
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand testnet" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "get-peers" -d 'Find peers for an infohash or topic, streamed as they arrive'
 complete -c p2p-dht -n "__fish_p2p_dht_using_subcommand help; and not __fish_seen_subcommand_from get-peers announce put get publish resolve ping sample find-node info serve testnet help" -f -a "announce" -d 'Announce this machine as a peer for an infohash or topic'

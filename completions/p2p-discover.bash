@@ -35,7 +35,7 @@ _p2p__discover() {
 
     case "${cmd}" in
         p2p__discover)
-            opts="-i -n -q -h -V --all --mdns --dht --bootstrap --dht-request-timeout --interface --tracker --ca-file --peers --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --help --version tracker help"
+            opts="-i -n -q -v -h -V --all --mdns --dht --bootstrap --dht-request-timeout --interface --tracker --ca-file --peers --dns --dns-server --announce --addr --identity --allow-readable-key --anonymous --count --timeout --watch --quiet --verbose --help --version tracker help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,7 +151,7 @@ _p2p__discover() {
             return 0
             ;;
         p2p__discover__subcmd__tracker)
-            opts="-q -h --bind --interval --max-peers --rate --max-swarms --max-connections --stats-every --quiet --help"
+            opts="-q -v -h --bind --interval --max-peers --rate --max-swarms --max-connections --stats-every --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_discover_global_optspecs
-    string join \n all mdns dht bootstrap= dht-request-timeout= interface= tracker= ca-file= peers= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous n/count= timeout= watch q/quiet h/help V/version
+    string join \n all mdns dht bootstrap= dht-request-timeout= interface= tracker= ca-file= peers= dns= dns-server= announce= addr= i/identity= allow-readable-key anonymous n/count= timeout= watch q/quiet v/verbose h/help V/version
 end
 
 function __fish_p2p_discover_needs_command
@@ -44,6 +44,7 @@ complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l allow-readabl
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l anonymous -d 'Announce without a signed record even when an identity exists'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -l watch -d 'Keep running: report new peers, and `peer_gone` when one leaves'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -s V -l version -d 'Print version'
 complete -c p2p-discover -n "__fish_p2p_discover_needs_command" -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP on one port) for small swarms, CI and LANs'
@@ -56,6 +57,7 @@ complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l ma
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l max-connections -d 'Most HTTP connections held at once (always below `ulimit -n`); the oldest is shed when a new one comes' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -l stats-every -d 'Print a `stats` record this often: swarms, peers, announces, scrapes, connections, refusals by reason' -r
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand tracker" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "tracker" -d 'Run a BitTorrent tracker (HTTP and UDP on one port) for small swarms, CI and LANs'
 complete -c p2p-discover -n "__fish_p2p_discover_using_subcommand help; and not __fish_seen_subcommand_from tracker help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

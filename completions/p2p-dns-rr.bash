@@ -47,7 +47,7 @@ _p2p__dns__rr() {
 
     case "${cmd}" in
         p2p__dns__rr)
-            opts="-q -h -V --quiet --help --version serve query publish help"
+            opts="-q -v -h -V --quiet --verbose --help --version serve query publish help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,7 +131,7 @@ _p2p__dns__rr() {
             return 0
             ;;
         p2p__dns__rr__subcmd__publish)
-            opts="-q -h --server --zone --name --tsig-key --every --ttl --max --expire --timeout --strict --max-line --quiet --help"
+            opts="-q -v -h --server --zone --name --tsig-key --every --ttl --max --expire --timeout --strict --max-line --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -185,7 +185,7 @@ _p2p__dns__rr() {
             return 0
             ;;
         p2p__dns__rr__subcmd__query)
-            opts="-q -h --server --type --port --timeout --quiet --help"
+            opts="-q -v -h --server --type --port --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -215,7 +215,7 @@ _p2p__dns__rr() {
             return 0
             ;;
         p2p__dns__rr__subcmd__serve)
-            opts="-q -h --zone --bind --ttl --answers --expire --peers --stats-every --threads --ns --strict --max-line --quiet --help"
+            opts="-q -v -h --zone --bind --ttl --answers --expire --peers --stats-every --threads --ns --strict --max-line --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

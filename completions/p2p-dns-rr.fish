@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_dns_rr_global_optspecs
-    string join \n q/quiet h/help V/version
+    string join \n q/quiet v/verbose h/help V/version
 end
 
 function __fish_p2p_dns_rr_needs_command
@@ -25,6 +25,7 @@ function __fish_p2p_dns_rr_using_subcommand
 end
 
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_needs_command" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_needs_command" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_needs_command" -s V -l version -d 'Print version'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_needs_command" -f -a "serve" -d 'Serve live peers as an authoritative DNS zone (UDP and TCP on one port)'
@@ -43,6 +44,7 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l ns -d 'T
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l server -d 'The DNS server, IP or IP:PORT (port 53 when omitted)' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l type -d 'The record type to ask for' -r -f -a "auto\t'TXT when NAME starts with a peer id, SRV (at _p2p._udp.NAME) otherwise'
@@ -53,6 +55,7 @@ txt\t'Peer records and id= records'"
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l port -d 'The port for addresses from A/AAAA records' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -l timeout -d 'Give up after this long' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand query" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l server -d 'The authoritative server to update, IP or IP:PORT (port 53 when omitted)' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l zone -d 'The zone that holds the records' -r
@@ -66,6 +69,7 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l timeou
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l max-line -d 'Longest accepted input line, in bytes' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand publish" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand help; and not __fish_seen_subcommand_from serve query publish help" -f -a "serve" -d 'Serve live peers as an authoritative DNS zone (UDP and TCP on one port)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand help; and not __fish_seen_subcommand_from serve query publish help" -f -a "query" -d 'Ask a DNS server for peers and print them as `peer` records'

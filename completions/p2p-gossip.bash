@@ -23,7 +23,7 @@ _p2p__gossip() {
 
     case "${cmd}" in
         p2p__gossip)
-            opts="-i -q -h -V --identity --allow-readable-key --bind --peer --topic --allow-author --mode --history --store --stats-every --max-size --rate --quiet --help --version"
+            opts="-i -q -v -h -V --identity --allow-readable-key --bind --peer --topic --allow-author --mode --history --store --stats-every --max-size --rate --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

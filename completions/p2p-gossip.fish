@@ -12,5 +12,6 @@ complete -c p2p-gossip -l max-size -d 'The largest message, in bytes of its sign
 complete -c p2p-gossip -l rate -d 'Messages per second one neighbour may send us (bursts of twice that)' -r
 complete -c p2p-gossip -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-gossip -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-gossip -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-gossip -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-gossip -s V -l version -d 'Print version'

@@ -41,7 +41,7 @@ _p2p__pipe() {
 
     case "${cmd}" in
         p2p__pipe)
-            opts="-q -h -V --quiet --help --version listen connect help"
+            opts="-q -v -h -V --quiet --verbose --help --version listen connect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -55,7 +55,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__connect)
-            opts="-i -q -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --bootstrap --request-timeout --quiet --help"
+            opts="-i -q -v -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --bootstrap --request-timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -189,7 +189,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__listen)
-            opts="-i -q -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --help"
+            opts="-i -q -v -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_pipe_global_optspecs
-    string join \n q/quiet h/help V/version
+    string join \n q/quiet v/verbose h/help V/version
 end
 
 function __fish_p2p_pipe_needs_command
@@ -25,6 +25,7 @@ function __fish_p2p_pipe_using_subcommand
 end
 
 complete -c p2p-pipe -n "__fish_p2p_pipe_needs_command" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-pipe -n "__fish_p2p_pipe_needs_command" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-pipe -n "__fish_p2p_pipe_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_needs_command" -s V -l version -d 'Print version'
 complete -c p2p-pipe -n "__fish_p2p_pipe_needs_command" -f -a "listen" -d 'Wait for a peer and pipe stdin/stdout with it (prints a ticket on stderr)'
@@ -48,6 +49,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l allow-reada
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l progress -d 'Show bytes and rate on stderr (only on a terminal)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l keep -d 'Serve one peer after another instead of exiting after the first'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l peer-file -d 'Read the target from FILE: a `ticket` record or a signed `peer` record' -r -F
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s i -l identity -d 'Identity file [default: $XDG_CONFIG_HOME/p2p/identity.json]' -r -F
@@ -71,6 +73,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l require-di
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l relay-first -d 'Try the relayed path first, before direct and punched ones'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l no-relay -d 'Never use a relayed path, even when the ticket names one and --relay (or $P2P_RELAY) is set'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand help; and not __fish_seen_subcommand_from listen connect help" -f -a "listen" -d 'Wait for a peer and pipe stdin/stdout with it (prints a ticket on stderr)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand help; and not __fish_seen_subcommand_from listen connect help" -f -a "connect" -d 'Connect to a listener by ticket, peer id or peer file and pipe stdin/stdout'

@@ -59,7 +59,7 @@ _p2p__punch() {
 
     case "${cmd}" in
         p2p__punch)
-            opts="-q -h -V --quiet --help --version stun nat serve listen connect help"
+            opts="-q -v -h -V --quiet --verbose --help --version stun nat serve listen connect help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -73,7 +73,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__connect)
-            opts="-i -q -h --signal --rendezvous --stun --identity --allow-readable-key --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --help"
+            opts="-i -q -v -h --signal --rendezvous --stun --identity --allow-readable-key --timeout --bind --punch-timeout --rate --birthday-sockets --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -225,7 +225,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__listen)
-            opts="-i -n -q -h --identity --allow-readable-key --rendezvous --count --timeout --allow --bind --punch-timeout --rate --birthday-sockets --quiet --help"
+            opts="-i -n -q -v -h --identity --allow-readable-key --rendezvous --count --timeout --allow --bind --punch-timeout --rate --birthday-sockets --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,7 +283,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__nat)
-            opts="-q -h --server --bind --timeout --lifetime --lifetime-max --quiet --help"
+            opts="-q -v -h --server --bind --timeout --lifetime --lifetime-max --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -313,7 +313,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__serve)
-            opts="-q -h --bind --alt --max-registrations --stats-every --quiet --help"
+            opts="-q -v -h --bind --alt --max-registrations --stats-every --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,7 +343,7 @@ _p2p__punch() {
             return 0
             ;;
         p2p__punch__subcmd__stun)
-            opts="-q -h --bind --timeout --quiet --help"
+            opts="-q -v -h --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

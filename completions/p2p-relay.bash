@@ -41,7 +41,7 @@ _p2p__relay() {
 
     case "${cmd}" in
         p2p__relay)
-            opts="-q -h -V --quiet --help --version serve probe help"
+            opts="-q -v -h -V --quiet --verbose --help --version serve probe help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -111,7 +111,7 @@ _p2p__relay() {
             return 0
             ;;
         p2p__relay__subcmd__probe)
-            opts="-i -q -h --auth-secret --name --user --identity --allow-readable-key --peer --bind --timeout --quiet --help"
+            opts="-i -q -v -h --auth-secret --name --user --identity --allow-readable-key --peer --bind --timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -157,7 +157,7 @@ _p2p__relay() {
             return 0
             ;;
         p2p__relay__subcmd__serve)
-            opts="-q -h --bind --relay-ip --ports --allow-loopback-peers --stats-every --auth-secret --user --allow --allow-any-peer --realm --max-allocations --max-per-ip --max-per-user --max-permissions --max-channels --max-lifetime --max-bytes --rate --idle-timeout --quiet --help"
+            opts="-q -v -h --bind --relay-ip --ports --allow-loopback-peers --stats-every --auth-secret --user --allow --allow-any-peer --realm --max-allocations --max-per-ip --max-per-user --max-permissions --max-channels --max-lifetime --max-bytes --rate --idle-timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

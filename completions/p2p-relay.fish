@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_p2p_relay_global_optspecs
-    string join \n q/quiet h/help V/version
+    string join \n q/quiet v/verbose h/help V/version
 end
 
 function __fish_p2p_relay_needs_command
@@ -25,6 +25,7 @@ function __fish_p2p_relay_using_subcommand
 end
 
 complete -c p2p-relay -n "__fish_p2p_relay_needs_command" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-relay -n "__fish_p2p_relay_needs_command" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-relay -n "__fish_p2p_relay_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-relay -n "__fish_p2p_relay_needs_command" -s V -l version -d 'Print version'
 complete -c p2p-relay -n "__fish_p2p_relay_needs_command" -f -a "serve" -d 'Run a TURN relay: a `listening` record, then one `event` per allocation, permission, channel, expiry and refusal'
@@ -50,6 +51,7 @@ complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -l idle-timeo
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -l allow-loopback-peers -d 'Allow peers on loopback and on the relay\'s own addresses (for tests on one host)'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -l allow-any-peer -d 'Accept any client that signs with a peer key (limits still apply per peer id)'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l auth-secret -d 'coturn-style shared secret (the username is `EXPIRY:NAME`)' -r
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l name -d 'The NAME part of shared-secret usernames' -r
@@ -60,6 +62,7 @@ complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l bind -d 'L
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l timeout -d 'How long each request may take' -r
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
+complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand probe" -s h -l help -d 'Print help'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand help; and not __fish_seen_subcommand_from serve probe help" -f -a "serve" -d 'Run a TURN relay: a `listening` record, then one `event` per allocation, permission, channel, expiry and refusal'
 complete -c p2p-relay -n "__fish_p2p_relay_using_subcommand help; and not __fish_seen_subcommand_from serve probe help" -f -a "probe" -d 'Allocate on a relay, report the relayed address, round trip, lifetime and limits, then release (one `relay` record)'

@@ -1,7 +1,7 @@
 //! The integration tests, one binary for all (one link instead of one per file on a
 //! small machine): a module per tool, one for compositions, one that runs the demo,
 //! one that runs the recipes of `scripts/examples/`, one that keeps the generated
-//! man pages and completions current, and the shared harness in `common/`.
+//! man pages and completions current, one for `-v` narration, and the shared harness in `common/`.
 
 #[macro_use]
 mod common;
@@ -27,3 +27,4 @@ mod punch_lab;
 mod recipes;
 mod relay;
 mod shutdown;
+mod verbose;

@@ -29,13 +29,14 @@ pub mod status;
 pub use status::{Context, Error, Result, Status};
 
 /// The layers of the table above, lowest first: a module may use its own layer and
-/// those before it, never one after it.
+/// those before it, never one after it. The narration macros that `cli::verbose`
+/// exports sit at the crate root (`crate::narrate`) and belong to `cli`.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
     &["status", "diag", "addr", "random", "budget"],
     &["identity"],
     &["ndjson"],
-    &["cli"],
+    &["cli", "narrate", "narrate_packet"],
     &["codec"],
     &["discovery"],
     &["connect"],

@@ -7,7 +7,7 @@ use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::codec::bencode::Value as Bencode;
 use p2p_shared::codec::krpc::{Answer, bytes, decode_answer, encode_query};
-use p2p_shared::{Error, Result, Status, random};
+use p2p_shared::{Error, Result, Status, narrate, narrate_packet, random};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -92,12 +92,28 @@ impl Client {
         args: &[(&str, Bencode)],
         deadline: Instant,
     ) -> Result<Option<Answer>> {
+        let asked = Instant::now();
         let tid = self.send(method, args)?;
+        narrate!("asked udp://{} ({method})", self.addr);
         while let Some((got, answer)) = self.recv(deadline)? {
             if got == tid {
+                narrate!(
+                    "udp://{} answered {method} in {}{}",
+                    self.addr,
+                    p2p_shared::cli::figures::millis(asked.elapsed()),
+                    match &answer {
+                        Answer::Response { .. } => String::new(),
+                        Answer::Error(code, message) => format!(": error {code} {message}"),
+                    }
+                );
                 return Ok(Some(answer));
             }
+            narrate_packet!(
+                "ignored an answer from udp://{} to another request",
+                self.addr
+            );
         }
+        narrate!("udp://{}: no answer to {method}", self.addr);
         Ok(None)
     }
 }

@@ -18,7 +18,7 @@ use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
 use p2p_shared::ndjson::records;
-use p2p_shared::{Error, Result, Status, cli::shutdown, diag};
+use p2p_shared::{Error, Result, Status, cli::shutdown, diag, narrate};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -111,6 +111,40 @@ pub fn run(args: &FindArgs, ctx: &Ctx) -> Result<Status> {
     })
 }
 
+/// Tells under `-v` which mechanisms a run starts.
+fn narrate_mechanisms(args: &FindArgs, use_mdns: bool, dht: bool, topic: bool) {
+    narrate!(
+        "starting: {}",
+        [
+            (use_mdns, "mDNS".to_owned()),
+            (dht, format!("the DHT (bootstrap {:?})", args.bootstrap)),
+            (
+                topic && !args.trackers.is_empty(),
+                format!("{} tracker(s)", args.trackers.len())
+            ),
+            (
+                !args.peer_files.is_empty(),
+                format!("{} peer file(s)", args.peer_files.len())
+            ),
+            (
+                !args.dns.is_empty(),
+                format!(
+                    "DNS ({})",
+                    args.dns
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(on, what)| on.then_some(what))
+        .collect::<Vec<_>>()
+        .join(", ")
+    );
+}
+
 /// What a run started, to keep alive while it lasts and to stop at its end.
 struct Started {
     tasks: Vec<smol::Task<()>>,
@@ -150,6 +184,7 @@ fn start(
         (Some(identity), Some(_), Some(topic)) => Some(own_record(identity, own_addrs, topic)?),
         _ => None,
     };
+    narrate_mechanisms(args, use_mdns, dht_topic.is_some(), topic.is_some());
     let mut mdns = None;
     if use_mdns {
         let mut responder = Mdns::start(&args.interfaces)?;

@@ -25,7 +25,7 @@ use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
-use p2p_shared::{Error, Result};
+use p2p_shared::{Error, Result, narrate};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -136,6 +136,13 @@ impl Mdns {
                 let found = match event {
                     ServiceEvent::ServiceResolved(service) => {
                         let their_topic = service.txt_properties.get_property_val_str("topic");
+                        narrate!(
+                            "mDNS: {} resolved (topic {}, port {}, {} address(es))",
+                            service.fullname,
+                            their_topic.unwrap_or("none"),
+                            service.port,
+                            service.addresses.len()
+                        );
                         if Some(&service.fullname) == own.as_ref()
                             || topic.as_deref().is_some_and(|t| their_topic != Some(t))
                         {
@@ -201,6 +208,10 @@ impl Mdns {
             })
             .collect();
         let packet = mdns_query::query(SERVICE).map_err(Error::failure)?;
+        narrate!(
+            "mDNS: one-shot PTR query for {SERVICE} from {} interface address(es) {sources:?}",
+            sources.len()
+        );
         let socket = mdns_query::send(&packet, &sources)
             .map_err(|e| Error::failure(format!("mDNS one-shot query: {e}")))?;
         let socket = smol::net::UdpSocket::try_from(socket)?;
@@ -216,7 +227,8 @@ impl Mdns {
                         None
                     })
                     .await;
-                let Some((len, _)) = received else { break };
+                let Some((len, from)) = received else { break };
+                narrate!("mDNS: {len}-byte answer from {from}");
                 for instance in mdns_query::instances(&buf[..len], SERVICE) {
                     if Some(&instance.fullname) == own.as_ref()
                         || topic

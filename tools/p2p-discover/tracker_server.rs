@@ -21,7 +21,7 @@ use p2p_shared::codec::tracker::{
     self, Announce, Id20, UdpRequest, parse_query, parse_udp_request,
 };
 use p2p_shared::ndjson::records::Listening;
-use p2p_shared::{Context, Result, Status, cli::shutdown, diag};
+use p2p_shared::{Context, Result, Status, cli::shutdown, diag, narrate_packet};
 use smol::net::{TcpListener, TcpStream, UdpSocket};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -175,14 +175,17 @@ async fn serve_udp(socket: UdpSocket, state: Shared) -> Result<()> {
         let reply = match parse_udp_request(&buf[..len]) {
             Err(_) => {
                 lock(&state).counts.refuse("bad_request");
+                narrate_packet!("udp://{from}: {len} bytes that are no tracker request");
                 continue;
             }
             Ok(UdpRequest::Connect { tx }) => {
+                narrate_packet!("udp://{from}: connect");
                 let mut s = lock(&state);
                 s.counts.udp_connects += 1;
                 tracker::udp_connect_reply(tx, s.connection_id(from.ip(), s.window(now)))
             }
             Ok(UdpRequest::Announce { conn, tx, announce }) => {
+                narrate_packet!("udp://{from}: announce (port {})", announce.port);
                 let mut s = lock(&state);
                 if s.valid_connection(from, conn, now) {
                     match s.announce(from, &announce, now) {
@@ -226,6 +229,7 @@ async fn handle_http(mut stream: TcpStream, from: SocketAddr, state: &Shared) ->
     let target = line
         .strip_prefix("GET ")
         .and_then(|rest| rest.split(' ').next());
+    narrate_packet!("tcp://{from}: {line}");
     let (status, body) = match target {
         None => (
             "405 Method Not Allowed",

@@ -8,6 +8,7 @@ use crate::poll::Snapshot;
 use crate::tracker_client::{self, Tracker};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::codec::tracker::{Announce, Event, Id20, Reply};
+use p2p_shared::narrate;
 use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::Value;
 use std::sync::Arc;
@@ -54,6 +55,11 @@ pub async fn run(tracker: Tracker, plan: Plan, tx: Sender) {
     let mut snapshot = Snapshot::default();
     let mut event = Event::Started;
     loop {
+        narrate!(
+            "announcing to tracker {tracker} ({event:?}, port {})",
+            plan.port
+        );
+        let asked = std::time::Instant::now();
         let wait = match tracker_client::announce(
             &tracker,
             &announce(&plan, event),
@@ -69,6 +75,12 @@ pub async fn run(tracker: Tracker, plan: Plan, tx: Sender) {
                         plan.topic, plan.port
                     ));
                 }
+                narrate!(
+                    "tracker {tracker} answered in {}: {} peer(s), announce again in {} s",
+                    p2p_shared::cli::figures::millis(asked.elapsed()),
+                    reply.peers.len(),
+                    reply.interval
+                );
                 event = Event::None;
                 let interval = Duration::from_secs(reply.interval.into()).max(MIN_INTERVAL);
                 if !snapshot.update(peers(&reply, &plan.topic), &tx).await {
@@ -77,6 +89,7 @@ pub async fn run(tracker: Tracker, plan: Plan, tx: Sender) {
                 interval
             }
             Err(why) => {
+                narrate!("tracker {tracker} failed: {why}");
                 found::problem(&tx, VIA, format!("{tracker}: {why}"), false).await;
                 MIN_INTERVAL
             }

@@ -16,7 +16,7 @@ use p2p_shared::addr::{Host, Scheme};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::discovery::dns::{self, txt_chunks};
 use p2p_shared::ndjson::input::Problems;
-use p2p_shared::{Error, Result, Status, diag};
+use p2p_shared::{Error, Result, Status, diag, narrate};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -203,9 +203,26 @@ impl Publisher<'_> {
         };
         let bytes = dns::encode(&message)?;
         let server = self.args.server;
+        narrate!(
+            "sending an UPDATE of {} to tcp://{server}: {} deletion(s), {} record(s) added{}",
+            self.args.zone,
+            message.authorities.len() - after.values().flatten().count(),
+            after.values().flatten().count(),
+            if self.key.is_some() {
+                ", TSIG-signed"
+            } else {
+                ""
+            }
+        );
+        let asked = std::time::Instant::now();
         let raw = dns::exchange_tcp_raw(server, &bytes, self.args.timeout)?;
         let response = Message::from_vec(&raw)
             .map_err(|e| Error::failure(format!("{server} sent a malformed response: {e}")))?;
+        narrate!(
+            "tcp://{server} answered the UPDATE in {}: {}",
+            p2p_shared::cli::figures::millis(asked.elapsed()),
+            format!("{:?}", response.metadata.response_code).to_uppercase()
+        );
         if response.metadata.id != message.metadata.id {
             return Err(Error::failure(format!("{server} answered another request")));
         }

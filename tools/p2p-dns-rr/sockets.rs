@@ -233,9 +233,13 @@ fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
             let request = &buf[..*n];
             let out = &mut replies[to.len()];
             if let Some(a) = fast.answer(request, out) {
+                narrate_query("udp", from, a.qtype, a.rcode, a.truncated, out.len());
                 counters.record(Some((a.qtype, a.rcode, a.truncated)), Transport::Udp);
             } else {
                 let reply = respond::answer(fast.zone(), request, Transport::Udp);
+                if let Some(r) = &reply {
+                    narrate_query("udp", from, r.qtype, r.rcode, r.truncated, r.bytes.len());
+                }
                 count(counters, reply.as_ref(), Transport::Udp);
                 match reply {
                     Some(reply) => *out = reply.bytes,
@@ -248,6 +252,22 @@ fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
         }
         send_all(fd, &mut send_headers, &replies[..to.len()], &to);
     }
+}
+
+/// Tells one answered query under `-vv`.
+fn narrate_query(
+    scheme: &str,
+    from: &dyn std::fmt::Display,
+    qtype: Option<hickory_proto::rr::RecordType>,
+    rcode: hickory_proto::op::ResponseCode,
+    truncated: bool,
+    bytes: usize,
+) {
+    p2p_shared::narrate_packet!(
+        "{scheme}://{from} asked {}: answered {rcode}, {bytes} bytes{}",
+        qtype.map_or_else(|| "?".to_owned(), |t| t.to_string()),
+        if truncated { ", truncated" } else { "" }
+    );
 }
 
 /// Sends each of `replies` to its address in `to`, as few `sendmmsg` calls as the
@@ -340,6 +360,9 @@ fn tcp_connection(mut stream: TcpStream, mut view: View, counters: &Shard) -> io
         let len = usize::from(u16::from_be_bytes(len));
         read_by(&mut stream, &mut buf[..len], deadline)?;
         let reply = respond::answer(view.fast().zone(), &buf[..len], Transport::Tcp);
+        if let (Some(r), Ok(from)) = (&reply, stream.peer_addr()) {
+            narrate_query("tcp", &from, r.qtype, r.rcode, r.truncated, r.bytes.len());
+        }
         count(counters, reply.as_ref(), Transport::Tcp);
         let Some(reply) = reply.filter(|r| !r.bytes.is_empty()) else {
             return Ok(());

@@ -12,6 +12,7 @@ use crate::run::Event;
 use p2p_shared::connect::quic::{ALPN_GOSSIP, Endpoint};
 use p2p_shared::gossip::{FrameDecoder, PeerInfo};
 use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::narrate;
 use smol::channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -80,9 +81,14 @@ impl Net {
         smol::spawn(async move {
             while let Some(incoming) = endpoint.accept().await {
                 let events = events.clone();
+                let from = incoming.remote();
                 smol::spawn(async move {
-                    if let Ok((peer, conn)) = incoming.accept().await {
-                        let _ = events.send(Event::Accepted { peer, conn }).await;
+                    match incoming.accept().await {
+                        Ok((peer, conn)) => {
+                            narrate!("accepted {peer} from udp://{from}");
+                            let _ = events.send(Event::Accepted { peer, conn }).await;
+                        }
+                        Err(e) => narrate!("refused a connection from udp://{from}: {e}"),
                     }
                 })
                 .detach();
@@ -124,11 +130,16 @@ impl Net {
         self.dialing.insert(to, vec![frame]);
         let endpoint = self.endpoint.clone();
         let events = self.events.clone();
+        narrate!("dialling {to} at {addrs:?}");
         smol::spawn(async move {
             let result = endpoint
                 .dial(to, &addrs, ALPN_GOSSIP)
                 .await
                 .map_err(|e| e.to_string());
+            match &result {
+                Ok(conn) => narrate!("connected to {to} at udp://{}", conn.remote_address()),
+                Err(e) => narrate!("dialling {to} failed: {e}"),
+            }
             let _ = events.send(Event::Dialed { peer: to, result }).await;
         })
         .detach();

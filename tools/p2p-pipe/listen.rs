@@ -15,7 +15,7 @@ use p2p_shared::connect::turn_socket::TurnSocket;
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::input::{self, LineReader};
-use p2p_shared::{Context, Error, Result, Status, diag};
+use p2p_shared::{Context, Error, Result, Status, diag, narrate};
 use serde_json::Value;
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -89,6 +89,16 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
             rendezvous: args.common.rendezvous,
             relay: relayed.as_ref().map(|(_, addr, _)| *addr),
         };
+        narrate!(
+            "candidates in the ticket: direct {:?}, rendezvous {}, relay {}",
+            ticket.addrs,
+            ticket
+                .rendezvous
+                .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}")),
+            ticket
+                .relay
+                .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}"))
+        );
         publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
         for endpoint in endpoints {
             spawn_acceptor(endpoint, Via::Direct, tx.clone());
@@ -203,9 +213,15 @@ fn spawn_acceptor(endpoint: Arc<Endpoint>, via: Via, tx: smol::channel::Sender<A
     smol::spawn(async move {
         while let Some(incoming) = endpoint.accept().await {
             let (endpoint, tx) = (endpoint.clone(), tx.clone());
+            let from = incoming.remote();
+            narrate!(
+                "QUIC handshake from udp://{from} on the {} path",
+                via.kind()
+            );
             smol::spawn(async move {
                 match incoming.accept().await {
                     Ok((peer, conn)) => {
+                        narrate!("udp://{from} proved it holds {peer}: connection up ({via})");
                         let _ = tx
                             .send(Arrival {
                                 peer,

@@ -13,6 +13,7 @@
 
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::entry::Ctx;
+use p2p_shared::cli::figures;
 use p2p_shared::connect::path::Via;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::records;
@@ -188,16 +189,6 @@ pub async fn watch(
     }
 }
 
-/// Bytes per second (whole bytes are plenty for a display).
-#[allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss
-)]
-fn rate(bytes: u64, secs: f64) -> u64 {
-    (bytes as f64 / secs) as u64
-}
-
 /// A progress display of bytes each way (with `--progress`, on a terminal only),
 /// updated until it is finished.
 pub struct Progress {
@@ -223,11 +214,14 @@ pub fn progress(common: &crate::args::Common, ctx: &Ctx, counters: Arc<Counters>
             loop {
                 let (sent, received) = counters.get();
                 let secs = start.elapsed().as_secs_f64().max(1e-3);
+                // Display figures: three significant digits are all a person reads.
+                #[allow(clippy::cast_precision_loss)]
+                let (sent, received) = (sent as f64, received as f64);
                 bar.set_message(format!(
-                    "sent {}, received {} ({}/s)",
-                    indicatif::HumanBytes(sent),
-                    indicatif::HumanBytes(received),
-                    indicatif::HumanBytes(rate(sent + received, secs)),
+                    "sent {}, received {} ({})",
+                    figures::bytes(sent),
+                    figures::bytes(received),
+                    figures::byte_rate((sent + received) / secs),
                 ));
                 smol::Timer::after(Duration::from_millis(200)).await;
             }

@@ -17,7 +17,7 @@ use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::punch::binding::{self, Request, Response, Stats, timed_out};
 use p2p_shared::connect::punch::candidate::Behaviour;
 use p2p_shared::connect::punch::gather::local_address;
-use p2p_shared::{Context, Error, Result, Status, codec::stun, diag, random};
+use p2p_shared::{Context, Error, Result, Status, codec::stun, diag, narrate, random};
 use serde_json::{Value, json};
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -116,9 +116,18 @@ fn tests(
         .other_address()
         .filter(|o| !o.ip().is_unspecified() && o.ip() != server.ip() && o.port() != server.port());
     let filtering = match other {
-        Some(_) => filtering(&filter_socket, server, budget, stats)?,
-        None => Behaviour::Unknown,
+        Some(other) => {
+            narrate!(
+                "udp://{server} tells its other address {other} (RFC 5780): testing filtering"
+            );
+            filtering(&filter_socket, server, budget, stats)?
+        }
+        None => {
+            narrate!("udp://{server} tells no other address: filtering cannot be tested");
+            Behaviour::Unknown
+        }
     };
+    narrate!("filtering: {}", filtering.as_str());
     drop(filter_socket);
 
     // Mapping, on a second socket.
@@ -133,10 +142,13 @@ fn tests(
     .and_then(|r| r.mapped())
     .ok_or_else(|| Error::timeout(format!("{server} stopped answering")))?;
     let mapping = if m1 == local {
+        narrate!("public address {m1} is the local one: no NAT maps this socket");
         Behaviour::None
     } else {
+        narrate!("local {local} is mapped to {m1}: testing mapping from other server addresses");
         mapping(&map_socket, m1, server, other, servers, budget, stats)?
     };
+    narrate!("mapping: {}", mapping.as_str());
 
     // Hairpinning: does a packet to our own public address come back in?
     let hairpinning = hairpin(
@@ -145,6 +157,14 @@ fn tests(
         &bind("hairpin")?,
         budget.wait(Duration::from_millis(500)),
     )?;
+    narrate!(
+        "hairpinning: a packet to our own public address {m1} {}",
+        if hairpinning {
+            "came back in"
+        } else {
+            "did not come back"
+        }
+    );
 
     let mut record = json!({
         "type": "nat",
@@ -192,6 +212,10 @@ fn first_server(
     budget: &Budget,
     stats: &mut Stats,
 ) -> Result<(SocketAddr, Response)> {
+    narrate!(
+        "asking {} STUN server(s) at once; the first to answer runs the tests",
+        servers.len()
+    );
     let first = binding::transact(
         socket,
         &servers.iter().map(|s| Request::to(*s)).collect::<Vec<_>>(),

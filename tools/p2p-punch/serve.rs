@@ -18,7 +18,7 @@ use p2p_shared::connect::punch::rendezvous::{self, Message as Rv, TTL};
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::output::Output;
 use p2p_shared::ndjson::records::{self, Listening};
-use p2p_shared::{Context, Error, Result, Status, diag, random};
+use p2p_shared::{Context, Error, Result, Status, diag, narrate_packet, random};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -210,12 +210,18 @@ impl Server {
             let packet = &buf[..len];
             if rendezvous::is_rendezvous(packet) {
                 match Rv::decode(packet) {
-                    Ok(message) => self.rendezvous(index, message, from)?,
+                    Ok(message) => {
+                        narrate_packet!("rendezvous {} from {from}", message.op());
+                        self.rendezvous(index, message, from)?;
+                    }
                     Err(_) => self.drop_packet(),
                 }
             } else {
                 match stun::decode(packet) {
-                    Ok(message) => self.stun(index, &message, from),
+                    Ok(message) => {
+                        narrate_packet!("STUN {:?} from {from} on socket {index}", message.class);
+                        self.stun(index, &message, from);
+                    }
                     Err(_) => self.drop_packet(),
                 }
             }
@@ -424,6 +430,7 @@ impl Server {
 
     /// Sends `from` an error message saying why its request was refused.
     fn refuse(&self, index: usize, from: SocketAddr, reason: String) {
+        narrate_packet!("refused {from}: {reason}");
         self.send(index, &Rv::Error { reason }.encode(), from);
     }
 

@@ -15,7 +15,7 @@ use p2p_shared::codec::turn::{self, Turn, attr, code, method};
 use p2p_shared::connect::turn_client::method_name;
 use p2p_shared::ndjson::output::Output;
 use p2p_shared::ndjson::records::{self, Listening};
-use p2p_shared::{Context, Error, Result, Status, random};
+use p2p_shared::{Context, Error, Result, Status, narrate_packet, random};
 use serde_json::{Value, json};
 use smol::{Async, LocalExecutor, Timer};
 use std::cell::RefCell;
@@ -351,6 +351,7 @@ impl Server {
         let (principal, key) = match self.auth.check(message, bytes, from) {
             Verdict::Ok(principal, key) => (principal, key),
             Verdict::Refuse(code, why) => {
+                narrate_packet!("{} from {from}: {code} {why}", method_name(message.method));
                 if code == code::UNAUTHENTICATED && why == "no credentials" {
                     self.state.borrow_mut().stats.challenges += 1;
                 } else {
@@ -375,6 +376,14 @@ impl Server {
             method::CREATE_PERMISSION => self.permission(message, from, &principal),
             _ => self.channel_bind(message, from, &principal),
         };
+        narrate_packet!(
+            "{} from {from}: {}",
+            method_name(message.method),
+            match &reply {
+                Ok(_) => "granted".to_owned(),
+                Err((code, why)) => format!("refused {code} {why}"),
+            }
+        );
         let response = match reply {
             Ok(attributes) => {
                 let mut response = Message::response_to(message, Class::Success);

@@ -1,13 +1,13 @@
 //! The one entry point every tool's `main` calls.
 //!
-//! It parses the arguments (adding the toolbox-wide `-q/--quiet` and the hidden
-//! `--generate`), runs the tool, flushes its output, and maps the outcome to the exit
+//! It parses the arguments (adding the toolbox-wide `-q/--quiet`, the network tools'
+//! `-v/--verbose` and the hidden `--generate`), runs the tool, flushes its output, and maps the outcome to the exit
 //! status. It is the only place that decides the exit status: a broken pipe on
 //! stdout ends quietly with 0, every other error is printed once as
 //! `TOOL: error: MESSAGE` and ends with its status. A tool stopped by SIGINT or
 //! SIGTERM ends with 130 or 143 ([`shutdown`]).
 
-use crate::cli::{generate, shutdown, toolbox};
+use crate::cli::{generate, shutdown, toolbox, verbose};
 use crate::ndjson::output::Output;
 use crate::{Result, Status, diag};
 use clap::{Arg, ArgAction, Command, CommandFactory};
@@ -34,6 +34,9 @@ impl Ctx {
 /// The id of the toolbox-wide quiet flag.
 const QUIET: &str = "quiet";
 
+/// The id of the network tools' verbose flag.
+const VERBOSE: &str = "verbose";
+
 /// The exit statuses, appended to every tool's `--help`.
 const EXIT_STATUSES: &str =
     "Exit status: 0 ok, 1 failed or nothing found, 2 usage or input error, 3 timed out.";
@@ -41,9 +44,11 @@ const EXIT_STATUSES: &str =
 /// The tool's full clap command: its own definition plus the toolbox-wide flags.
 pub fn command<A: CommandFactory>() -> Command {
     let mut cmd = A::command();
+    let mut network = false;
     if let Some(tool) = toolbox::find(cmd.get_name()) {
         let role = format!("{} · {}: {}", tool.name, tool.role, tool.answers);
         cmd = cmd.before_help(role);
+        network = tool.network;
     }
     cmd = with_exit_statuses(cmd);
     // Every subcommand's help states its exit statuses, once: its own when it has
@@ -55,14 +60,28 @@ pub fn command<A: CommandFactory>() -> Command {
     for name in names {
         cmd = cmd.mut_subcommand(name, with_exit_statuses);
     }
-    cmd.arg(
+    cmd = cmd.arg(
         Arg::new(QUIET)
             .short('q')
             .long("quiet")
             .global(true)
             .action(ArgAction::SetTrue)
             .help("No progress bars or notes on stderr (warnings and errors still show)"),
-    )
+    );
+    if network {
+        cmd = cmd.arg(
+            Arg::new(VERBOSE)
+                .short('v')
+                .long("verbose")
+                .global(true)
+                .action(ArgAction::Count)
+                .help(
+                    "Say what happens on the wire, on stderr: -v each step (servers and \
+                     nodes asked, answers, retries, candidates), -vv each packet too",
+                ),
+        );
+    }
+    cmd
 }
 
 /// `cmd` with the toolbox's exit statuses after its long help, unless its own text
@@ -96,6 +115,9 @@ fn main_from<A: clap::Parser>(argv: Vec<OsString>, run: fn(A, &Ctx) -> Result<St
         Err(e) => return clap_exit(&e),
     };
     let quiet = matches.get_flag(QUIET);
+    if let Ok(Some(level)) = matches.try_get_one::<u8>(VERBOSE) {
+        verbose::set_level(*level);
+    }
     let args = match A::from_arg_matches(&matches) {
         Ok(args) => args,
         Err(e) => return clap_exit(&e),

@@ -1,5 +1,8 @@
-//! Progress on stderr: shown only when stderr is a terminal and `--quiet` was not given.
+//! Progress on stderr: shown only when stderr is a terminal, `--quiet` was not given
+//! and nothing is being narrated (`-v`, whose lines a redrawn bar would overwrite).
+//! Rates show three significant digits (`48200/s`, not `48213.7712/s`).
 
+use crate::cli::{figures, verbose};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -23,8 +26,14 @@ pub fn spinner(quiet: bool, message: impl Into<String>) -> ProgressBar {
 pub fn counter(quiet: bool, message: impl Into<String>) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, draw_target(quiet));
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}: {human_pos} ({per_sec}) [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} {msg}: {human_pos} ({rate}) [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&figures::per_second(state.per_sec()));
+                },
+            ),
     );
     bar.set_message(message.into());
     bar
@@ -43,7 +52,7 @@ pub fn bytes(quiet: bool, message: impl Into<String>) -> ProgressBar {
 }
 
 fn draw_target(quiet: bool) -> ProgressDrawTarget {
-    if quiet || !std::io::stderr().is_terminal() {
+    if quiet || verbose::enabled(verbose::STEP) || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {
         ProgressDrawTarget::stderr()

@@ -17,6 +17,8 @@ pub struct Tool {
     pub job: &'static str,
     /// One command line that shows it at work.
     pub example: &'static str,
+    /// Whether it talks to other machines (and so takes `-v/--verbose`).
+    pub network: bool,
 }
 
 /// Every tool, lowest layer first.
@@ -27,6 +29,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "who am I, and did this peer really say that?",
         job: "make and read ed25519 identities; sign, verify, seal and open NDJSON lines",
         example: "p2p-keygen new -o ~/.config/p2p/identity.json",
+        network: false,
     },
     Tool {
         name: "p2p-discover",
@@ -34,6 +37,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "who else is interested in this topic?",
         job: "find and announce peers of a topic over mDNS, the DHT, trackers, lists and DNS",
         example: "p2p-discover chat --mdns --watch",
+        network: true,
     },
     Tool {
         name: "p2p-dns-rr",
@@ -41,6 +45,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "how do plain DNS clients find the swarm?",
         job: "serve live peers as low-TTL round-robin DNS; query; update a real DNS server",
         example: "p2p-discover chat --watch | p2p-dns-rr serve --zone peers.test",
+        network: true,
     },
     Tool {
         name: "p2p-dht",
@@ -48,6 +53,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "where is this peer or content on the mainline DHT?",
         job: "get_peers/announce, BEP 44 items, signed peer records, nodes and testnets",
         example: "p2p-dht resolve PEER_ID",
+        network: true,
     },
     Tool {
         name: "p2p-punch",
@@ -55,6 +61,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "what NAT am I behind, and can two peers reach each other directly?",
         job: "STUN client and server, NAT behaviour (RFC 5780), rendezvous, hole punching",
         example: "p2p-punch nat --server udp://STUN_IP:3478",
+        network: true,
     },
     Tool {
         name: "p2p-relay",
@@ -62,6 +69,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "how do two peers talk when no direct path exists?",
         job: "a TURN relay (RFC 8656) with peer-key access and limits; probe any TURN server",
         example: "p2p-relay probe turn://RELAY_IP:3478 --auth-secret SECRET",
+        network: true,
     },
     Tool {
         name: "p2p-pipe",
@@ -69,6 +77,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "give me an encrypted duplex stream to this peer id",
         job: "QUIC stream to a peer id or ticket on stdin/stdout; TCP forwarding",
         example: "p2p-pipe connect PEER_ID < file",
+        network: true,
     },
     Tool {
         name: "p2p-gossip",
@@ -76,6 +85,7 @@ pub const TOOLS: &[Tool] = &[
         answers: "how does a message reach every interested peer, once?",
         job: "signed messages through a swarm: HyParView, Plumtree, anti-entropy",
         example: "p2p-discover chat --watch | p2p-gossip --topic chat",
+        network: true,
     },
 ];
 

@@ -21,7 +21,7 @@ use crate::connect::punch::gather::gather;
 use crate::connect::punch::rendezvous::{Client, Introduction};
 use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
-use crate::{Context, Error, Result};
+use crate::{Context, Error, Result, narrate};
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -110,6 +110,21 @@ impl fmt::Display for Candidate {
     }
 }
 
+/// A candidate path in words, with its addresses: `direct to udp://…, udp://…`.
+fn describe(candidate: &Candidate) -> String {
+    match candidate {
+        Candidate::Direct(addrs) => format!(
+            "direct to {}",
+            addrs
+                .iter()
+                .map(|a| format!("udp://{a}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// A connection and the path it runs over.
 pub struct Path {
     /// How the path was made.
@@ -150,7 +165,17 @@ impl Dialer {
         mut failed: impl FnMut(&Candidate, &Error),
     ) -> Result<Path> {
         let mut last = None;
+        narrate!(
+            "paths to {peer}, tried in order: {}",
+            candidates
+                .iter()
+                .map(describe)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
         for candidate in candidates {
+            narrate!("trying {}", describe(candidate));
+            let started = std::time::Instant::now();
             let attempt = match candidate {
                 Candidate::Direct(addrs) => self.direct(peer, addrs).await,
                 Candidate::Rendezvous(server) => self.punched(peer, *server).await,
@@ -164,8 +189,17 @@ impl Dialer {
                 } => self.to_allocation(peer, *at).await,
             };
             match attempt {
-                Ok(path) => return Ok(path),
+                Ok(path) => {
+                    narrate!(
+                        "path chosen: {} to udp://{}, QUIC handshake done and {peer}'s key proven in {}",
+                        path.via,
+                        path.conn.remote_address(),
+                        crate::cli::figures::millis(started.elapsed())
+                    );
+                    return Ok(path);
+                }
                 Err(e) => {
+                    narrate!("{} failed: {e}", describe(candidate));
                     failed(candidate, &e);
                     last = Some(e);
                 }

@@ -8,12 +8,14 @@
 //! while a request waits for its answer is queued (a bounded number of packets) and
 //! handed out by [`Client::recv_from`].
 
+use crate::cli::figures;
 use crate::codec::stun::{self, Attribute, Class, Message};
 use crate::codec::turn::{self, Integrity, Turn, attr, code, method};
 use crate::connect::punch::binding::{timed_out, transient};
 use crate::identity::Identity;
-use crate::{Error, Result, random};
+use crate::{Error, Result, narrate, random};
 use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -366,13 +368,36 @@ impl Client {
         let mut stale = false;
         loop {
             let bytes = self.sign(method, &attributes, tid);
+            narrate!(
+                "{} request to turn://{} ({})",
+                method_name(method),
+                self.server,
+                if self.session.nonce.is_empty() {
+                    "unauthenticated"
+                } else {
+                    "authenticated"
+                }
+            );
             let response = self.transact(&bytes, tid)?;
             if response.class == Class::Success {
+                narrate!(
+                    "turn://{} granted {} in {}{}",
+                    self.server,
+                    method_name(method),
+                    figures::millis(self.rtt),
+                    granted(&response)
+                );
                 return Ok(response);
             }
             let (code, reason) = response
                 .error_code()
                 .map_or((0, String::new()), |(c, r)| (c, r.to_owned()));
+            narrate!(
+                "turn://{} answered {} with {code} {reason} in {}",
+                self.server,
+                method_name(method),
+                figures::millis(self.rtt)
+            );
             let retry = match code {
                 code::UNAUTHENTICATED if !challenged => {
                     challenged = true;
@@ -384,7 +409,17 @@ impl Client {
                 }
                 _ => false,
             };
-            if !retry {
+            if retry {
+                narrate!(
+                    "{} realm {:?}, fresh nonce: asking again with credentials",
+                    if code == code::STALE_NONCE {
+                        "stale nonce:"
+                    } else {
+                        "challenged:"
+                    },
+                    self.session.realm
+                );
+            } else {
                 return Err(Error::failure(format!(
                     "the relay refused {}: {code} {reason}",
                     method_name(method)
@@ -450,6 +485,7 @@ impl Client {
         let deadline = start + self.timeout;
         let mut rto = RTO;
         let mut packet = vec![0u8; 65536];
+        let mut sent = false;
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -457,6 +493,13 @@ impl Client {
                     "no answer from the relay {} within {:?}",
                     self.server, self.timeout
                 )));
+            }
+            if std::mem::replace(&mut sent, true) {
+                narrate!(
+                    "no answer from turn://{} within {}: sending again",
+                    self.server,
+                    figures::millis(now - start)
+                );
             }
             match self.socket.send_to(bytes, self.server) {
                 // A non-blocking socket that is full: the retransmission tries again.
@@ -521,6 +564,21 @@ impl Client {
             }
         }
     }
+}
+
+/// What a success answer granted, for narration: `: relayed …, lifetime 600 s`.
+fn granted(response: &Message) -> String {
+    let mut text = String::new();
+    if let Some(relayed) = response.relayed_address() {
+        let _ = write!(text, ", relayed address {relayed}");
+    }
+    if let Some(mapped) = response.mapped_address() {
+        let _ = write!(text, ", you are {mapped}");
+    }
+    if let Some(lifetime) = response.lifetime() {
+        let _ = write!(text, ", lifetime {lifetime} s");
+    }
+    text
 }
 
 /// Where the DATA attribute's value starts in an encoded message.

@@ -18,7 +18,7 @@
 use crate::addr::Addr;
 use crate::identity::peer_id::PeerId;
 use crate::ndjson::peer::PeerRecord;
-use crate::{Error, Result, cli::duration};
+use crate::{Error, Result, cli::duration, narrate};
 use mainline::Id;
 use mainline::async_dht::AsyncDht;
 use serde_json::Value;
@@ -101,6 +101,20 @@ impl DhtOptions {
                     .map_err(|e| Error::failure(format!("binding {bind}: {e}")))?,
             );
         }
+        crate::discovery::dht_wire::install(&self.bootstrap);
+        narrate!(
+            "starting a DHT {} node on udp://{bind}, bootstrapping from {}",
+            if server { "server" } else { "client" },
+            if self.bootstrap.is_empty() {
+                "the public routers".to_owned()
+            } else {
+                self.bootstrap
+                    .iter()
+                    .map(|a| format!("udp://{a}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
         let mut builder = mainline::Dht::builder();
         if !self.bootstrap.is_empty() {
             builder.bootstrap(&self.bootstrap);

@@ -20,7 +20,7 @@
 use crate::addr::{Addr, Host, Scheme};
 use crate::identity::peer_id::PeerId;
 use crate::ndjson::peer::PeerRecord;
-use crate::{Error, Result};
+use crate::{Error, Result, narrate, narrate_packet};
 use hickory_proto::op::{Edns, Message, MessageType, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use serde_json::Value;
@@ -53,11 +53,45 @@ pub fn query_message(name: &Name, rtype: RecordType) -> Message {
 /// response is truncated (TC), asks again over TCP and returns that answer.
 pub fn exchange(server: SocketAddr, request: &Message, timeout: Duration) -> Result<Message> {
     let bytes = encode(request)?;
-    let response = exchange_udp(server, &bytes, request.metadata.id, timeout)?;
+    let question = request
+        .queries
+        .first()
+        .map_or_else(String::new, |q| format!("{} {}", q.name(), q.query_type()));
+    narrate!(
+        "asking udp://{server}: {question} (id {}, {} bytes)",
+        request.metadata.id,
+        bytes.len()
+    );
+    let started = Instant::now();
+    let response = exchange_udp(server, &bytes, request.metadata.id, timeout)
+        .inspect_err(|e| narrate!("udp://{server}: {e}"))?;
+    narrate_response("udp", server, &response, started);
     if response.metadata.truncation {
-        return exchange_tcp(server, &bytes, request.metadata.id, timeout);
+        narrate!("the answer is truncated (TC): asking again over tcp://{server}");
+        let started = Instant::now();
+        let response = exchange_tcp(server, &bytes, request.metadata.id, timeout)
+            .inspect_err(|e| narrate!("tcp://{server}: {e}"))?;
+        narrate_response("tcp", server, &response, started);
+        return Ok(response);
     }
     Ok(response)
+}
+
+/// Tells an answer under `-v`: from where, how fast, its code and size.
+fn narrate_response(scheme: &str, server: SocketAddr, response: &Message, started: Instant) {
+    narrate!(
+        "{scheme}://{server} answered in {}: {}, {} answer(s), {} additional{}",
+        crate::cli::figures::millis(started.elapsed()),
+        // As dig names them: NOERROR, NXDOMAIN, SERVFAIL.
+        format!("{:?}", response.metadata.response_code).to_uppercase(),
+        response.answers.len(),
+        response.additionals.len(),
+        if response.metadata.truncation {
+            ", truncated"
+        } else {
+            ""
+        }
+    );
 }
 
 /// Encodes a message, with an error that says so.
@@ -123,6 +157,7 @@ pub fn exchange_udp(
         if let Some(message) = decode_response(&buf[..n], id) {
             return Ok(message);
         }
+        narrate_packet!("skipped {n} bytes from {server}: not the answer to id {id}");
     }
 }
 

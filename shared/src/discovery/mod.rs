@@ -1,7 +1,10 @@
-//! Finding peers: the mainline DHT set-up shared by the DHT-using tools ([`dht`]),
+//! Finding peers: the mainline DHT set-up shared by the DHT-using tools ([`dht`]) and
+//! the narration of its work under `-v` ([`dht_wire`], [`dht_requests`]),
 //! DNS answers read as peers ([`dns`]) and the authoritative responder of
 //! `p2p-dns-rr serve` ([`dns_server`]).
 
 pub mod dht;
+pub mod dht_requests;
+pub mod dht_wire;
 pub mod dns;
 pub mod dns_server;

@@ -1,9 +1,11 @@
 //! STUN Binding transactions over one UDP socket: several at once, each retransmitted
 //! (RFC 5389 style, with a doubling timeout) until it is answered or the deadline
-//! passes.
+//! passes. Under `-v` each request, retransmission, answer and refusal is narrated.
 
+use crate::cli::figures;
 use crate::codec::stun::{self, Attribute, Class, Message};
-use crate::{Result, random};
+use crate::{Result, narrate, narrate_packet, random};
+use std::fmt::Write as _;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
@@ -52,6 +54,21 @@ impl Request {
         }
         msg.attributes.push(Attribute::Fingerprint);
         msg
+    }
+
+    /// What the request asks, for narration: `binding request, change IP and port`.
+    pub fn describe(&self) -> String {
+        let mut text = "binding request".to_owned();
+        match self.change {
+            (false, false) => {}
+            (true, true) => text.push_str(", change IP and port"),
+            (true, false) => text.push_str(", change IP"),
+            (false, true) => text.push_str(", change port"),
+        }
+        if let Some(port) = self.response_port {
+            let _ = write!(text, ", answer to port {port}");
+        }
+        text
     }
 }
 
@@ -135,6 +152,8 @@ struct Pending {
     sent: Instant,
     next: Instant,
     rto: Duration,
+    /// How many times it was sent.
+    tries: u32,
     answer: Option<Response>,
     /// The server's port is closed (see [`Sentinel`]).
     refused: bool,
@@ -159,6 +178,7 @@ pub fn transact(
             sent: start,
             next: start,
             rto: INITIAL_RTO,
+            tries: 0,
             answer: None,
             refused: false,
         });
@@ -173,6 +193,10 @@ pub fn transact(
     loop {
         for sentinel in &mut sentinels {
             if sentinel.verdict() == Some(true) {
+                narrate!(
+                    "udp://{} refused: ICMP port unreachable, nothing listens there",
+                    sentinel.server
+                );
                 stats.refused.push(sentinel.server);
                 for (p, request) in pending.iter_mut().zip(requests) {
                     if request.server == sentinel.server {
@@ -183,19 +207,7 @@ pub fn transact(
         }
         let undecided = sentinels.iter().any(|s| s.socket.is_some());
         let now = Instant::now();
-        for (p, request) in pending.iter_mut().zip(requests) {
-            if p.answer.is_none() && !p.refused && p.next <= now {
-                match socket.send_to(&p.bytes, request.server) {
-                    Ok(_) => {}
-                    // An ICMP error from an earlier send, or no route: keep trying.
-                    Err(e) if transient(&e) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                p.sent = now;
-                p.next = now + p.rto;
-                p.rto = (p.rto * 2).min(MAX_RTO);
-            }
-        }
+        send_due(socket, &mut pending, requests, now)?;
         if pending.iter().all(|p| p.answer.is_some() || p.refused) || now >= deadline {
             break;
         }
@@ -219,26 +231,112 @@ pub fn transact(
             Err(e) => return Err(e.into()),
         };
         let Ok(message) = stun::decode(&buf[..len]) else {
+            narrate_packet!("dropped {len} bytes from {from}: not STUN");
             stats.malformed += 1;
             continue;
         };
         let arrived = Instant::now();
         match pending
             .iter_mut()
-            .find(|p| p.id == message.transaction_id && p.answer.is_none())
+            .zip(requests)
+            .find(|(p, _)| p.id == message.transaction_id && p.answer.is_none())
         {
-            Some(p) if matches!(message.class, Class::Success | Class::Error) => {
+            Some((p, request)) if matches!(message.class, Class::Success | Class::Error) => {
+                narrate_answer(request, from, &message, arrived - p.sent);
                 p.answer = Some(Response {
                     from,
                     rtt: arrived - p.sent,
                     message,
                 });
             }
-            _ => stats.unmatched += 1,
+            _ => {
+                narrate_packet!(
+                    "dropped a STUN message from {from}: it answers no request of ours"
+                );
+                stats.unmatched += 1;
+            }
         }
     }
+    narrate_silence(&pending, requests, timeout);
     socket.set_read_timeout(None)?;
     Ok(pending.into_iter().map(|p| p.answer).collect())
+}
+
+/// Sends (or sends again) every request that is due and not yet answered.
+fn send_due(
+    socket: &UdpSocket,
+    pending: &mut [Pending],
+    requests: &[Request],
+    now: Instant,
+) -> Result<()> {
+    for (p, request) in pending.iter_mut().zip(requests) {
+        if p.answer.is_none() && !p.refused && p.next <= now {
+            if p.tries == 0 {
+                narrate!("asking udp://{} ({})", request.server, request.describe());
+            } else {
+                narrate!(
+                    "no answer from udp://{} within {}: sending again (try {})",
+                    request.server,
+                    figures::millis(now - p.sent),
+                    p.tries + 1
+                );
+            }
+            p.tries += 1;
+            match socket.send_to(&p.bytes, request.server) {
+                Ok(_) => {}
+                // An ICMP error from an earlier send, or no route: keep trying.
+                Err(e) if transient(&e) => {}
+                Err(e) => return Err(e.into()),
+            }
+            p.sent = now;
+            p.next = now + p.rto;
+            p.rto = (p.rto * 2).min(MAX_RTO);
+        }
+    }
+    Ok(())
+}
+
+/// Tells, under `-v`, which requests went unanswered.
+fn narrate_silence(pending: &[Pending], requests: &[Request], timeout: Duration) {
+    for (p, request) in pending.iter().zip(requests) {
+        if p.answer.is_none() && !p.refused {
+            narrate!(
+                "udp://{}: no answer to {} within {} ({} tries)",
+                request.server,
+                request.describe(),
+                figures::millis(timeout),
+                p.tries
+            );
+        }
+    }
+}
+
+/// Tells an answer under `-v`: who answered, how fast, and what it said.
+fn narrate_answer(request: &Request, from: SocketAddr, message: &Message, rtt: Duration) {
+    if !crate::cli::verbose::enabled(crate::cli::verbose::STEP) {
+        return;
+    }
+    let said = match (
+        message.class,
+        message.mapped_address(),
+        message.error_code(),
+    ) {
+        (Class::Success, Some(mapped), _) => format!("you are {mapped}"),
+        (Class::Success, None, _) => "no mapped address".to_owned(),
+        (_, _, Some((code, reason))) => format!("error {code} {reason}"),
+        _ => "an error without a code".to_owned(),
+    };
+    let via = if from == request.server {
+        String::new()
+    } else {
+        format!(" (from {from})")
+    };
+    narrate!(
+        "udp://{} answered {} in {}{via}: {said}",
+        request.server,
+        request.describe(),
+        figures::millis(rtt)
+    );
 }
 
 /// True for a receive that ended because its timeout passed.

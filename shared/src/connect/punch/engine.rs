@@ -22,7 +22,7 @@
 use super::candidate::Candidate;
 use super::probe::{Kind, Probe};
 use crate::identity::Identity;
-use crate::{Result, random};
+use crate::{Result, narrate, narrate_packet, random};
 use smol::{Async, LocalExecutor, Timer, channel, future};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -184,6 +184,8 @@ struct Engine<'a> {
     attempts: u64,
     dropped: u64,
     tried: Vec<Technique>,
+    /// Addresses the peer's probes came from (each narrated once).
+    heard: Vec<SocketAddr>,
     tried_ports: HashSet<u16>,
     /// Probes left for each unverified address (gone once it answers).
     unverified: HashMap<SocketAddr, u32>,
@@ -220,6 +222,7 @@ impl Engine<'_> {
 
     fn note_tried(&mut self, technique: Technique) {
         if !self.tried.contains(&technique) {
+            narrate!("trying {technique}");
             self.tried.push(technique);
         }
     }
@@ -247,6 +250,7 @@ impl Engine<'_> {
             birthday: socket != 0,
         };
         let bytes = probe.seal(self.identity);
+        narrate_packet!("{kind:?} to {to} ({technique}, socket {socket})");
         // Errors are ICMP reports of earlier probes or unreachable networks (a local
         // candidate on another LAN): expected while punching, so not fatal.
         let _ = self.sockets[socket].send_to(&bytes, to).await;
@@ -435,6 +439,11 @@ async fn send_due(
     if schedule.birthday && now >= schedule.escalate_at {
         if !schedule.escalated {
             schedule.escalated = true;
+            narrate!(
+                "no path after {}: escalating to the birthday technique ({} sockets on the hard side)",
+                crate::cli::figures::millis(now - schedule.start),
+                engine.plan.birthday_sockets
+            );
             engine.note_tried(Technique::Birthday);
         }
         birthday_step(
@@ -465,6 +474,7 @@ impl<'a> Engine<'a> {
             attempts: 0,
             dropped: 0,
             tried: Vec::new(),
+            heard: Vec::new(),
             tried_ports: HashSet::new(),
             unverified: HashMap::new(),
         }
@@ -475,6 +485,13 @@ impl<'a> Engine<'a> {
     /// destination.
     fn seed_targets(&mut self) {
         let peer = &self.plan.peer;
+        narrate!(
+            "the peer's candidates: local {:?}, public {}, mapping {}",
+            peer.local,
+            peer.observed
+                .map_or_else(|| "unknown".to_owned(), |o| o.to_string()),
+            peer.mapping.as_str()
+        );
         let seen_at = peer.observed.map(|o| o.ip());
         for addr in &peer.local {
             self.add_target(0, *addr, Technique::Direct);
@@ -510,9 +527,18 @@ impl<'a> Engine<'a> {
     ) -> Result<Flow> {
         let plan = self.plan;
         let Ok(probe) = Probe::open(bytes, &plan.session, &plan.peer.id) else {
+            narrate_packet!(
+                "dropped {} bytes from {from}: not a probe of this session signed by the peer",
+                bytes.len()
+            );
             self.dropped += 1;
             return Ok(Flow::Continue);
         };
+        narrate_packet!("{:?} from {from} (socket {socket})", probe.kind);
+        if probe.kind == Kind::Probe && !self.heard.contains(&from) {
+            self.heard.push(from);
+            narrate!("the peer's probe arrived from {from}: answering");
+        }
         self.unverified.remove(&from);
         let technique_here = if socket == 0 {
             Technique::SimultaneousOpen
@@ -558,6 +584,14 @@ impl<'a> Engine<'a> {
                 } else {
                     technique
                 };
+                narrate!(
+                    "path proven: {} -> {from} by {technique}, round trip {}",
+                    self.sockets[socket]
+                        .get_ref()
+                        .local_addr()
+                        .map_or_else(|_| "?".to_owned(), |a| a.to_string()),
+                    crate::cli::figures::millis(now - at)
+                );
                 schedule.done = Some(Success {
                     socket,
                     remote: from,

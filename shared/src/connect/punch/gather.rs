@@ -5,7 +5,7 @@
 use super::binding::{self, Request, Stats};
 use super::candidate::{Behaviour, Candidate};
 use crate::identity::Identity;
-use crate::{Error, Result, random};
+use crate::{Error, Result, narrate, random};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
@@ -65,6 +65,10 @@ pub fn gather(
             };
         }
     }
+    narrate!(
+        "this side's candidate: local {local}, public {observed}, mapping {} (ports {ports:?})",
+        mapping.as_str()
+    );
     Ok(Candidate {
         id: identity.id(),
         local: vec![local],

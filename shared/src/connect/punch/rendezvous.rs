@@ -22,7 +22,7 @@ use super::candidate::Candidate;
 use crate::addr::Addr;
 use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
-use crate::{Error, Result};
+use crate::{Error, Result, narrate, narrate_packet};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -93,6 +93,19 @@ pub enum Message {
 }
 
 impl Message {
+    /// The message's `op`, for narration.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Message::Hello { .. } => "hello",
+            Message::Challenge { .. } => "challenge",
+            Message::Register { .. } => "register",
+            Message::Registered { .. } => "registered",
+            Message::Connect { .. } => "connect",
+            Message::Introduce { .. } => "introduce",
+            Message::Error { .. } => "error",
+        }
+    }
+
     /// The message as a datagram.
     pub fn encode(&self) -> Vec<u8> {
         let mut bytes = MAGIC.to_vec();
@@ -243,6 +256,7 @@ impl<'a> Client<'a> {
         pick: impl Fn(&Message) -> Option<T>,
     ) -> Result<T> {
         let bytes = message.encode();
+        let mut tries = 0;
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -250,6 +264,20 @@ impl<'a> Client<'a> {
                     "the rendezvous at {} did not answer",
                     self.server
                 )));
+            }
+            tries += 1;
+            if tries == 1 {
+                narrate!(
+                    "sent {} to the rendezvous udp://{}",
+                    message.op(),
+                    self.server
+                );
+            } else {
+                narrate!(
+                    "no answer from the rendezvous udp://{}: sending {} again (try {tries})",
+                    self.server,
+                    message.op()
+                );
             }
             match self.socket.send_to(&bytes, self.server) {
                 Ok(_) => {}
@@ -285,15 +313,39 @@ impl<'a> Client<'a> {
             self.socket.set_read_timeout(Some(left))?;
             match self.socket.recv_from(&mut buf) {
                 Ok((len, from)) if from == self.server => match Message::decode(&buf[..len]) {
-                    Ok(message) => return Ok(Some(message)),
+                    Ok(message) => {
+                        narrate_answer(&message, from);
+                        return Ok(Some(message));
+                    }
                     Err(_) => self.ignored += 1,
                 },
-                Ok(_) => self.ignored += 1,
+                Ok((len, from)) => {
+                    narrate_packet!("ignored {len} bytes from {from}: not the rendezvous");
+                    self.ignored += 1;
+                }
                 Err(e) if timed_out(&e) => return Ok(None),
                 Err(e) if transient(&e) => {}
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+}
+
+/// Tells what the rendezvous said, under `-v`.
+fn narrate_answer(message: &Message, from: SocketAddr) {
+    match message {
+        Message::Registered { observed, ttl_s } => {
+            narrate!("the rendezvous udp://{from} registered us as {observed} for {ttl_s} s");
+        }
+        Message::Introduce {
+            observed,
+            start_in_ms,
+            ..
+        } => narrate!(
+            "the rendezvous udp://{from} introduced the peer seen at {observed}: punching in {start_in_ms} ms"
+        ),
+        Message::Error { reason } => narrate!("the rendezvous udp://{from} refused: {reason}"),
+        other => narrate!("the rendezvous udp://{from} answered {}", other.op()),
     }
 }
 

@@ -101,7 +101,9 @@ impl KrpcSocket {
     /// Send a request to the given address and return the transaction_id
     pub fn request(&mut self, address: SocketAddrV4, request: RequestSpecific) -> u32 {
         let message = self.request_message(request);
-        trace!(context = "socket_message_sending", message = ?message);
+        // Patched (p2p toolbox): with the address, so that a subscriber can tell
+        // where each request went (`p2p-dht -v`).
+        trace!(context = "socket_message_sending", message = ?message, ?address, "Sending request");
 
         let tid = message.transaction_id;
         self.inflight_requests.add(tid, address);

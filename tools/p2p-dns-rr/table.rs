@@ -6,25 +6,48 @@
 //! so a replayed announcement cannot roll a peer back.
 
 use p2p_shared::Status;
+use p2p_shared::addr::Addr;
+use p2p_shared::discovery::dns_server::zone::Peer;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::input::{self, LineError, LineReader};
 use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// One live peer.
+/// One live peer: what the zone and the table take of its record, and the record
+/// as received (a parsed `PeerRecord` is 432 bytes; this is about 100).
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The record as parsed.
-    pub record: PeerRecord,
-    /// The record as received, re-encoded compactly (field order kept), for TXT.
-    pub json: String,
+    /// Its id (boxed: a key is large, and most peers may have none).
+    pub id: Option<Box<PeerId>>,
+    /// The sequence number of a signed record.
+    pub seq: Option<u64>,
+    /// Its topic.
+    pub topic: Option<Box<str>>,
+    /// Its addresses.
+    pub addrs: Box<[Addr]>,
+    /// The record as received, re-encoded compactly (field order kept), for TXT;
+    /// shared with the zone snapshots.
+    pub json: Arc<str>,
     /// When it was first announced (used to pick the newest peers).
     pub first_seen: Instant,
     /// When it was last announced.
     pub last_seen: Instant,
+}
+
+impl Entry {
+    /// What the zone takes of it.
+    pub fn peer(&self) -> Peer<'_> {
+        Peer {
+            id: self.id.as_deref(),
+            topic: self.topic.as_deref(),
+            addrs: &self.addrs,
+            json: Arc::clone(&self.json),
+        }
+    }
 }
 
 /// What a line did to the table.
@@ -44,7 +67,16 @@ pub struct Table {
     expire: Duration,
     announced: HashMap<String, Entry>,
     file: HashMap<String, Entry>,
+    /// No announced peer expires before this (it may be early, never late), so
+    /// the table is only searched for expired peers when one may be due.
+    next_expiry: Option<Instant>,
+    /// When the table was last searched for expired peers.
+    swept: Option<Instant>,
 }
+
+/// The least time between two searches for expired peers: a peer goes at most this
+/// late, and a table of 200,000 peers costs a few milliseconds a search.
+const SWEEP_EVERY: Duration = Duration::from_millis(250);
 
 impl Table {
     /// An empty table whose announced peers expire after `expire`.
@@ -53,6 +85,8 @@ impl Table {
             expire,
             announced: HashMap::new(),
             file: HashMap::new(),
+            next_expiry: None,
+            swept: None,
         }
     }
 
@@ -62,6 +96,8 @@ impl Table {
         match object.get("type").and_then(Value::as_str) {
             Some("peer") => {
                 let entry = entry_of(object, now)?;
+                let due = now + self.expire;
+                self.next_expiry = Some(self.next_expiry.map_or(due, |at| at.min(due)));
                 Ok(upsert(&mut self.announced, entry, now))
             }
             Some("peer_gone") => {
@@ -78,27 +114,44 @@ impl Table {
     }
 
     /// Forgets announced peers not seen for the expiry time; returns how many went.
+    /// Looks at every peer only when one may be due, and at most every
+    /// [`SWEEP_EVERY`], so calling it often costs nothing.
     pub fn expire(&mut self, now: Instant) -> usize {
+        if self.next_expiry.is_none_or(|at| now < at)
+            || self
+                .swept
+                .is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY)
+        {
+            return 0;
+        }
+        self.swept = Some(now);
         let before = self.announced.len();
         let expire = self.expire;
-        self.announced
-            .retain(|_, e| now.saturating_duration_since(e.last_seen) < expire);
+        let mut next: Option<Instant> = None;
+        self.announced.retain(|_, e| {
+            let keep = now.saturating_duration_since(e.last_seen) < expire;
+            if keep {
+                let due = e.last_seen + expire;
+                next = Some(next.map_or(due, |at| at.min(due)));
+            }
+            keep
+        });
+        self.next_expiry = next;
         before - self.announced.len()
     }
 
-    /// The earliest moment an announced peer expires, if any.
+    /// The earliest moment an announced peer may expire, if any (never later than
+    /// the real one; the search for expired peers waits [`SWEEP_EVERY`] between runs).
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.announced
-            .values()
-            .map(|e| e.last_seen + self.expire)
-            .min()
+        let at = self.next_expiry?;
+        Some(self.swept.map_or(at, |swept| at.max(swept + SWEEP_EVERY)))
     }
 
     /// Replaces the file's peers with `entries`; returns true when anything changed.
     pub fn set_file(&mut self, entries: Vec<Entry>, now: Instant) -> bool {
         let mut next = HashMap::new();
         for entry in entries {
-            let key = key_of(&entry.record);
+            let key = key_of(entry.id.as_deref(), &entry.addrs);
             let first_seen = self.file.get(&key).map_or(now, |e| e.first_seen);
             next.insert(
                 key,
@@ -141,11 +194,9 @@ impl Table {
 }
 
 fn upsert(map: &mut HashMap<String, Entry>, entry: Entry, now: Instant) -> Change {
-    let key = key_of(&entry.record);
+    let key = key_of(entry.id.as_deref(), &entry.addrs);
     match map.get_mut(&key) {
-        Some(old) if old.record.seq.is_some() && entry.record.seq < old.record.seq => {
-            Change::Nothing
-        }
+        Some(old) if old.seq.is_some() && entry.seq < old.seq => Change::Nothing,
         Some(old) if old.json == entry.json => {
             old.last_seen = now;
             Change::Refreshed
@@ -166,11 +217,11 @@ fn upsert(map: &mut HashMap<String, Entry>, entry: Entry, now: Instant) -> Chang
 }
 
 /// The table key of a record: its id, or its sorted addresses.
-fn key_of(record: &PeerRecord) -> String {
-    match &record.id {
+fn key_of(id: Option<&PeerId>, addrs: &[Addr]) -> String {
+    match id {
         Some(id) => id.to_string(),
         None => {
-            let mut addrs: Vec<String> = record.addrs.iter().map(ToString::to_string).collect();
+            let mut addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
             addrs.sort();
             format!("addrs:{}", addrs.join(","))
         }
@@ -192,7 +243,7 @@ fn gone_key(object: &Map<String, Value>) -> Result<String, String> {
     if record.addrs.is_empty() {
         return Err("peer_gone names no peer (give \"id\" or \"addrs\")".to_owned());
     }
-    Ok(key_of(&record))
+    Ok(key_of(record.id.as_ref(), &record.addrs))
 }
 
 /// Checks a `peer` object and makes a table entry of it.
@@ -208,8 +259,11 @@ pub fn entry_of(object: Map<String, Value>, now: Instant) -> Result<Entry, Strin
             .map_err(|e| format!("signed peer record does not verify: {e}"))?;
     }
     Ok(Entry {
-        record,
-        json,
+        id: record.id.map(Box::new),
+        seq: record.seq,
+        topic: record.topic.map(String::into_boxed_str),
+        addrs: record.addrs.into_boxed_slice(),
+        json: Arc::from(json),
         first_seen: now,
         last_seen: now,
     })
@@ -296,10 +350,7 @@ mod tests {
                 .unwrap_err()
                 .contains("does not verify")
         );
-        assert_eq!(
-            table.live()[0].record.addrs[0].to_string(),
-            "udp://192.0.2.1:1"
-        );
+        assert_eq!(table.live()[0].addrs[0].to_string(), "udp://192.0.2.1:1");
     }
 
     #[test]

@@ -11,11 +11,13 @@ use crate::table::{self, Table};
 use hickory_proto::rr::Name;
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dns_server::limit::{self, Limits};
 use p2p_shared::discovery::dns_server::zone::{Config, Zone};
 use p2p_shared::ndjson::input::Problems;
 use p2p_shared::ndjson::records::Listening;
 use p2p_shared::{Context, Error, Result, Status, diag, ndjson::parallel};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The longest the control loop waits before looking at expiry and the peers file.
@@ -55,7 +57,12 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         sockets::bind(args.bind, threads).with_context(|| format!("listening on {}", args.bind))?;
     let addr = sockets.addr;
     let counters = Counters::default();
-    sockets::start(sockets, &shared, &counters);
+    let limits = Arc::new(Limits::new(limit::Config {
+        rate: args.rate_limit,
+        slip: args.slip,
+        loopback: args.rate_limit_loopback,
+    }));
+    sockets::start(sockets, &shared, &counters, &limits);
     ctx.out.record(
         &Listening::new(Addr::udp(addr), [Addr::tcp(addr)]).with("zone", args.zone.to_ascii()),
     )?;

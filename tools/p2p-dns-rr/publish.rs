@@ -108,7 +108,7 @@ fn choose<'t>(live: &[&'t Entry], chosen: &mut Vec<String>, max: usize) -> Vec<&
     };
     let mut by_id: Vec<&&Entry> = live.iter().filter(has_ip).collect();
     by_id.sort_by_key(|e| std::cmp::Reverse(e.first_seen));
-    let ident = |e: &Entry| e.id.as_ref().map_or_else(|| key(e), |id| id.to_string());
+    let ident = |e: &Entry| e.id.as_ref().map_or_else(|| key(e), ToString::to_string);
     let mut picked: Vec<&Entry> = by_id
         .iter()
         .filter(|e| chosen.contains(&ident(e)))

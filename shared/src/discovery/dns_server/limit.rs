@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 /// source.
 pub const AMPLIFICATION: usize = 4;
 /// How long a completed TCP connection verifies its address for.
-pub const VERIFIED_FOR: Duration = Duration::from_secs(600);
+pub const VERIFIED_FOR: Duration = Duration::from_mins(10);
 /// Most prefixes with a bucket; past it, full (idle) buckets are forgotten.
 pub const MAX_PREFIXES: usize = 65_536;
 /// Most verified addresses remembered; past it, expired ones are forgotten, and if
@@ -100,7 +100,7 @@ impl Limits {
             return Verdict::Answer;
         }
         let n = self.limited.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.config.slip != 0 && n % u64::from(self.config.slip) == 0 {
+        if self.config.slip != 0 && n.is_multiple_of(u64::from(self.config.slip)) {
             Verdict::Slip
         } else {
             Verdict::Drop
@@ -130,9 +130,9 @@ impl Limits {
             return false;
         }
         let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        !verified
+        verified
             .get(&source)
-            .is_some_and(|at| now.saturating_duration_since(*at) < VERIFIED_FOR)
+            .is_none_or(|at| now.saturating_duration_since(*at) >= VERIFIED_FOR)
     }
 }
 

@@ -12,7 +12,7 @@ use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::input::{self, LineError, LineReader};
 use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -65,8 +65,9 @@ pub enum Change {
 #[derive(Debug)]
 pub struct Table {
     expire: Duration,
-    announced: HashMap<String, Entry>,
-    file: HashMap<String, Entry>,
+    /// Ordered by key, so the zone is built in one order without sorting.
+    announced: BTreeMap<String, Entry>,
+    file: BTreeMap<String, Entry>,
     /// No announced peer expires before this (it may be early, never late), so
     /// the table is only searched for expired peers when one may be due.
     next_expiry: Option<Instant>,
@@ -83,8 +84,8 @@ impl Table {
     pub fn new(expire: Duration) -> Self {
         Table {
             expire,
-            announced: HashMap::new(),
-            file: HashMap::new(),
+            announced: BTreeMap::new(),
+            file: BTreeMap::new(),
             next_expiry: None,
             swept: None,
         }
@@ -149,7 +150,7 @@ impl Table {
 
     /// Replaces the file's peers with `entries`; returns true when anything changed.
     pub fn set_file(&mut self, entries: Vec<Entry>, now: Instant) -> bool {
-        let mut next = HashMap::new();
+        let mut next = BTreeMap::new();
         for entry in entries {
             let key = key_of(entry.id.as_deref(), &entry.addrs);
             let first_seen = self.file.get(&key).map_or(now, |e| e.first_seen);
@@ -172,14 +173,17 @@ impl Table {
     /// Every live peer, once (an announced record wins over the file's for one key),
     /// in a stable order (by key).
     pub fn live(&self) -> Vec<&Entry> {
-        let mut all: Vec<(&String, &Entry)> = self.announced.iter().collect();
-        all.extend(
-            self.file
-                .iter()
-                .filter(|(k, _)| !self.announced.contains_key(*k)),
-        );
-        all.sort_by(|a, b| a.0.cmp(b.0));
-        all.into_iter().map(|(_, e)| e).collect()
+        let mut all = Vec::with_capacity(self.announced.len() + self.file.len());
+        let mut file = self.file.iter().peekable();
+        for (key, entry) in &self.announced {
+            while let Some((_, from_file)) = file.next_if(|(k, _)| *k < key) {
+                all.push(from_file);
+            }
+            file.next_if(|(k, _)| *k == key);
+            all.push(entry);
+        }
+        all.extend(file.map(|(_, e)| e));
+        all
     }
 
     /// How many peers are live.
@@ -193,7 +197,7 @@ impl Table {
     }
 }
 
-fn upsert(map: &mut HashMap<String, Entry>, entry: Entry, now: Instant) -> Change {
+fn upsert(map: &mut BTreeMap<String, Entry>, entry: Entry, now: Instant) -> Change {
     let key = key_of(entry.id.as_deref(), &entry.addrs);
     match map.get_mut(&key) {
         Some(old) if old.seq.is_some() && entry.seq < old.seq => Change::Nothing,
@@ -351,6 +355,33 @@ mod tests {
                 .contains("does not verify")
         );
         assert_eq!(table.live()[0].addrs[0].to_string(), "udp://192.0.2.1:1");
+    }
+
+    /// The live peers come in key order, the file's and the announced ones merged,
+    /// an announced record winning over the file's for one key.
+    #[test]
+    fn live_peers_merge_in_key_order() {
+        let now = Instant::now();
+        let mut table = Table::new(Duration::from_secs(10));
+        let peer = |last: u8, port: u16| {
+            object(json!({"type":"peer","addrs":[format!("udp://192.0.2.{last}:{port}")]}))
+        };
+        let from_file: Vec<Entry> = [(1, 1), (3, 1), (5, 1)]
+            .into_iter()
+            .map(|(l, p)| entry_of(peer(l, p), now).unwrap())
+            .collect();
+        table.set_file(from_file, now);
+        for last in [4, 3, 2] {
+            table.apply(peer(last, 1), now).unwrap();
+        }
+        let hosts: Vec<String> = table
+            .live()
+            .iter()
+            .map(|e| e.addrs[0].to_string())
+            .collect();
+        let want: Vec<String> = (1..=5).map(|l| format!("udp://192.0.2.{l}:1")).collect();
+        assert_eq!(hosts, want);
+        assert_eq!(table.len(), 5);
     }
 
     #[test]

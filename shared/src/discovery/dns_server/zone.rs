@@ -213,6 +213,7 @@ impl Zone {
             big: HashSet::new(),
             services: HashSet::new(),
             topics: HashMap::new(),
+            host_like: false,
         };
         let origin = config.origin.clone();
         let hostmaster = Name::from_ascii("hostmaster")
@@ -415,6 +416,9 @@ struct Builder<'c> {
     services: HashSet<(bool, u16, Target)>,
     /// Topics seen, and the key each is served under (none when it names no node).
     topics: HashMap<String, Option<Arc<str>>>,
+    /// True once a node's key looks like an address's name (a topic named so): only
+    /// then must an address's name be looked for among the nodes.
+    host_like: bool,
 }
 
 impl Builder<'_> {
@@ -425,6 +429,7 @@ impl Builder<'_> {
         }
         let new: Arc<str> = Arc::from(key);
         self.nodes.insert(Arc::clone(&new), Node::default());
+        self.host_like |= key.starts_with("ip4-") || key.starts_with("ip6-");
         // An address's name that was held as the address alone becomes a node.
         if let Some(ip) = host_of_label(key)
             && self.hosts.remove(&ip)
@@ -538,10 +543,13 @@ impl Builder<'_> {
             let target = match &id_key {
                 Some(key) => Target::Node(Arc::clone(key)),
                 None => {
-                    let label = host_label(*ip);
-                    if let Some((key, _)) = self.nodes.get_key_value(label.as_str()) {
+                    let node = self
+                        .host_like
+                        .then(|| self.nodes.get_key_value(host_label(*ip).as_str()))
+                        .flatten()
+                        .map(|(key, _)| Arc::clone(key));
+                    if let Some(key) = node {
                         // A node of that name already (a topic named so).
-                        let key = Arc::clone(key);
                         self.add_address(&key, *ip, false);
                         Target::Node(key)
                     } else {
@@ -699,6 +707,33 @@ mod tests {
         let zone = Zone::build(config(), twice.iter().map(|(r, j)| (r, j.as_str())), 1);
         assert_eq!(set_len(&zone, "t.z.test.", RecordType::A), 3);
         assert_eq!(set_len(&zone, "_p2p._udp.z.test.", RecordType::SRV), 3);
+    }
+
+    /// A topic named like an address's name shares that name's node, whichever
+    /// comes first, as when every name was a node.
+    #[test]
+    fn a_topic_named_like_an_address_shares_its_node() {
+        let plain = |addr: &str, topic: Option<&str>| {
+            let mut record = PeerRecord::new(None, vec![addr.parse().unwrap()]);
+            record.topic = topic.map(str::to_owned);
+            let json = serde_json::to_string(&record).unwrap();
+            (record, json)
+        };
+        let host = plain("udp://10.0.0.1:7", None);
+        let topic = plain("udp://10.0.0.2:7", Some("ip4-10-0-0-1"));
+        for order in [[&host, &topic], [&topic, &host]] {
+            let zone = Zone::build(config(), order.map(|(r, j)| (r, j.as_str())), 1);
+            assert_eq!(set_len(&zone, "ip4-10-0-0-1.z.test.", RecordType::A), 2);
+            assert_eq!(set_len(&zone, "ip4-10-0-0-2.z.test.", RecordType::A), 1);
+        }
+        assert_eq!(
+            host_of_label("ip4-10-0-0-1"),
+            Some("10.0.0.1".parse().unwrap())
+        );
+        assert_eq!(host_of_label("ip4-10-0-0-01"), None);
+        assert_eq!(host_of_label("ip4-10-0-0-1-2"), None);
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(host_of_label(&host_label(v6)), Some(v6));
     }
 
     /// Long sets are deduplicated through the hash set, short ones by searching,

@@ -8,9 +8,10 @@
 //! The snapshot is compact: a record set holds what its records differ in (an
 //! address, a port and target, a peer's JSON shared with the table) rather than
 //! encoded records, and records are made when an answer takes them ([`Zone::record`],
-//! [`Zone::glue`]); what one answer takes is bounded by its size. A peer without
-//! an id costs the zone about 200 bytes, so 200,000 peers fit in tens of megabytes
-//! and two snapshots (the one answered from while the next is built) do too.
+//! [`Zone::glue`]); what one answer takes is bounded by its size. The name of a
+//! peer without an id (`ip4-…`) is held as its address alone, so such a peer costs
+//! the zone well under 100 bytes, and the two snapshots alive while one replaces
+//! the other cost little.
 
 use crate::addr::{Addr, Host, Scheme};
 use crate::discovery::dns::txt_chunks;

@@ -365,7 +365,7 @@ mod tests {
     fn looking_for_expired_peers_costs_nothing_until_one_is_due() {
         let now = Instant::now();
         let table = |n: u32| {
-            let mut table = Table::new(Duration::from_secs(60));
+            let mut table = Table::new(Duration::from_mins(1));
             for i in 0..n {
                 let [_, a, b, c] = i.to_be_bytes();
                 let line = json!({"type":"peer","addrs":[format!("udp://10.{a}.{b}.{c}:1")]});

@@ -215,7 +215,7 @@ _p2p__dns__rr() {
             return 0
             ;;
         p2p__dns__rr__subcmd__serve)
-            opts="-q -v -h --zone --bind --ttl --answers --expire --peers --stats-every --threads --ns --strict --max-line --quiet --verbose --help"
+            opts="-q -v -h --zone --bind --ttl --answers --expire --peers --stats-every --threads --ns --rate-limit --slip --rate-limit-loopback --strict --max-line --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -254,6 +254,14 @@ _p2p__dns__rr() {
                     return 0
                     ;;
                 --ns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rate-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slip)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -41,7 +41,10 @@ complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l peers -d
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l stats-every -d 'Print a `stats` record this often' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l threads -d 'UDP worker threads [default: one per core]' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l ns -d 'The zone\'s name server, as named in its NS and SOA records [default: ns.ZONE]' -r
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l rate-limit -d 'UDP answers a second per source /24 (IPv4) or /56 (IPv6), with a second\'s worth of burst; answers beyond it are dropped or slipped (0: no limit). Loopback sources are exempt unless --rate-limit-loopback' -r
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l slip -d 'Every Nth answer over the rate goes out as an empty truncated reply (TC), so a real client asks again over TCP; the others are dropped (0: drop all)' -r
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l max-line -d 'Longest accepted input line, in bytes' -r
+complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l rate-limit-loopback -d 'Limit loopback sources too (rate, and the size of UDP replies to sources not verified over TCP)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -l strict -d 'Stop at the first bad input line (by default: report it, go on, and exit non-zero at the end)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-dns-rr -n "__fish_p2p_dns_rr_using_subcommand serve" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'

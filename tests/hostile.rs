@@ -394,3 +394,145 @@ fn dns_over_tcp_outlasts_a_slowloris() {
     }
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+/// A UDP query for `name` (labels), type `qtype`, with an EDNS size of 1232.
+fn udp_query(id: u16, name: &[&str], qtype: u16) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name {
+        q.push(u8::try_from(label.len()).unwrap());
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.push(0);
+    q.extend_from_slice(&qtype.to_be_bytes());
+    q.extend_from_slice(&[0, 1, 0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0]);
+    q
+}
+
+/// Replies waiting on `socket` until it has been quiet for `quiet`.
+fn drain(socket: &UdpSocket, quiet: Duration) -> Vec<Vec<u8>> {
+    socket.set_read_timeout(Some(quiet)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        got.push(buf[..n].to_vec());
+    }
+    got
+}
+
+/// True for a reply with TC set and no records.
+fn empty_truncated(reply: &[u8]) -> bool {
+    reply.len() >= 12 && reply[2] & 0x02 != 0 && reply[6..12] == [0; 6]
+}
+
+/// Issue 16, item 9: the DNS server answered every UDP query, so a spoofed flood was
+/// reflected in full. Now answers are rate-limited per source prefix (here 20 a
+/// second, loopback included): a flood of 400 queries from one /24 gets about the
+/// burst answered, every second answer beyond it slipped as an empty TC reply, the
+/// rest dropped, and the `stats` record counts them; another /24 is still answered.
+#[test]
+fn a_udp_flood_from_one_prefix_is_rate_limited_and_slipped() {
+    let mut server = crate::common::dns::serve(&[
+        "--rate-limit",
+        "20/s",
+        "--slip",
+        "2",
+        "--rate-limit-loopback",
+        "--stats-every",
+        "1s",
+    ]);
+    let addr = server.addr;
+    let flood = UdpSocket::bind("127.0.0.1:0").unwrap();
+    // Replies are read as they come (a socket buffer holds only a few hundred).
+    let reader = flood.try_clone().unwrap();
+    let replies = std::thread::spawn(move || drain(&reader, Duration::from_secs(1)));
+    let sent = 400;
+    let started = Instant::now();
+    for i in 0..sent {
+        flood
+            .send_to(&udp_query(i, &["peers", "test"], 6), addr)
+            .unwrap();
+    }
+    let replies = replies.join().unwrap();
+    let took = started.elapsed().as_secs_f64();
+    let slipped = replies.iter().filter(|r| empty_truncated(r)).count();
+    let answered = replies.len() - slipped;
+    // The burst (20) and the rate over the whole time, with room: far below 400.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let allowed = 20 + (20.0 * (took + 1.0)) as usize;
+    assert!(
+        answered >= 10 && answered <= allowed,
+        "{answered} of {sent} answered in {took:.2} s"
+    );
+    let limited = usize::from(sent) - answered;
+    assert!(
+        slipped.abs_diff(limited / 2) <= 5,
+        "{slipped} slipped of {limited} limited"
+    );
+    // Another /24 is answered in full meanwhile.
+    let other = UdpSocket::bind("127.0.1.1:0").unwrap();
+    for i in 0..5 {
+        other
+            .send_to(&udp_query(i, &["peers", "test"], 6), addr)
+            .unwrap();
+    }
+    let replies = drain(&other, Duration::from_millis(500));
+    assert_eq!(replies.len(), 5);
+    assert!(replies.iter().all(|r| !empty_truncated(r)));
+    // The server counted every query: those over the rate, every second one slipped.
+    let stats = server
+        .process
+        .wait_for(WAIT, |r| r["type"] == "stats" && r["udp"] == sent + 5);
+    let rate_limited = stats["rate_limited"].as_u64().unwrap();
+    assert!(rate_limited >= 300, "{stats}");
+    assert_eq!(stats["slipped"], rate_limited / 2);
+}
+
+/// Issue 16, item 9: a small UDP query could draw a reply many times its size
+/// (16.9x). Now a source not verified gets at most 4 times its query over UDP, and
+/// an empty TC reply instead of anything larger; once it has connected over TCP
+/// (which a spoofer cannot), it gets the whole answer over UDP.
+#[test]
+fn large_udp_replies_wait_for_a_tcp_verified_source() {
+    let dir = common::tempdir();
+    let file = dir.path().join("peers.ndjson");
+    let peers: Vec<String> = (1..=30)
+        .map(|i| crate::common::dns::plain_peer(&format!("198.51.100.{i}"), 4000, None))
+        .collect();
+    std::fs::write(&file, peers.join("\n") + "\n").unwrap();
+    let server = crate::common::dns::serve(&[
+        "--peers",
+        file.to_str().unwrap(),
+        "--answers",
+        "0",
+        "--rate-limit-loopback",
+    ]);
+    let addr = server.addr;
+    let client = UdpSocket::bind("127.0.2.1:0").unwrap();
+    let query = udp_query(7, &["peers", "test"], 1);
+    client.send_to(&query, addr).unwrap();
+    let replies = drain(&client, Duration::from_millis(500));
+    assert_eq!(replies.len(), 1);
+    assert!(empty_truncated(&replies[0]), "{:?}", replies[0]);
+    assert!(replies[0].len() <= query.len());
+    // A TCP connection from that address verifies it.
+    let tcp = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    tcp.bind(&"127.0.2.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    tcp.connect_timeout(&addr.into(), Duration::from_secs(2))
+        .unwrap();
+    let mut tcp = TcpStream::from(tcp);
+    tcp.write_all(&tcp_query()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len).unwrap();
+    client.send_to(&query, addr).unwrap();
+    let replies = drain(&client, Duration::from_millis(500));
+    assert_eq!(replies.len(), 1);
+    assert!(!empty_truncated(&replies[0]));
+    assert!(
+        replies[0].len() > query.len() * 4,
+        "{} bytes",
+        replies[0].len()
+    );
+}

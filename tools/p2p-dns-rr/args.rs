@@ -101,8 +101,29 @@ pub struct ServeArgs {
     /// The zone's name server, as named in its NS and SOA records [default: ns.ZONE]
     #[arg(long, value_name = "NAME", value_parser = parse_zone)]
     pub ns: Option<Name>,
+    /// UDP answers a second per source /24 (IPv4) or /56 (IPv6), with a second's worth
+    /// of burst; answers beyond it are dropped or slipped (0: no limit). Loopback
+    /// sources are exempt unless --rate-limit-loopback
+    #[arg(long, value_name = "N/s", default_value = "100/s", value_parser = parse_rate)]
+    pub rate_limit: u32,
+    /// Every Nth answer over the rate goes out as an empty truncated reply (TC), so
+    /// a real client asks again over TCP; the others are dropped (0: drop all)
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub slip: u32,
+    /// Limit loopback sources too (rate, and the size of UDP replies to sources not
+    /// verified over TCP)
+    #[arg(long)]
+    pub rate_limit_loopback: bool,
     #[command(flatten)]
     pub input: InputOptions,
+}
+
+/// Parses a rate: `N/s` or a bare `N` (answers a second).
+fn parse_rate(text: &str) -> Result<u32, String> {
+    let number = text.strip_suffix("/s").unwrap_or(text);
+    number.trim().parse().map_err(|_| {
+        format!("'{text}' is not a rate (give answers a second: 100/s, or 0 for no limit)")
+    })
 }
 
 /// The record types `query` asks for.

@@ -10,10 +10,16 @@ use std::time::{Duration, Instant};
 
 /// Most lines applied before the control loop looks at its other duties.
 const MAX_BATCH: usize = 4096;
+/// Most lines the reader thread hands over at once: it sends fewer when it has read
+/// all that was waiting, so a lone line is not held back.
+const LINES_PER_SEND: usize = 256;
+
+/// What the reader thread sends: lines, then the end of input or an error.
+type Lines = Vec<std::io::Result<Option<RawLine>>>;
 
 /// stdin, line by line, read on its own thread.
 pub struct Feed {
-    lines: Receiver<std::io::Result<Option<RawLine>>>,
+    lines: Receiver<Lines>,
     open: bool,
     max_line: usize,
     busy: bool,
@@ -22,17 +28,21 @@ pub struct Feed {
 impl Feed {
     /// Starts reading stdin with lines of at most `max_line` bytes.
     pub fn stdin(max_line: usize) -> Self {
-        let (tx, lines) = mpsc::sync_channel(MAX_BATCH);
+        let (tx, lines) = mpsc::sync_channel(MAX_BATCH / LINES_PER_SEND);
         // Detached: it may sit in a read that only ends with the process.
         std::thread::spawn(move || {
             let mut reader = LineReader::new(
                 BufReader::with_capacity(1 << 16, std::io::stdin()),
                 max_line,
             );
+            let mut batch = Vec::with_capacity(LINES_PER_SEND);
             loop {
                 let next = reader.next_line();
                 let last = !matches!(next, Ok(Some(_)));
-                if tx.send(next).is_err() || last {
+                batch.push(next);
+                if (last || batch.len() >= LINES_PER_SEND || !reader.buffered())
+                    && (tx.send(std::mem::take(&mut batch)).is_err() || last)
+                {
                     break;
                 }
             }
@@ -57,8 +67,8 @@ impl Feed {
     }
 
     /// Waits up to `timeout` for lines and applies every one that has arrived (up to
-    /// a batch) to `table`; bad lines are reported through `problems`. Returns true
-    /// when the table's records changed.
+    /// about [`MAX_BATCH`]) to `table`; bad lines are reported through `problems`.
+    /// Returns true when the table's records changed.
     pub fn pump(
         &mut self,
         timeout: Duration,
@@ -72,7 +82,7 @@ impl Feed {
         let mut changed = false;
         self.busy = false;
         let mut next = match self.lines.recv_timeout(timeout) {
-            Ok(item) => Some(item),
+            Ok(lines) => Some(lines),
             Err(RecvTimeoutError::Timeout) => return Ok(false),
             Err(RecvTimeoutError::Disconnected) => {
                 self.open = false;
@@ -80,20 +90,22 @@ impl Feed {
             }
         };
         let mut done = 0;
-        while let Some(item) = next.take() {
-            match item {
-                Ok(Some(line)) => changed |= self.apply(&line, table, problems)?,
-                Ok(None) => {
-                    self.open = false;
-                    break;
+        while let Some(lines) = next.take() {
+            for item in lines {
+                match item {
+                    Ok(Some(line)) => changed |= self.apply(&line, table, problems)?,
+                    Ok(None) => {
+                        self.open = false;
+                        return Ok(changed);
+                    }
+                    Err(e) => {
+                        p2p_shared::diag::warn(format_args!("reading stdin: {e}"));
+                        self.open = false;
+                        return Ok(changed);
+                    }
                 }
-                Err(e) => {
-                    p2p_shared::diag::warn(format_args!("reading stdin: {e}"));
-                    self.open = false;
-                    break;
-                }
+                done += 1;
             }
-            done += 1;
             if done < MAX_BATCH {
                 next = self.lines.try_recv().ok();
             } else {

@@ -100,16 +100,15 @@ pub fn run(args: &PublishArgs, ctx: &Ctx) -> Result<Status> {
 /// Picks up to `max` peers with addresses: those published before first (to keep
 /// the records steady), then the newest. `chosen` keeps the keys across calls.
 fn choose<'t>(live: &[&'t Entry], chosen: &mut Vec<String>, max: usize) -> Vec<&'t Entry> {
-    let key = |e: &Entry| e.json.clone();
+    let key = |e: &Entry| e.json.to_string();
     let has_ip = |e: &&&Entry| {
-        e.record
-            .addrs
+        e.addrs
             .iter()
             .any(|a| matches!(a.host, Host::Ip(_)) && a.scheme != Scheme::Relay)
     };
     let mut by_id: Vec<&&Entry> = live.iter().filter(has_ip).collect();
     by_id.sort_by_key(|e| std::cmp::Reverse(e.first_seen));
-    let ident = |e: &Entry| e.record.id.map_or_else(|| key(e), |id| id.to_string());
+    let ident = |e: &Entry| e.id.as_ref().map_or_else(|| key(e), ToString::to_string);
     let mut picked: Vec<&Entry> = by_id
         .iter()
         .filter(|e| chosen.contains(&ident(e)))
@@ -157,8 +156,8 @@ impl Publisher<'_> {
             IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
         };
         for entry in peers {
-            let peer_name = entry.record.id.and_then(|id| self.below(&id.to_string()));
-            for addr in &entry.record.addrs {
+            let peer_name = entry.id.as_ref().and_then(|id| self.below(&id.to_string()));
+            for addr in &entry.addrs {
                 let Host::Ip(ip) = addr.host else { continue };
                 if addr.scheme == Scheme::Relay {
                     continue;

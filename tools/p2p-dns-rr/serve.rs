@@ -11,19 +11,24 @@ use crate::table::{self, Table};
 use hickory_proto::rr::Name;
 use p2p_shared::addr::Addr;
 use p2p_shared::cli::entry::Ctx;
+use p2p_shared::discovery::dns_server::limit::{self, Limits};
 use p2p_shared::discovery::dns_server::zone::{Config, Zone};
 use p2p_shared::ndjson::input::Problems;
 use p2p_shared::ndjson::records::Listening;
 use p2p_shared::{Context, Error, Result, Status, diag, ndjson::parallel};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The longest the control loop waits before looking at expiry and the peers file.
 const TICK: Duration = Duration::from_millis(250);
-/// While lines keep coming in full batches, the zone is rebuilt at most this often
-/// (each build takes time linear in the peers, so a flood of lines is taken in
-/// time linear in the lines, not quadratic).
+/// While lines keep coming in full batches, the zone is rebuilt at most this often.
 const REBUILD_EVERY: Duration = Duration::from_millis(500);
+/// However lines come, the time between two rebuilds is at least this many times
+/// what the last one took: each build takes time linear in the peers, so at most a
+/// third of the time goes to building, and a flood of lines is taken in in time
+/// linear in the lines, not quadratic.
+const REBUILD_SHARE: u32 = 2;
 
 /// `p2p-dns-rr serve`.
 pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
@@ -52,7 +57,12 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         sockets::bind(args.bind, threads).with_context(|| format!("listening on {}", args.bind))?;
     let addr = sockets.addr;
     let counters = Counters::default();
-    sockets::start(sockets, &shared, &counters);
+    let limits = Arc::new(Limits::new(limit::Config {
+        rate: args.rate_limit,
+        slip: args.slip,
+        loopback: args.rate_limit_loopback,
+    }));
+    sockets::start(sockets, &shared, &counters, &limits);
     ctx.out.record(
         &Listening::new(Addr::udp(addr), [Addr::tcp(addr)]).with("zone", args.zone.to_ascii()),
     )?;
@@ -65,6 +75,7 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
     let mut next_stats = args.stats_every.map(|every| Instant::now() + every);
     let mut dirty = false;
     let mut built = Instant::now();
+    let mut build_took = Duration::ZERO;
     loop {
         let now = Instant::now();
         let mut wake = now + TICK;
@@ -73,6 +84,9 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         }
         if let Some(at) = table.next_expiry() {
             wake = wake.min(at.max(now));
+        }
+        if dirty {
+            wake = wake.min((built + build_took * REBUILD_SHARE).max(now));
         }
         let mut changed = feed.pump(
             wake.saturating_duration_since(now),
@@ -85,10 +99,18 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
             changed |= file.reload_if_changed(&mut table, args.input.max_line, &mut problems)?;
         }
         dirty |= changed;
-        if dirty && (!feed.is_busy() || built.elapsed() >= REBUILD_EVERY) {
+        let since = built.elapsed();
+        let gap = if feed.is_busy() {
+            REBUILD_EVERY.max(build_took * REBUILD_SHARE)
+        } else {
+            build_took * REBUILD_SHARE
+        };
+        if dirty && since >= gap {
+            let started = Instant::now();
             shared.publish(build(&config, &table, serial.next()));
             dirty = false;
             built = Instant::now();
+            build_took = built - started;
         }
         if let (Some(at), Some(every)) = (next_stats, args.stats_every)
             && now >= at
@@ -102,8 +124,7 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
 /// The zone snapshot of the table's live peers.
 fn build(config: &Config, table: &Table, serial: u32) -> Zone {
     let live = table.live();
-    let peers = live.iter().map(|e| (&e.record, e.json.as_str()));
-    Zone::build(config.clone(), peers, serial)
+    Zone::build_from(config.clone(), live.iter().map(|e| e.peer()), serial)
 }
 
 /// SOA serials: the unix time in seconds, or one more than the last when several

@@ -7,6 +7,10 @@
 //! held. A connection waits at most [`TCP_IDLE`] for a query to start, and a whole
 //! query must arrive within [`TCP_MESSAGE`] of its first byte, so a client trickling
 //! bytes (slowloris) holds a slot for seconds, not for ever.
+//!
+//! Every UDP answer passes the [`Limits`]: the rate per source prefix (answers over
+//! it dropped or slipped as empty truncated replies) and the size bound for sources
+//! not verified by a TCP connection.
 
 use crate::stats::{Counters, Shard};
 use nix::errno::Errno;
@@ -15,11 +19,12 @@ use nix::sys::socket::{
 };
 use p2p_shared::budget::{Slots, connection_cap};
 use p2p_shared::discovery::dns_server::fast::FastPath;
+use p2p_shared::discovery::dns_server::limit::{self, Limits, Verdict};
 use p2p_shared::discovery::dns_server::respond::{self, Reply, Transport};
 use p2p_shared::discovery::dns_server::zone::Zone;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::{self, ErrorKind, IoSlice, IoSliceMut, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -161,21 +166,30 @@ pub fn bind(addr: SocketAddr, threads: usize) -> io::Result<Sockets> {
 }
 
 /// Starts the UDP workers and the TCP listener; they run until the process ends.
-pub fn start(sockets: Sockets, shared: &Arc<Shared>, counters: &Counters) {
+pub fn start(sockets: Sockets, shared: &Arc<Shared>, counters: &Counters, limits: &Arc<Limits>) {
     for (i, socket) in sockets.udp.into_iter().enumerate() {
         let view = View::new(Arc::clone(shared));
         let counters = counters.shard();
+        let limits = Arc::clone(limits);
         std::thread::Builder::new()
             .name(format!("udp-{i}"))
-            .spawn(move || udp_worker(&socket, view, &counters))
+            .spawn(move || udp_worker(&socket, view, &counters, &limits))
             .expect("spawning a UDP worker");
     }
     let shared = Arc::clone(shared);
     let counters = counters.shard();
+    let limits = Arc::clone(limits);
     std::thread::Builder::new()
         .name("tcp".into())
-        .spawn(move || tcp_acceptor(&sockets.tcp, &shared, &counters))
+        .spawn(move || tcp_acceptor(&sockets.tcp, &shared, &counters, &limits))
         .expect("spawning the TCP listener");
+}
+
+/// The IP address of a datagram's sender.
+fn source_ip(from: &SockaddrStorage) -> Option<IpAddr> {
+    from.as_sockaddr_in()
+        .map(|a| IpAddr::V4(a.ip()))
+        .or_else(|| from.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
 }
 
 fn count(counters: &Shard, reply: Option<&Reply>, transport: Transport) {
@@ -185,7 +199,7 @@ fn count(counters: &Shard, reply: Option<&Reply>, transport: Transport) {
 /// Receives up to [`BATCH`] datagrams with one `recvmmsg` (waiting only for the
 /// first), answers them all, and sends the answers with one `sendmmsg`: two system
 /// calls per batch rather than two per query.
-fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
+fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard, limits: &Limits) {
     let fd = socket.as_raw_fd();
     let mut bufs = vec![[0u8; REQUEST_MAX]; BATCH];
     let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -224,28 +238,56 @@ fn udp_worker(socket: &UdpSocket, mut view: View, counters: &Shard) {
             }
         }
         to.clear();
+        let now = Instant::now();
         let fast = view.fast();
         for (buf, datagram) in bufs.iter().zip(&got) {
-            let Some((n, from)) = datagram else {
+            let Some((source, (n, from))) =
+                datagram.as_ref().and_then(|d| Some((source_ip(&d.1)?, d)))
+            else {
                 counters.record(None, Transport::Udp);
                 continue;
             };
             let request = &buf[..*n];
             let out = &mut replies[to.len()];
-            if let Some(a) = fast.answer(request, out) {
-                narrate_query("udp", from, a.qtype, a.rcode, a.truncated, out.len());
-                counters.record(Some((a.qtype, a.rcode, a.truncated)), Transport::Udp);
-            } else {
-                let reply = respond::answer(fast.zone(), request, Transport::Udp);
-                if let Some(r) = &reply {
-                    narrate_query("udp", from, r.qtype, r.rcode, r.truncated, r.bytes.len());
+            match limits.admit(source, now) {
+                Verdict::Answer => {}
+                Verdict::Slip => {
+                    counters.limited(true);
+                    if limit::truncated(request, out) {
+                        to.push(Some(*from));
+                    }
+                    continue;
                 }
-                count(counters, reply.as_ref(), Transport::Udp);
-                match reply {
-                    Some(reply) => *out = reply.bytes,
-                    None => out.clear(),
+                Verdict::Drop => {
+                    counters.limited(false);
+                    continue;
                 }
             }
+            let answered = if let Some(a) = fast.answer(request, out) {
+                Some((a.qtype, a.rcode, a.truncated))
+            } else {
+                let reply = respond::answer(fast.zone(), request, Transport::Udp);
+                match reply {
+                    Some(reply) => {
+                        *out = reply.bytes;
+                        Some((reply.qtype, reply.rcode, reply.truncated))
+                    }
+                    None => {
+                        out.clear();
+                        None
+                    }
+                }
+            };
+            let answered = answered.map(|(qtype, rcode, truncated)| {
+                // Too large for a source not verified: truncated, to be asked over TCP.
+                let cut =
+                    limits.too_large(source, *n, out.len(), now) && limit::truncated(request, out);
+                (qtype, rcode, truncated || cut)
+            });
+            if let Some((qtype, rcode, truncated)) = answered {
+                narrate_query("udp", from, qtype, rcode, truncated, out.len());
+            }
+            counters.record(answered, Transport::Udp);
             if !out.is_empty() {
                 to.push(Some(*from));
             }
@@ -299,7 +341,12 @@ fn send_all(
     }
 }
 
-fn tcp_acceptor(listener: &TcpListener, shared: &Arc<Shared>, counters: &Arc<Shard>) {
+fn tcp_acceptor(
+    listener: &TcpListener,
+    shared: &Arc<Shared>,
+    counters: &Arc<Shard>,
+    limits: &Limits,
+) {
     let slots = Slots::new(connection_cap(MAX_TCP, RESERVED_FDS));
     for stream in listener.incoming() {
         let Ok(stream) = stream else {
@@ -311,6 +358,10 @@ fn tcp_acceptor(listener: &TcpListener, shared: &Arc<Shared>, counters: &Arc<Sha
         let Ok(handle) = stream.try_clone() else {
             continue;
         };
+        // The handshake proved the address: it may get large answers over UDP.
+        if let Ok(peer) = stream.peer_addr() {
+            limits.verify(peer.ip(), Instant::now());
+        }
         let (slot, _) = slots.take(move || {
             let _ = handle.shutdown(std::net::Shutdown::Both);
         });

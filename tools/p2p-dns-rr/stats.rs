@@ -39,6 +39,8 @@ pub struct Shard {
     tcp: AtomicU64,
     truncated: AtomicU64,
     dropped: AtomicU64,
+    rate_limited: AtomicU64,
+    slipped: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -72,6 +74,18 @@ impl Shard {
         bump(&self.by_rcode[r]);
         if truncated {
             bump(&self.truncated);
+        }
+    }
+}
+
+impl Shard {
+    /// Counts one UDP query whose answer the rate limit withheld: dropped, or
+    /// `slipped` as an empty truncated reply.
+    pub fn limited(&self, slipped: bool) {
+        bump(&self.udp);
+        bump(&self.rate_limited);
+        if slipped {
+            bump(&self.slipped);
         }
     }
 }
@@ -118,6 +132,8 @@ impl Counters {
             "tcp": tcp,
             "truncated": sum(&|s| &s.truncated),
             "dropped": sum(&|s| &s.dropped),
+            "rate_limited": sum(&|s| &s.rate_limited),
+            "slipped": sum(&|s| &s.slipped),
             "by_type": named(&mut TYPES.iter().map(|(_, n)| *n), &|s, i| &s.by_type[i]),
             "by_rcode": named(&mut RCODES.iter().map(|(_, n)| *n), &|s, i| &s.by_rcode[i]),
             "peers": peers,
@@ -146,8 +162,12 @@ mod tests {
             Transport::Tcp,
         );
         b.record(None, Transport::Udp);
+        a.limited(true);
+        b.limited(false);
         let got = counters.record(7);
-        assert_eq!(got["queries"], 4);
+        assert_eq!(got["queries"], 6);
+        assert_eq!(got["rate_limited"], 2);
+        assert_eq!(got["slipped"], 1);
         assert_eq!(got["tcp"], 1);
         assert_eq!(got["truncated"], 1);
         assert_eq!(got["dropped"], 1);

@@ -135,6 +135,14 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+impl<R: io::Read> LineReader<io::BufReader<R>> {
+    /// True when read bytes wait in the buffer, so the next line may come without
+    /// waiting for the input.
+    pub fn buffered(&self) -> bool {
+        !self.inner.buffer().is_empty()
+    }
+}
+
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }

@@ -204,14 +204,13 @@ fn resolve(
             continue;
         }
         let left = room.saturating_sub(response.answers.len());
-        for (record, glue) in zone.pick(set, turn).take(left) {
-            response.answers.push(record.clone());
+        for i in zone.pick(set, turn).take(left) {
+            response.answers.extend(zone.record(query.name(), set, i));
             // The glue of one target is the same whichever record names it.
-            if let Some(glue) = glue
-                && let Some(first) = glue.first()
-                && glued.insert(first.name.clone())
+            if let Some(target) = set.target(i)
+                && glued.insert(target)
             {
-                response.additionals.extend(glue.iter().cloned());
+                response.additionals.extend(zone.glue(target));
             }
         }
     }

@@ -34,7 +34,6 @@ use p2p_shared::codec::turn;
 use p2p_shared::connect::turn_client::{Client, Credentials, parse_relay};
 use serde_json::{Value, json};
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -270,18 +269,11 @@ fn drive(mut flows: Vec<Flow>, rate: f64, size: usize, run: Duration) -> Vec<Flo
     flows
 }
 
-fn main() {
-    let o = match options() {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("relay_load: {e}");
-            std::process::exit(2);
-        }
-    };
-    // 1. Fill.
+/// Phase 1: `--allocations` allocations, 25 per address, each timed.
+fn fill(o: &Options) -> (Vec<Client>, Value) {
     let mut held = Vec::with_capacity(o.allocations);
-    let mut fill_times = Vec::with_capacity(o.allocations);
-    let mut fill_failed = Vec::new();
+    let mut times = Vec::with_capacity(o.allocations);
+    let mut failed = Vec::new();
     let start = Instant::now();
     for i in 0..o.allocations {
         let ip = Ipv4Addr::new(
@@ -290,85 +282,86 @@ fn main() {
             (i / PER_ADDRESS) as u8,
             (i % PER_ADDRESS + 1) as u8,
         );
-        let (result, took) = allocate(&o, ip, &format!("c{i}"));
-        fill_times.push(took);
+        let (result, took) = allocate(o, ip, &format!("c{i}"));
+        times.push(took);
         match result {
             Ok(c) => held.push(c),
-            Err(e) => fill_failed.push(e),
+            Err(e) => failed.push(e),
         }
     }
-    let fill_s = start.elapsed().as_secs_f64();
-    eprintln!("relay_load: {} allocations in {fill_s:.1} s", held.len());
-    // 2. Per-IP and per-user limits while full.
-    let (mut ip_held, per_ip) = until_refused(&o, 1000, |n| (address(22, 0), format!("ip{n}")));
-    release(&mut ip_held);
-    let (mut user_held, per_user) =
-        until_refused(&o, 1000, |n| (address(23, n), "same".to_owned()));
-    release(&mut user_held);
-    // 3. Flows, and allocations timed meanwhile.
-    let rest = held.split_off(o.flows);
+    let report = json!({
+        "held": held.len(),
+        "failed": failed.len(),
+        "first_failure": failed.first(),
+        "seconds": (start.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        "times": percentiles(&mut times),
+    });
+    (held, report)
+}
+
+/// A fresh allocation from a fresh address every 50 ms until `stop`, each timed and
+/// released: the times, and the refusals.
+fn probe(o: &Options, stop: &AtomicBool) -> (Vec<Duration>, Vec<String>) {
+    let mut times = Vec::new();
+    let mut failed = Vec::new();
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let (result, took) = allocate(o, address(24, n), &format!("probe{n}"));
+        match result {
+            Ok(mut c) => {
+                times.push(took);
+                let _ = c.release();
+            }
+            Err(e) => failed.push(e),
+        }
+        n += 1;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (times, failed)
+}
+
+/// Phase 3: the first `--flows` allocations relay for `--seconds` on `WORKERS`
+/// threads while [`probe`] times fresh allocations.
+fn flows(o: &Options, clients: Vec<Client>) -> (Vec<Flow>, Vec<String>, Value) {
     let mut flows = Vec::new();
-    let mut flow_errors = Vec::new();
-    for (i, client) in held.into_iter().enumerate() {
+    let mut errors = Vec::new();
+    for (i, client) in clients.into_iter().enumerate() {
         match Flow::new(client) {
             Ok(mut f) => {
                 f.upstream = i % 2 == 0;
                 flows.push(f);
             }
-            Err(e) => flow_errors.push(e),
+            Err(e) => errors.push(e),
         }
     }
-    let mut held = rest;
     let run = Duration::from_secs(o.seconds);
-    let stop = Arc::new(AtomicBool::new(false));
-    let prober = {
-        let stop = Arc::clone(&stop);
-        let o = Options {
-            secret: o.secret.clone(),
-            ..o
-        };
-        std::thread::spawn(move || {
-            let mut times = Vec::new();
-            let mut failed = Vec::new();
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let (result, took) = allocate(&o, address(24, n), &format!("probe{n}"));
-                match result {
-                    Ok(mut c) => {
-                        times.push(took);
-                        let _ = c.release();
-                    }
-                    Err(e) => failed.push(e),
-                }
-                n += 1;
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            (times, failed)
-        })
-    };
-    let per_worker = flows.len().div_ceil(WORKERS).max(1);
-    let mut workers = Vec::new();
-    while !flows.is_empty() {
-        let mine: Vec<Flow> = flows.drain(..per_worker.min(flows.len())).collect();
-        let mine_rate = o.rate;
-        let size = o.size;
-        workers.push(std::thread::spawn(move || {
-            drive(mine, mine_rate, size, run)
-        }));
-    }
-    let flows: Vec<Flow> = workers
-        .into_iter()
-        .flat_map(|w| w.join().expect("a flow worker"))
-        .collect();
-    stop.store(true, Ordering::Relaxed);
-    let (mut loaded_times, probe_failed) = prober.join().expect("the prober");
-    // 4. The total limit.
-    let (mut total_held, total) = until_refused(&o, 100_000, |n| {
-        (address(25, n / PER_ADDRESS), format!("t{n}"))
+    let stop = AtomicBool::new(false);
+    let (flows, (mut times, failed)) = std::thread::scope(|scope| {
+        let prober = scope.spawn(|| probe(o, &stop));
+        let per_worker = flows.len().div_ceil(WORKERS).max(1);
+        let mut workers = Vec::new();
+        while !flows.is_empty() {
+            let mine: Vec<Flow> = flows.drain(..per_worker.min(flows.len())).collect();
+            workers.push(scope.spawn(move || drive(mine, o.rate, o.size, run)));
+        }
+        let done: Vec<Flow> = workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a flow worker"))
+            .collect();
+        stop.store(true, Ordering::Relaxed);
+        (done, prober.join().expect("the prober"))
     });
-    release(&mut total_held);
-    // Throughput per flow.
-    let secs = run.as_secs_f64();
+    let loaded = json!({
+        "times": percentiles(&mut times),
+        "failed": failed.len(),
+        "first_failure": failed.first(),
+    });
+    (flows, errors, loaded)
+}
+
+/// Throughput per flow, in KB/s, and the totals.
+fn throughput(o: &Options, flows: &[Flow], errors: &[String]) -> Value {
+    let secs = o.seconds as f64;
     let mut kbps: Vec<f64> = flows
         .iter()
         .map(|f| f.received as f64 / secs / 1000.0)
@@ -377,39 +370,53 @@ fn main() {
     let sent: u64 = flows.iter().map(|f| f.sent).sum();
     let received: u64 = flows.iter().map(|f| f.received).sum();
     let round = |x: f64| (x * 10.0).round() / 10.0;
+    json!({
+        "n": flows.len(),
+        "errors": errors.len(),
+        "first_error": errors.first(),
+        "seconds": secs,
+        "offered_kbps_each": round(o.rate / 1000.0),
+        "kbps_min": kbps.first().copied().map(round),
+        "kbps_median": kbps.get(kbps.len() / 2).copied().map(round),
+        "kbps_max": kbps.last().copied().map(round),
+        "starved": kbps.iter().filter(|&&k| k < o.rate / 1000.0 / 10.0).count(),
+        "sent_mb": round(sent as f64 / 1e6),
+        "delivered_mb": round(received as f64 / 1e6),
+    })
+}
+
+fn main() {
+    let o = match options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("relay_load: {e}");
+            std::process::exit(2);
+        }
+    };
+    let (mut held, filled) = fill(&o);
+    // 2. Per-IP and per-user limits while full.
+    let (mut ip_held, per_ip) = until_refused(&o, 1000, |n| (address(22, 0), format!("ip{n}")));
+    release(&mut ip_held);
+    let (mut user_held, per_user) =
+        until_refused(&o, 1000, |n| (address(23, n), "same".to_owned()));
+    release(&mut user_held);
+    let mut rest = held.split_off(o.flows.min(held.len()));
+    let (mut flows, errors, loaded) = flows(&o, held);
+    // 4. The total limit.
+    let (mut total_held, total) = until_refused(&o, 100_000, |n| {
+        (address(25, n / PER_ADDRESS), format!("t{n}"))
+    });
+    release(&mut total_held);
     let report = json!({
-        "allocations": {
-            "held": held.len() + flows.len(),
-            "failed": fill_failed.len(),
-            "first_failure": fill_failed.first(),
-            "seconds": round(fill_s),
-            "times": percentiles(&mut fill_times),
-        },
+        "allocations": filled,
         "limits": {"per_ip": per_ip, "per_user": per_user, "total": total},
-        "loaded_allocate": {
-            "times": percentiles(&mut loaded_times),
-            "failed": probe_failed.len(),
-            "first_failure": probe_failed.first(),
-        },
-        "flows": {
-            "n": flows.len(),
-            "errors": flow_errors.len(),
-            "first_error": flow_errors.first(),
-            "seconds": secs,
-            "offered_kbps_each": round(o.rate / 1000.0),
-            "kbps_min": kbps.first().copied().map(round),
-            "kbps_median": kbps.get(kbps.len() / 2).copied().map(round),
-            "kbps_max": kbps.last().copied().map(round),
-            "starved": kbps.iter().filter(|&&k| k < o.rate / 1000.0 / 10.0).count(),
-            "sent_mb": round(sent as f64 / 1e6),
-            "delivered_mb": round(received as f64 / 1e6),
-        },
+        "loaded_allocate": loaded,
+        "flows": throughput(&o, &flows, &errors),
     });
     println!("{report}");
-    let mut flows = flows;
     for f in &mut flows {
         let _ = f.client.socket().set_nonblocking(false);
         let _ = f.client.release();
     }
-    release(&mut held);
+    release(&mut rest);
 }

@@ -13,7 +13,8 @@
 //! 3. Runs `--flows` relayed flows for `--seconds`: each binds a channel to its own
 //!    peer socket and offers `--rate` bytes a second in `--size`-byte datagrams,
 //!    half of them client to peer, half peer to client. Meanwhile a fresh client
-//!    allocates and releases every 50 ms, timed.
+//!    allocates and releases every 50 ms, timed (and for 3 s before the flows, as a
+//!    baseline of what the machine's scheduling alone costs).
 //! 4. Allocates from fresh addresses until refused (the total limit), then releases
 //!    everything.
 //!
@@ -299,14 +300,19 @@ fn fill(o: &Options) -> (Vec<Client>, Value) {
     (held, report)
 }
 
-/// A fresh allocation from a fresh address every 50 ms until `stop`, each timed and
-/// released: the times, and the refusals.
-fn probe(o: &Options, stop: &AtomicBool) -> (Vec<Duration>, Vec<String>) {
+/// A fresh allocation from a fresh address every 50 ms until `stop` (or `until`), each
+/// timed and released: the times, and the refusals. `block` picks the addresses.
+fn probe(
+    o: &Options,
+    block: u8,
+    stop: &AtomicBool,
+    until: Option<Instant>,
+) -> (Vec<Duration>, Vec<String>) {
     let mut times = Vec::new();
     let mut failed = Vec::new();
     let mut n = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let (result, took) = allocate(o, address(24, n), &format!("probe{n}"));
+    while !stop.load(Ordering::Relaxed) && until.is_none_or(|u| Instant::now() < u) {
+        let (result, took) = allocate(o, address(block, n), &format!("probe{block}.{n}"));
         match result {
             Ok(mut c) => {
                 times.push(took);
@@ -336,8 +342,10 @@ fn flows(o: &Options, clients: Vec<Client>) -> (Vec<Flow>, Vec<String>, Value) {
     }
     let run = Duration::from_secs(o.seconds);
     let stop = AtomicBool::new(false);
+    // The same probing for 3 s before the flows start: the baseline on this machine.
+    let (mut idle, _) = probe(o, 26, &stop, Some(Instant::now() + Duration::from_secs(3)));
     let (flows, (mut times, failed)) = std::thread::scope(|scope| {
-        let prober = scope.spawn(|| probe(o, &stop));
+        let prober = scope.spawn(|| probe(o, 24, &stop, None));
         let per_worker = flows.len().div_ceil(WORKERS).max(1);
         let mut workers = Vec::new();
         while !flows.is_empty() {
@@ -353,6 +361,7 @@ fn flows(o: &Options, clients: Vec<Client>) -> (Vec<Flow>, Vec<String>, Value) {
     });
     let loaded = json!({
         "times": percentiles(&mut times),
+        "idle_times": percentiles(&mut idle),
         "failed": failed.len(),
         "first_failure": failed.first(),
     });

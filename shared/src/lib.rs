@@ -9,7 +9,7 @@
 //! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
 //! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
 //! | [`codec`] | wire formats: bencode, STUN, the tracker protocols |
-//! | [`discovery`] | the DHT set-up, DNS answers as peers, the DNS responder |
+//! | [`discovery`] | bootstrap lists, the DHT set-up, DNS answers as peers, the DNS responder |
 //! | [`connect`] | from a peer id to a path: hole punching and its rendezvous, the QUIC transport, tickets, path selection |
 //! | [`gossip`] | membership, broadcast and anti-entropy as sans-IO state machines, and their simulation |
 

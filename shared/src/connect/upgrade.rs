@@ -13,12 +13,12 @@
 //! the same UDP socket that talks to the relay. The listener's QUIC sees the
 //! dialer's packets arrive from the dialer's own address and migrates.
 //!
-//! The candidates travel over the relayed connection itself, one unidirectional
-//! stream each way carrying one JSON object:
+//! The candidates travel over the relayed connection itself as QUIC datagrams (RFC
+//! 9221; the streams belong to the protocol on top), each one JSON object:
 //! `{"type":"candidates","token":HEX,"addrs":["udp://…",…]}` (the allocation's
-//! socket address and the address the relay saw it from). The dialer offers first
-//! (so a dialer that does not want a direct path never starts one); the listener
-//! answers with its own, and both send checks ([`direct_path`](super::direct_path))
+//! socket address and the address the relay saw it from). The dialer offers first,
+//! again every half second until answered (so a dialer that does not want a direct
+//! path never starts one); the listener answers each offer with its own, and both send checks ([`direct_path`](super::direct_path))
 //! until a path is proven: ten a second for five seconds, then one every two seconds
 //! for as long as the connection is relayed.
 
@@ -30,6 +30,8 @@ use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// How long the dialer waits for the answer to its offer before sending it again.
+const OFFER_AGAIN: Duration = Duration::from_millis(500);
 /// The largest offer read.
 const OFFER_LIMIT: usize = 4096;
 /// At most this many of a peer's candidates are checked.
@@ -99,21 +101,23 @@ impl Offer {
     }
 }
 
-async fn send(conn: &quinn::Connection, offer: &Offer) -> Result<()> {
-    let lost = |e: &dyn std::fmt::Display| Error::failure(format!("sending candidates: {e}"));
-    let mut stream = conn.open_uni().await.map_err(|e| lost(&e))?;
-    stream.write_all(&offer.encode()).await.map_err(|e| lost(&e))?;
-    stream.finish().map_err(|e| lost(&e))
+/// Sends `offer` as a QUIC datagram.
+fn send(conn: &quinn::Connection, offer: &Offer) -> Result<()> {
+    conn.send_datagram(offer.encode().into())
+        .map_err(|e| Error::failure(format!("sending candidates: {e}")))
 }
 
+/// The next offer among the peer's datagrams.
 async fn receive(conn: &quinn::Connection) -> Result<Offer> {
-    let lost = |e: &dyn std::fmt::Display| Error::failure(format!("the peer's candidates: {e}"));
-    let mut stream = conn.accept_uni().await.map_err(|e| lost(&e))?;
-    let bytes = stream
-        .read_to_end(OFFER_LIMIT)
-        .await
-        .map_err(|e| lost(&e))?;
-    Offer::decode(&bytes)
+    loop {
+        let datagram = conn
+            .read_datagram()
+            .await
+            .map_err(|e| Error::failure(format!("the peer's candidates: {e}")))?;
+        if datagram.len() <= OFFER_LIMIT {
+            return Offer::decode(&datagram);
+        }
+    }
 }
 
 /// Sends checks to `theirs` until `done` says so (looked at after every round).
@@ -146,8 +150,18 @@ async fn check_until<T>(
 /// checks the listener's until one is proven, and moves the connection there.
 /// Returns the direct address; runs as long as no path is proven (drop it to stop).
 pub async fn dialer(conn: &quinn::Connection, socket: &TurnSocket) -> Result<SocketAddr> {
-    send(conn, &Offer::of(socket)?).await?;
-    let theirs = receive(conn).await?;
+    let mine = Offer::of(socket)?;
+    // Datagrams may be lost: the offer goes again until the answer comes.
+    let theirs = loop {
+        send(conn, &mine)?;
+        let answer = smol::future::or(async { Some(receive(conn).await) }, async {
+            smol::Timer::after(OFFER_AGAIN).await;
+            None
+        });
+        if let Some(answer) = answer.await {
+            break answer?;
+        }
+    };
     let relayed = conn.remote_address();
     let direct = check_until(socket, &theirs, || {
         socket
@@ -164,14 +178,25 @@ pub async fn dialer(conn: &quinn::Connection, socket: &TurnSocket) -> Result<Soc
 /// checks the dialer's (which opens this side's NAT to them) until the connection
 /// has moved off the relay or ended. A dialer that makes no offer is never moved.
 pub async fn listener(conn: &quinn::Connection, socket: &TurnSocket) -> Result<()> {
+    let mine = Offer::of(socket)?;
     let theirs = receive(conn).await?;
-    send(conn, &Offer::of(socket)?).await?;
-    check_until(socket, &theirs, || {
-        let moved = socket.route(conn.remote_address()) != Route::Relayed;
-        (moved || conn.close_reason().is_some()).then_some(())
-    })
-    .await;
-    Ok(())
+    send(conn, &mine)?;
+    // Every offer repeated (the answer was lost) is answered again.
+    let answer = async {
+        while receive(conn).await.is_ok() {
+            send(conn, &mine)?;
+        }
+        Ok(())
+    };
+    let checks = async {
+        check_until(socket, &theirs, || {
+            let moved = socket.route(conn.remote_address()) != Route::Relayed;
+            (moved || conn.close_reason().is_some()).then_some(())
+        })
+        .await;
+        Ok(())
+    };
+    smol::future::or(checks, answer).await
 }
 
 #[cfg(test)]

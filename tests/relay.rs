@@ -1044,3 +1044,87 @@ fn a_relayed_pipe_moves_to_the_direct_path_mid_stream() {
         "the relay carried {late} bytes after the move"
     );
 }
+
+/// In the NAT lab (root): two hosts behind port-restricted NATs, a pair that can
+/// punch, start on the relay with `--relay-first`; the checks both send from their
+/// allocations' sockets open each NAT to the other, and the stream moves to the
+/// direct path between the NATs' public addresses; every byte, sent before and
+/// after the move, arrives.
+#[test]
+fn a_punchable_pair_starts_relayed_and_moves_to_direct_in_the_nat_lab() {
+    use common::natlab::Lab;
+    use std::io::Write as _;
+    let test = "punchable_pair_moves_to_direct";
+    let Some(lab) = Lab::up(test, "port-restricted", "port-restricted") else {
+        return;
+    };
+    let home = common::tempdir();
+    let h = home.path();
+    let relay_addr = "203.0.113.1:3480";
+    let mut relay = Running::start(lab.command(
+        h,
+        "srv",
+        &bin!("p2p-relay"),
+        &["serve", "--bind", relay_addr, "--allow-any-peer"],
+    ));
+    relay.wait_for(WAIT, |r| r["type"] == "listening");
+    let relay_url = format!("turn://{relay_addr}");
+    let script = format!(
+        "exec \"$0\" listen --relay {relay_url} --ticket-file ticket.json --events listen.ndjson > received.bin"
+    );
+    let mut listen = lab.command(h, "a", Path::new("sh"), &["-c", &script]);
+    listen.arg(bin!("p2p-pipe")).current_dir(h);
+    let mut listener = Running::start(listen);
+    let end = Instant::now() + WAIT;
+    let ticket: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(h.join("ticket.json"))
+            && text.ends_with('\n')
+        {
+            break serde_json::from_str(text.trim()).unwrap();
+        }
+        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    listener.close_stdin();
+    let events = h.join("connect.ndjson");
+    let mut cmd = lab.command(
+        h,
+        "b",
+        &bin!("p2p-pipe"),
+        &[
+            "connect",
+            ticket["ticket"].as_str().unwrap(),
+            "--relay",
+            &relay_url,
+            "--relay-first",
+            "--events",
+            events.to_str().unwrap(),
+        ],
+    );
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(h.join("connector.err")).unwrap());
+    let mut connector = common::Guard(cmd.spawn().unwrap());
+    let mut stdin = connector.0.stdin.take().unwrap();
+    let (before, after) = (noise(1 << 20, 3), noise(4 << 20, 4));
+    stdin.write_all(&before).unwrap();
+    let moved = await_direct(&events, Duration::from_secs(20));
+    let first = &path_events(&events)[0];
+    assert_eq!(first["path"], "relayed", "{first}");
+    assert_eq!(first["remote"], ticket["relay"], "{first}");
+    // The listener's public address is NAT A's.
+    let remote = moved["remote"].as_str().unwrap();
+    assert!(remote.starts_with("udp://198.51.100.1:"), "{moved}");
+    let theirs = await_direct(&h.join("listen.ndjson"), WAIT);
+    let remote = theirs["remote"].as_str().unwrap();
+    assert!(remote.starts_with("udp://198.51.100.2:"), "{theirs}");
+    stdin.write_all(&after).unwrap();
+    drop(stdin);
+    let status = connector.wait_until(WAIT).expect("the connector hung");
+    let why = std::fs::read_to_string(h.join("connector.err")).unwrap();
+    assert!(status.success(), "{why}");
+    let status = listener.wait(WAIT).and_then(|s| s.code());
+    assert_eq!(status, Some(0), "{}", listener.stderr());
+    let got = std::fs::read(h.join("received.bin")).unwrap();
+    assert!(got == [before, after].concat(), "the received bytes differ");
+}

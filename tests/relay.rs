@@ -1008,14 +1008,14 @@ fn a_relayed_pipe_moves_to_the_direct_path_mid_stream() {
     cmd.args(["connect", ticket["ticket"].as_str().unwrap()])
         .args(["--bind", "127.0.0.1:0", "--relay", &tapped, "--relay-first"])
         // Long enough for the first part to cross the relay before the move.
-        .args(["--migrate-after", "4s", "--events"])
+        .args(["--migrate-after", "8s", "--events"])
         .arg(&events)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::fs::File::create(h.join("connector.err")).unwrap());
     let mut connector = common::Guard(cmd.spawn().unwrap());
     let mut stdin = connector.0.stdin.take().unwrap();
-    let before = noise(2 << 20, 1);
+    let before = noise(1 << 20, 1);
     let after = noise(16 << 20, 2);
     stdin.write_all(&before).unwrap();
     let end = Instant::now() + WAIT;
@@ -1028,7 +1028,7 @@ fn a_relayed_pipe_moves_to_the_direct_path_mid_stream() {
     assert_eq!(first[0]["path"], "relayed");
     let relayed_bytes = tap.seen.lock().unwrap().len();
     assert!(relayed_bytes > before.len(), "the relay did not carry the first part");
-    let moved = await_direct(&events, WAIT);
+    let moved = await_direct(&events, Duration::from_secs(20));
     assert_ne!(moved["remote"], first[0]["remote"], "{moved}");
     let theirs = await_direct(&listener_events, WAIT);
     assert_eq!(theirs["remote"], moved["local"], "{theirs} {moved}");

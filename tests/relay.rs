@@ -957,7 +957,10 @@ fn path_events(file: &Path) -> Vec<Value> {
 fn await_direct(file: &Path, within: Duration) -> Value {
     let end = Instant::now() + within;
     loop {
-        if let Some(e) = path_events(file).into_iter().find(|e| e["path"] == "direct") {
+        if let Some(e) = path_events(file)
+            .into_iter()
+            .find(|e| e["path"] == "direct")
+        {
             return e;
         }
         assert!(
@@ -999,7 +1002,12 @@ fn a_relayed_pipe_moves_to_the_direct_path_mid_stream() {
     let (listener, ticket) = pipe_listener(
         h,
         &out,
-        &["--relay", &relay, "--events", listener_events.to_str().unwrap()],
+        &[
+            "--relay",
+            &relay,
+            "--events",
+            listener_events.to_str().unwrap(),
+        ],
     );
     let tap = Tap::start(addr);
     let tapped = format!("turn://{}", tap.addr);
@@ -1027,7 +1035,10 @@ fn a_relayed_pipe_moves_to_the_direct_path_mid_stream() {
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(first[0]["path"], "relayed");
     let relayed_bytes = tap.seen.lock().unwrap().len();
-    assert!(relayed_bytes > before.len(), "the relay did not carry the first part");
+    assert!(
+        relayed_bytes > before.len(),
+        "the relay did not carry the first part"
+    );
     let moved = await_direct(&events, Duration::from_secs(20));
     assert_ne!(moved["remote"], first[0]["remote"], "{moved}");
     let theirs = await_direct(&listener_events, WAIT);

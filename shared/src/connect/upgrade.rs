@@ -219,7 +219,11 @@ mod tests {
             br#"{"type":"candidates","addrs":[]}"#,
             br#"{"type":"candidates","token":"a","addrs":["tcp://1.2.3.4:5"]}"#,
         ] {
-            assert!(Offer::decode(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                Offer::decode(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 }

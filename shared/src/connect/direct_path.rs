@@ -149,7 +149,7 @@ mod tests {
     fn a_check_with_the_token_is_answered_and_the_answer_proves_the_path() {
         let mut dialer = Routes::new([1; 16]);
         let mut listener = Routes::new([2; 16]);
-        let request = dialer.check(addr(2), &listener.token().to_owned(), [7; 12]);
+        let request = dialer.check(addr(2), listener.token(), [7; 12]);
         let request = stun::decode(&request).unwrap();
         assert_eq!(listener.sender(addr(1)), None, "unheard before the check");
         let answer = listener.on_stun(addr(1), &request).expect("answered");

@@ -55,7 +55,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__connect)
-            opts="-i -q -v -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --bootstrap --request-timeout --quiet --verbose --help"
+            opts="-i -q -v -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --stay-relayed --migrate-after --timeout --bootstrap --request-timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -110,6 +110,10 @@ _p2p__pipe() {
                     return 0
                     ;;
                 --local)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --migrate-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

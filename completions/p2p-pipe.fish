@@ -64,6 +64,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l user -d 'L
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l idle-timeout -d 'A connection that hears nothing from the peer for this long is lost' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l bind -d 'Local UDP address to connect from [default: 0.0.0.0:0]' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l local -d 'Accept TCP connections on this address and forward each over its own stream' -r
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l migrate-after -d 'Wait this long on a relayed path before looking for a direct one' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l timeout -d 'How long finding a path may take' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l bootstrap -d 'A DHT node to bootstrap from (udp://IP:PORT or HOST:PORT); repeatable. $P2P_DHT_BOOTSTRAP holds a comma-separated list [default: the public mainline routers]' -r
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l request-timeout -d 'How long to wait for one node\'s answer; a lookup is finished when every node it asked has answered or run out of this time' -r
@@ -72,6 +73,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l progress -
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l require-direct -d 'Fail (status 1) rather than use a relayed path'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l relay-first -d 'Try the relayed path first, before direct and punched ones'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l no-relay -d 'Never use a relayed path, even when the ticket names one and --relay (or $P2P_RELAY) is set'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l stay-relayed -d 'Keep a relayed stream on the relay. By default the pipe keeps looking for a direct path while relayed (checks from both sides, as ICE does) and moves the stream there when one opens (QUIC connection migration), with a `path` event'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s v -l verbose -d 'Say what happens on the wire, on stderr: -v each step (servers and nodes asked, answers, retries, candidates), -vv each packet too'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -680,7 +680,7 @@ fn pipe_streams_through_p2p_relay_which_sees_only_ciphertext() {
         home.path(),
         &ticket,
         &data,
-        &["--relay", &tapped, "--relay-first"],
+        &["--relay", &tapped, "--relay-first", "--stay-relayed"],
     );
     assert_eq!(path["path"], "relayed");
     assert_eq!(path["remote"], relayed);
@@ -728,7 +728,7 @@ fn pipe_streams_through_coturn() {
     let mut data = plaintext();
     data.extend(std::iter::repeat_n(0xA5u8, 2 << 20));
     let mut args = creds.to_vec();
-    args.push("--relay-first");
+    args.extend(["--relay-first", "--stay-relayed"]);
     let path = pipe_connect(home.path(), &ticket, &data, &args);
     assert_eq!(path["path"], "relayed");
     received_intact(listener, &out, &data);
@@ -896,6 +896,7 @@ fn a_relay_restarted_mid_stream_ends_both_sides_cleanly() {
         "--relay",
         &relay,
         "--relay-first",
+        "--stay-relayed",
         "--idle-timeout",
         "2s",
     ])
@@ -940,4 +941,201 @@ fn a_relay_restarted_mid_stream_ends_both_sides_cleanly() {
         "relay restart: both sides ended in {took:.1?}: {}",
         why.lines().last().unwrap_or_default()
     );
+}
+
+/// The `path` events in an events file so far.
+fn path_events(file: &Path) -> Vec<Value> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|r| r["event"] == "path")
+        .collect()
+}
+
+/// Waits for a `path` event saying `direct` in `file`.
+fn await_direct(file: &Path, within: Duration) -> Value {
+    let end = Instant::now() + within;
+    loop {
+        if let Some(e) = path_events(file)
+            .into_iter()
+            .find(|e| e["path"] == "direct")
+        {
+            return e;
+        }
+        assert!(
+            Instant::now() < end,
+            "no direct path event in {}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `len` bytes of a fixed pseudo-random sequence.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x.to_le_bytes()[0]
+        })
+        .collect()
+}
+
+/// `--relay-first` on loopback, where a direct path is possible: the stream starts
+/// on the relay, moves to the direct path by QUIC migration (both sides report it as
+/// a `path` event), and a transfer spanning the move arrives intact. A tap in front
+/// of the relay shows that it carried the part sent before the move and almost none
+/// of the part after.
+#[test]
+fn a_relayed_pipe_moves_to_the_direct_path_mid_stream() {
+    use std::io::Write as _;
+    let home = common::tempdir();
+    let h = home.path();
+    let (_server, addr) = serve(h, &["--allow-any-peer", "--allow-loopback-peers"]);
+    let relay = format!("turn://{addr}");
+    let out = h.join("received");
+    let listener_events = h.join("listen.ndjson");
+    let (listener, ticket) = pipe_listener(
+        h,
+        &out,
+        &[
+            "--relay",
+            &relay,
+            "--events",
+            listener_events.to_str().unwrap(),
+        ],
+    );
+    let tap = Tap::start(addr);
+    let tapped = format!("turn://{}", tap.addr);
+    let events = h.join("connect.ndjson");
+    let mut cmd = common::command(&bin!("p2p-pipe"), h);
+    cmd.args(["connect", ticket["ticket"].as_str().unwrap()])
+        .args(["--bind", "127.0.0.1:0", "--relay", &tapped, "--relay-first"])
+        // Long enough for the first part to cross the relay before the move.
+        .args(["--migrate-after", "8s", "--events"])
+        .arg(&events)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(h.join("connector.err")).unwrap());
+    let mut connector = common::Guard(cmd.spawn().unwrap());
+    let mut stdin = connector.0.stdin.take().unwrap();
+    let before = noise(1 << 20, 1);
+    let after = noise(16 << 20, 2);
+    stdin.write_all(&before).unwrap();
+    let end = Instant::now() + WAIT;
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) < before.len() as u64 {
+        assert!(Instant::now() < end, "the first part did not arrive");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let first = path_events(&events);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0]["path"], "relayed");
+    let relayed_bytes = tap.seen.lock().unwrap().len();
+    assert!(
+        relayed_bytes > before.len(),
+        "the relay did not carry the first part"
+    );
+    let moved = await_direct(&events, Duration::from_secs(20));
+    assert_ne!(moved["remote"], first[0]["remote"], "{moved}");
+    let theirs = await_direct(&listener_events, WAIT);
+    assert_eq!(theirs["remote"], moved["local"], "{theirs} {moved}");
+    assert_eq!(theirs["local"], moved["remote"], "{theirs} {moved}");
+    stdin.write_all(&after).unwrap();
+    drop(stdin);
+    let status = connector.wait_until(WAIT).expect("the connector hung");
+    assert!(status.success());
+    received_intact(listener, &out, &[before, after.clone()].concat());
+    let late = tap.seen.lock().unwrap().len() - relayed_bytes;
+    assert!(
+        late < after.len() / 10,
+        "the relay carried {late} bytes after the move"
+    );
+}
+
+/// In the NAT lab (root): two hosts behind port-restricted NATs, a pair that can
+/// punch, start on the relay with `--relay-first`; the checks both send from their
+/// allocations' sockets open each NAT to the other, and the stream moves to the
+/// direct path between the NATs' public addresses; every byte, sent before and
+/// after the move, arrives.
+#[test]
+fn a_punchable_pair_starts_relayed_and_moves_to_direct_in_the_nat_lab() {
+    use common::natlab::Lab;
+    use std::io::Write as _;
+    let test = "punchable_pair_moves_to_direct";
+    let Some(lab) = Lab::up(test, "port-restricted", "port-restricted") else {
+        return;
+    };
+    let home = common::tempdir();
+    let h = home.path();
+    let relay_addr = "203.0.113.1:3480";
+    let mut relay = Running::start(lab.command(
+        h,
+        "srv",
+        &bin!("p2p-relay"),
+        &["serve", "--bind", relay_addr, "--allow-any-peer"],
+    ));
+    relay.wait_for(WAIT, |r| r["type"] == "listening");
+    let relay_url = format!("turn://{relay_addr}");
+    let script = format!(
+        "exec \"$0\" listen --relay {relay_url} --ticket-file ticket.json --events listen.ndjson > received.bin"
+    );
+    let mut listen = lab.command(h, "a", Path::new("sh"), &["-c", &script]);
+    listen.arg(bin!("p2p-pipe")).current_dir(h);
+    let mut listener = Running::start(listen);
+    let end = Instant::now() + WAIT;
+    let ticket: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(h.join("ticket.json"))
+            && text.ends_with('\n')
+        {
+            break serde_json::from_str(text.trim()).unwrap();
+        }
+        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    listener.close_stdin();
+    let events = h.join("connect.ndjson");
+    let mut cmd = lab.command(
+        h,
+        "b",
+        &bin!("p2p-pipe"),
+        &[
+            "connect",
+            ticket["ticket"].as_str().unwrap(),
+            "--relay",
+            &relay_url,
+            "--relay-first",
+            "--events",
+            events.to_str().unwrap(),
+        ],
+    );
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(h.join("connector.err")).unwrap());
+    let mut connector = common::Guard(cmd.spawn().unwrap());
+    let mut stdin = connector.0.stdin.take().unwrap();
+    let (before, after) = (noise(1 << 20, 3), noise(4 << 20, 4));
+    stdin.write_all(&before).unwrap();
+    let moved = await_direct(&events, Duration::from_secs(20));
+    let first = &path_events(&events)[0];
+    assert_eq!(first["path"], "relayed", "{first}");
+    assert_eq!(first["remote"], ticket["relay"], "{first}");
+    // The listener's public address is NAT A's.
+    let remote = moved["remote"].as_str().unwrap();
+    assert!(remote.starts_with("udp://198.51.100.1:"), "{moved}");
+    let theirs = await_direct(&h.join("listen.ndjson"), WAIT);
+    let remote = theirs["remote"].as_str().unwrap();
+    assert!(remote.starts_with("udp://198.51.100.2:"), "{theirs}");
+    stdin.write_all(&after).unwrap();
+    drop(stdin);
+    let status = connector.wait_until(WAIT).expect("the connector hung");
+    let why = std::fs::read_to_string(h.join("connector.err")).unwrap();
+    assert!(status.success(), "{why}");
+    let status = listener.wait(WAIT).and_then(|s| s.code());
+    assert_eq!(status, Some(0), "{}", listener.stderr());
+    let got = std::fs::read(h.join("received.bin")).unwrap();
+    assert!(got == [before, after].concat(), "the received bytes differ");
 }

@@ -175,6 +175,14 @@ pub struct ConnectArgs {
     /// $P2P_RELAY) is set
     #[arg(long, conflicts_with = "relay_first")]
     pub no_relay: bool,
+    /// Keep a relayed stream on the relay. By default the pipe keeps looking for a
+    /// direct path while relayed (checks from both sides, as ICE does) and moves the
+    /// stream there when one opens (QUIC connection migration), with a `path` event
+    #[arg(long, conflicts_with = "no_relay")]
+    pub stay_relayed: bool,
+    /// Wait this long on a relayed path before looking for a direct one
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = duration::parse, conflicts_with = "stay_relayed")]
+    pub migrate_after: Duration,
     /// How long finding a path may take
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration::parse)]
     pub timeout: Duration,

@@ -7,10 +7,11 @@ use crate::report::{Counters, Reporter};
 use crate::{forward, paths, session, target};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::shutdown;
-use p2p_shared::connect::path::{Candidate, Dialer, Path};
+use p2p_shared::connect::path::{Candidate, Dialer, Path, Via};
 use p2p_shared::connect::quic::ALPN_PIPE;
+use p2p_shared::connect::upgrade;
 use p2p_shared::identity::Identity;
-use p2p_shared::{Error, Result, Status};
+use p2p_shared::{Error, Result, Status, diag};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +46,9 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
             path.via,
             path.conn.clone(),
             local,
+            path.endpoint.turn().cloned(),
         ));
+        let upgrade = look_for_direct(args, &path);
         let outcome = match args.local {
             // Forwarding runs until the connection ends or the user stops it.
             Some(listen) => {
@@ -76,6 +79,7 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
             }
         };
         drop(watch);
+        drop(upgrade);
         let reason = match &outcome {
             Ok(reason) => (*reason).to_owned(),
             Err(e) => e.message().to_owned(),
@@ -90,6 +94,24 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
         path.endpoint.shut(code, reason.as_bytes(), LINGER).await;
         outcome.map(|_| Status::Success)
     })
+}
+
+/// On a relayed path (unless `--stay-relayed`): looks for a direct path after
+/// `--migrate-after` and moves the stream there when one opens; the watch reports it.
+fn look_for_direct(args: &ConnectArgs, path: &Path) -> Option<smol::Task<()>> {
+    let turn = path.endpoint.turn()?.clone();
+    if args.stay_relayed || path.via != Via::Relayed {
+        return None;
+    }
+    let (conn, delay) = (path.conn.clone(), args.migrate_after);
+    Some(smol::spawn(async move {
+        smol::Timer::after(delay).await;
+        if let Err(e) = upgrade::dialer(&conn, &turn).await
+            && conn.close_reason().is_none()
+        {
+            diag::warn(format_args!("looking for a direct path: {e}"));
+        }
+    }))
 }
 
 /// Fails when the user interrupts a running session (SIGINT or SIGTERM).

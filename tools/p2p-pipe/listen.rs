@@ -12,6 +12,7 @@ use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{ALPN_PIPE, Allow, Endpoint, Tuning};
 use p2p_shared::connect::ticket::Ticket;
 use p2p_shared::connect::turn_socket::TurnSocket;
+use p2p_shared::connect::upgrade;
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::input::{self, LineReader};
@@ -144,6 +145,18 @@ async fn serve(
             endpoint,
         } = arrival;
         let local = endpoint.local_addr()?;
+        if let Some(turn) = endpoint.turn().filter(|_| via == Via::Relayed) {
+            // Ends when the connection moves off the relay or ends.
+            let (conn, turn) = (conn.clone(), turn.clone());
+            smol::spawn(async move {
+                if let Err(e) = upgrade::listener(&conn, &turn).await
+                    && conn.close_reason().is_none()
+                {
+                    diag::warn(format_args!("looking for a direct path: {e}"));
+                }
+            })
+            .detach();
+        }
         if let (Some(target), true) = (args.forward, args.keep) {
             // Forwarding peers are served side by side (each ssh is its own peer).
             reporter.path(&peer, via, &conn, local, "the peer connected");
@@ -178,6 +191,7 @@ async fn serve(
                         via,
                         conn.clone(),
                         local,
+                        endpoint.turn().cloned(),
                     ));
                     let progress = crate::report::progress(&args.common, ctx, counters.clone());
                     let ended =

@@ -14,7 +14,9 @@
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::figures;
+use p2p_shared::connect::direct_path::Route;
 use p2p_shared::connect::path::Via;
+use p2p_shared::connect::turn_socket::TurnSocket;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::records;
 use p2p_shared::{Context, Result, diag};
@@ -105,7 +107,18 @@ impl Reporter {
         local: SocketAddr,
         reason: &str,
     ) {
-        let remote = conn.remote_address();
+        self.path_at(peer, via, conn, (local, conn.remote_address()), reason);
+    }
+
+    /// The stream now runs over this path, between these (local, remote) addresses.
+    pub fn path_at(
+        &self,
+        peer: &PeerId,
+        via: Via,
+        conn: &quinn::Connection,
+        (local, remote): (SocketAddr, SocketAddr),
+        reason: &str,
+    ) {
         let rtt = conn.rtt();
         self.note(format_args!(
             "path: {via} udp://{local} -> udp://{remote} to {peer}, rtt {:.2} ms ({reason})",
@@ -163,28 +176,47 @@ impl Reporter {
 }
 
 /// How often the path is checked for a change.
-const WATCH_EVERY: Duration = Duration::from_millis(500);
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// Reports every change of the peer's address on `conn` (QUIC migrates a connection
-/// when the peer's NAT rebinds or the peer moves) until the task is dropped.
+/// Reports every change of path on `conn` until the task is dropped: the peer's
+/// address changing (QUIC migrates a connection when the peer's NAT rebinds or the
+/// peer moves), and a relayed connection (on `turn`) moving to a direct path.
 pub async fn watch(
     reporter: Reporter,
     peer: PeerId,
     via: Via,
     conn: quinn::Connection,
     local: SocketAddr,
+    turn: Option<Arc<TurnSocket>>,
 ) {
-    let mut remote = conn.remote_address();
+    // (how, local, remote) as the stream's packets travel now.
+    let current = |conn: &quinn::Connection| {
+        let remote = conn.remote_address();
+        match turn.as_ref().map(|t| (t.route(remote), t.socket_addr())) {
+            Some((Route::Direct(to), Ok(own))) => (Via::Direct, own, to),
+            _ => (via, local, remote),
+        }
+    };
+    let mut now = current(&conn);
     loop {
         smol::Timer::after(WATCH_EVERY).await;
         if conn.close_reason().is_some() {
             return;
         }
-        let now = conn.remote_address();
-        if now != remote {
-            let reason = format!("the peer's address changed from udp://{remote} (migration)");
-            reporter.path(&peer, via, &conn, local, &reason);
-            remote = now;
+        let next = current(&conn);
+        if next != now {
+            let reason = if next.0 == now.0 {
+                format!(
+                    "the peer's address changed from udp://{} (migration)",
+                    now.2
+                )
+            } else if next.0 == Via::Relayed {
+                "back on the relay".to_owned()
+            } else {
+                "a direct path opened: the stream left the relay (QUIC migration)".to_owned()
+            };
+            reporter.path_at(&peer, next.0, &conn, (next.1, next.2), &reason);
+            now = next;
         }
     }
 }

@@ -9,18 +9,28 @@
 //! binds a channel to each new peer (the first packets to and from a peer travel as
 //! indications). STUN responses the socket reads are passed to that thread. When the
 //! socket is dropped, the thread releases the allocation.
+//!
+//! Batches: quinn hands over up to a GSO batch of packets at once; on a channel they
+//! leave as ChannelData messages of one size in one `sendmsg` (GSO), and reads take
+//! many datagrams per call (`recvmmsg`, GRO), through quinn-udp's socket state.
+//!
+//! The same UDP socket also carries a direct path to the peer once one is proven
+//! ([`direct_path`](super::direct_path)): STUN checks to and from the peer's
+//! candidates, and then the QUIC packets themselves, bypassing the relay.
 
+use super::direct_path::{Route, Routes};
 use super::turn_client::{Client, data_offset};
 use crate::codec::stun::{self, Class};
 use crate::codec::turn::{self, method};
 use crate::{Result, random};
-use quinn::udp::{RecvMeta, Transmit};
+use quinn::udp::{RecvMeta, Transmit, UdpSocketState};
 use quinn::{AsyncUdpSocket, UdpPoller};
 use smol::Async;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
@@ -54,8 +64,12 @@ const RELEASE_WAIT: Duration = Duration::from_secs(1);
 /// A TURN allocation that quinn uses as its socket.
 pub struct TurnSocket {
     io: Arc<Async<UdpSocket>>,
+    state: UdpSocketState,
     server: SocketAddr,
     relayed: SocketAddr,
+    mapped: Option<SocketAddr>,
+    routes: Mutex<Routes>,
+    frames: Mutex<Vec<u8>>,
     channels: Arc<Mutex<Channels>>,
     responses: mpsc::Sender<Vec<u8>>,
     upkeep: Mutex<mpsc::Sender<Upkeep>>,
@@ -77,14 +91,19 @@ impl TurnSocket {
     /// and starts its upkeep thread.
     pub fn start(mut client: Client) -> Result<Arc<TurnSocket>> {
         let (socket, responses) = client.hand_over_receiving()?;
+        let state = UdpSocketState::new((&socket).into())?;
         let io = Arc::new(Async::new(socket)?);
         let channels = Arc::new(Mutex::new(Channels::default()));
         let (wants_tx, wants_rx) = mpsc::channel::<Upkeep>();
         let upkeep_channels = Arc::clone(&channels);
         let turn = Arc::new(TurnSocket {
             io,
+            state,
             server: client.server(),
             relayed: client.relayed(),
+            mapped: client.mapped(),
+            routes: Mutex::new(Routes::new(random::bytes()?)),
+            frames: Mutex::new(Vec::new()),
             channels,
             responses,
             upkeep: Mutex::new(wants_tx),
@@ -108,6 +127,48 @@ impl TurnSocket {
     /// The relayed address peers send to.
     pub fn relayed(&self) -> SocketAddr {
         self.relayed
+    }
+
+    /// The address of the UDP socket underneath (what a direct path leaves from).
+    pub fn socket_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// This side's address as the relay saw it (XOR-MAPPED-ADDRESS of the
+    /// allocation), if the relay said.
+    pub fn mapped(&self) -> Option<SocketAddr> {
+        self.mapped
+    }
+
+    /// The token a peer's checks must carry to be answered.
+    pub fn token(&self) -> String {
+        self.routes().token().to_owned()
+    }
+
+    /// Sends a check for a direct path to `to`, carrying the peer's token.
+    pub fn check(&self, to: SocketAddr, peer_token: &str) -> io::Result<()> {
+        let check = self.routes().check(to, peer_token, self.next_tid());
+        self.io.get_ref().send_to(&check, to).map(|_| ())
+    }
+
+    /// The direct addresses proven so far.
+    pub fn proven(&self) -> Vec<SocketAddr> {
+        self.routes().proven().to_vec()
+    }
+
+    /// Sends what QUIC addresses to `relayed` straight to the proven `direct`
+    /// address from now on.
+    pub fn switch(&self, relayed: SocketAddr, direct: SocketAddr) {
+        self.routes().switch(relayed, direct);
+    }
+
+    /// Which way a datagram to `to` goes now.
+    pub fn route(&self, to: SocketAddr) -> Route {
+        self.routes().route(to)
+    }
+
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Channels> {
@@ -140,29 +201,26 @@ impl TurnSocket {
         let _ = rx.recv_timeout(RELEASE_WAIT);
     }
 
-    /// Turns one datagram from the relay, read into `buf[..len]`, into a peer's
-    /// payload moved to the front of `buf`: its length and the peer.
-    fn unwrap_datagram(&self, buf: &mut [u8], len: usize) -> Option<(usize, SocketAddr)> {
-        if let Some((channel, payload)) = turn::decode_channel_data(&buf[..len]) {
-            let n = payload.len();
+    /// Opens one datagram from the relay: the peer and where in `datagram` its
+    /// payload is; STUN responses go to the upkeep thread instead.
+    fn unwrap_datagram(&self, datagram: &[u8]) -> Option<(SocketAddr, Range<usize>)> {
+        if let Some((channel, payload)) = turn::decode_channel_data(datagram) {
             let peer = *self.lock().to_channel.get(&channel)?;
-            buf.copy_within(4..4 + n, 0);
-            return Some((n, peer));
+            return Some((peer, CHANNEL_HEADER..CHANNEL_HEADER + payload.len()));
         }
-        let message = stun::decode(&buf[..len]).ok()?;
+        let message = stun::decode(datagram).ok()?;
         match message.class {
             Class::Success | Class::Error => {
-                let _ = self.responses.send(buf[..len].to_vec());
+                let _ = self.responses.send(datagram.to_vec());
                 None
             }
             Class::Indication if message.method == method::DATA => {
                 use turn::Turn as _;
                 let peer = *message.peer_addresses()?.first()?;
                 let n = message.data()?.len();
-                let start = data_offset(&buf[..len])?;
-                buf.copy_within(start..start + n, 0);
+                let start = data_offset(datagram)?;
                 self.ask_channel(peer);
-                Some((n, peer))
+                Some((peer, start..start + n))
             }
             _ => None,
         }
@@ -223,34 +281,129 @@ impl UdpPoller for Writable {
     }
 }
 
+impl TurnSocket {
+    /// Sends `transmit` (one datagram, or a batch of `segment_size` pieces) to the
+    /// peer through the relay: a batch on a channel goes as ChannelData messages of
+    /// one size (the last may be shorter) in one GSO send; without a channel, one
+    /// Send indication per datagram.
+    fn send_relayed(&self, transmit: &Transmit) -> io::Result<()> {
+        let peer = transmit.destination;
+        let data = transmit.contents;
+        let segment = transmit.segment_size.unwrap_or(data.len()).max(1);
+        let channel = self.lock().to_peer.get(&peer).copied();
+        let Some(channel) = channel else {
+            self.ask_channel(peer);
+            for piece in data.chunks(segment) {
+                let tid = self.next_tid();
+                let frame = stun::Message {
+                    class: Class::Indication,
+                    method: method::SEND,
+                    transaction_id: tid,
+                    attributes: vec![turn::xor_peer_address(peer, &tid), turn::data(piece)],
+                }
+                .encode();
+                self.io.get_ref().send_to(&frame, self.server)?;
+            }
+            return Ok(());
+        };
+        let mut frames = self.frames.lock().unwrap_or_else(PoisonError::into_inner);
+        frames.clear();
+        for piece in data.chunks(segment) {
+            turn::encode_channel_data(channel, piece, &mut frames);
+        }
+        let batch = Transmit {
+            destination: self.server,
+            ecn: None,
+            contents: &frames,
+            segment_size: (data.len() > segment).then_some(segment + CHANNEL_HEADER),
+            src_ip: None,
+        };
+        self.state.send(self.io.as_ref().into(), &batch)
+    }
+
+    /// Turns the datagrams read into `buf[..meta.len]` (one, or several of
+    /// `meta.stride` bytes coalesced by GRO) into what QUIC is handed: payloads
+    /// relayed from one peer, packets from a proven direct address, or nothing
+    /// (`meta.len` 0) for what is the socket's own business.
+    fn open(&self, buf: &mut [u8], meta: &mut RecvMeta) {
+        if meta.addr == self.server {
+            self.open_relayed(buf, meta);
+            meta.ecn = None;
+            return;
+        }
+        let single = meta.stride >= meta.len;
+        if single && stun::is_stun(&buf[..meta.len]) {
+            if let Ok(message) = stun::decode(&buf[..meta.len]) {
+                let answer = self.routes().on_stun(meta.addr, &message);
+                if let Some(answer) = answer {
+                    let _ = self.io.get_ref().send_to(&answer, meta.addr);
+                }
+            }
+            meta.len = 0;
+            return;
+        }
+        match self.routes().sender(meta.addr) {
+            Some(peer) => meta.addr = peer,
+            None => meta.len = 0,
+        }
+    }
+
+    /// [`TurnSocket::open`] for datagrams from the relay: each is unwrapped and its
+    /// payload moved forward, as long as they come from one peer in one size (QUIC
+    /// takes a batch as pieces of one stride); one that does not fit the batch is
+    /// dropped (it takes two peers' packets coalesced in one read: QUIC resends).
+    fn open_relayed(&self, buf: &mut [u8], meta: &mut RecvMeta) {
+        let (len, stride) = (meta.len, meta.stride.max(1));
+        let (mut out, mut piece, mut peer, mut full) = (0usize, 0usize, None, true);
+        let mut start = 0;
+        while start < len {
+            let end = (start + stride).min(len);
+            if let Some((from, range)) = self.unwrap_datagram(&buf[start..end]) {
+                let n = range.len();
+                let fits = match peer {
+                    None => true,
+                    Some(p) => p == from && full && n <= piece,
+                };
+                if fits {
+                    if peer.is_none() {
+                        peer = Some(from);
+                        piece = n;
+                    }
+                    full = n == piece;
+                    buf.copy_within(start + range.start..start + range.end, out);
+                    out += n;
+                }
+            }
+            start = end;
+        }
+        meta.len = out;
+        meta.stride = piece.max(1);
+        if let Some(peer) = peer {
+            meta.addr = peer;
+        }
+    }
+}
+
+/// The bytes a ChannelData header adds to a payload.
+const CHANNEL_HEADER: usize = 4;
+
 impl AsyncUdpSocket for TurnSocket {
     fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
         Box::pin(Writable(Arc::clone(&self.io)))
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        let peer = transmit.destination;
-        let data = transmit.contents;
-        let channel = self.lock().to_peer.get(&peer).copied();
-        let frame = match channel {
-            Some(channel) => {
-                let mut frame = Vec::with_capacity(data.len() + 4);
-                turn::encode_channel_data(channel, data, &mut frame);
-                frame
+        let route = self.routes().route(transmit.destination);
+        match route {
+            Route::Relayed => self.send_relayed(transmit),
+            Route::Direct(to) => {
+                let direct = Transmit {
+                    destination: to,
+                    ..*transmit
+                };
+                self.state.send(self.io.as_ref().into(), &direct)
             }
-            None => {
-                self.ask_channel(peer);
-                let tid = self.next_tid();
-                stun::Message {
-                    class: Class::Indication,
-                    method: method::SEND,
-                    transaction_id: tid,
-                    attributes: vec![turn::xor_peer_address(peer, &tid), turn::data(data)],
-                }
-                .encode()
-            }
-        };
-        self.io.get_ref().send_to(&frame, self.server).map(|_| ())
+        }
     }
 
     fn poll_recv(
@@ -259,25 +412,13 @@ impl AsyncUdpSocket for TurnSocket {
         bufs: &mut [IoSliceMut<'_>],
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
-        let Some(buf) = bufs.first_mut() else {
-            return Poll::Ready(Ok(0));
-        };
         loop {
-            match self.io.get_ref().recv_from(buf) {
-                Ok((len, from)) => {
-                    if from != self.server {
-                        continue;
+            match self.state.recv(self.io.as_ref().into(), bufs, meta) {
+                Ok(n) => {
+                    for (buf, meta) in bufs.iter_mut().zip(meta.iter_mut()).take(n) {
+                        self.open(buf, meta);
                     }
-                    if let Some((n, peer)) = self.unwrap_datagram(buf, len) {
-                        meta[0] = RecvMeta {
-                            addr: peer,
-                            len: n,
-                            stride: n,
-                            ecn: None,
-                            dst_ip: None,
-                        };
-                        return Poll::Ready(Ok(1));
-                    }
+                    return Poll::Ready(Ok(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     std::task::ready!(self.io.poll_readable(cx))?;
@@ -290,6 +431,14 @@ impl AsyncUdpSocket for TurnSocket {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.relayed)
+    }
+
+    fn max_transmit_segments(&self) -> usize {
+        self.state.max_gso_segments()
+    }
+
+    fn max_receive_segments(&self) -> usize {
+        self.state.gro_segments()
     }
 
     fn may_fragment(&self) -> bool {

@@ -117,6 +117,11 @@ impl Endpoint {
         })
     }
 
+    /// The TURN allocation underneath, when the endpoint runs on one.
+    pub fn turn(&self) -> Option<&Arc<TurnSocket>> {
+        self.turn.as_ref()
+    }
+
     /// The local address of the socket.
     pub fn local_addr(&self) -> Result<SocketAddr> {
         Ok(self.inner.local_addr()?)

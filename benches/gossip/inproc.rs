@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-/// What a node's task waits for.
+/// What a node's task waits for (short-lived, so not boxed).
+#[allow(clippy::large_enum_variant)]
 pub enum Ev {
     /// From its connections.
     Link(LinkEvent),

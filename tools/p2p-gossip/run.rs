@@ -32,7 +32,8 @@ pub enum Stop {
     StdoutGone,
 }
 
-/// Everything the loop waits for.
+/// Everything the loop waits for (short-lived, so not boxed).
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     /// What the connections report.
     Link(LinkEvent),

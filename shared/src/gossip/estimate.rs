@@ -26,7 +26,7 @@ impl Estimate {
 
     /// `mean + 4 × deviation`, once there is a sample.
     pub fn bound(&self) -> Option<f64> {
-        (self.samples > 0).then(|| self.mean + 4.0 * self.dev)
+        (self.samples > 0).then_some(self.mean + 4.0 * self.dev)
     }
 
     /// The smoothed mean, once there is a sample.

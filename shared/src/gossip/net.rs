@@ -28,8 +28,10 @@ const LINGER: Duration = Duration::from_secs(3);
 /// The application close code of an orderly close.
 const CODE_DONE: u32 = 0;
 
-/// What the connections of a node report to its event loop.
+/// What the connections of a node report to its event loop (short-lived, so a frame
+/// is not boxed).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum LinkEvent {
     /// A frame from a neighbour (on its current link or a retiring one).
     Frame {
@@ -216,7 +218,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             id,
             tx,
             dialer,
-            conn: conn.clone(),
+            conn,
         };
         let keep_new = match self.links.get(&peer) {
             None => true,

@@ -417,12 +417,14 @@ impl Pauses {
     }
 
     /// An exponential draw with mean `mean` (at least 0).
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
     fn exp(&mut self, mean: u64) -> u64 {
-        #[allow(clippy::cast_precision_loss)]
         let u = ((self.rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let d = (-u.ln() * mean as f64).round() as u64;
-        d
+        (-u.ln() * mean as f64).round() as u64
     }
 
     /// When the node handles something that reaches it at `at` (`at` >= `now`).

@@ -30,6 +30,7 @@
     clippy::cast_sign_loss
 )]
 
+use p2p_shared::gossip::plumtree::TreeConfig;
 use p2p_shared::gossip::rng::Rng;
 use p2p_shared::gossip::sim::{NetConfig, Sim};
 use p2p_shared::gossip::{Config, Mode};
@@ -459,6 +460,26 @@ fn profiles() -> Vec<(&'static str, NetConfig)> {
     vec![("idle", idle), ("loaded", loaded)]
 }
 
+/// Plumtree's timers by name: `adaptive` (the default), `undo`, `paper`;
+/// `BENCH_GOSSIP_WAIT_MAX` caps the adaptive wait (ms).
+pub fn tree(name: &str) -> TreeConfig {
+    let mut tree = match name {
+        "paper" => TreeConfig::paper(),
+        "undo" => TreeConfig {
+            adaptive: false,
+            ..TreeConfig::default()
+        },
+        _ => TreeConfig::default(),
+    };
+    if let Some(max) = std::env::var("BENCH_GOSSIP_WAIT_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tree.graft_timeout_max_ms = max;
+    }
+    tree
+}
+
 /// The loaded profile's mean pause and mean run, milliseconds.
 const LOADED_PAUSE_MS: u64 = 40;
 const LOADED_RUN_MS: u64 = 20;
@@ -479,15 +500,16 @@ fn simulated() {
     }
     header("profile mode");
     for (profile, net) in profiles() {
-        for (name, mode, adaptive) in [
-            ("plumtree", Mode::Plumtree, true),
-            ("fixed", Mode::Plumtree, false),
-            ("flood", Mode::Flood, true),
+        for (name, mode, tree) in [
+            ("adaptive", Mode::Plumtree, tree("adaptive")),
+            ("undo", Mode::Plumtree, tree("undo")),
+            ("paper", Mode::Plumtree, tree("paper")),
+            ("flood", Mode::Flood, tree("adaptive")),
         ] {
             let mut sim = Sim::new(net.clone());
             let mut cfg = Config::new("bench");
             cfg.mode = mode;
-            cfg.tree.adaptive = adaptive;
+            cfg.tree = tree;
             let mut rng = Rng::new(42);
             for i in 0..NODES {
                 sim.add_node(cfg.clone());
@@ -573,8 +595,9 @@ fn main() {
     );
     if part("inproc") {
         println!(
-            "in one process: {NODES} nodes as tasks on {} executor threads (SMOL_THREADS); a killed node closes its connections",
-            std::env::var("SMOL_THREADS").unwrap_or_else(|_| "1".to_owned())
+            "in one process: {NODES} nodes as tasks on {} executor threads (SMOL_THREADS); a killed node closes its connections; Plumtree timers: {}",
+            std::env::var("SMOL_THREADS").unwrap_or_else(|_| "1".to_owned()),
+            std::env::var("BENCH_GOSSIP_TREE").unwrap_or_else(|_| "adaptive".to_owned())
         );
         header("run mode");
         real("1 process", &mut |mode, rng| Swarm::in_process(mode, rng));

@@ -50,6 +50,7 @@ pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>
     let identity = Identity::from_seed(seed);
     let mut cfg = Config::new("bench");
     cfg.mode = mode;
+    cfg.tree = super::tree(&std::env::var("BENCH_GOSSIP_TREE").unwrap_or_default());
     cfg.rate = RateLimit {
         rate: 5000.0,
         burst: 10_000.0,

@@ -53,25 +53,27 @@ pub struct TreeConfig {
 }
 
 impl Default for TreeConfig {
+    /// The paper's fixed timers, grafted links left eager: measured better than
+    /// the adaptive variant so far (see docs/gossip.md, Benchmark).
     fn default() -> Self {
         TreeConfig {
             ihave_every_ms: 10,
             graft_timeout_ms: 80,
             graft_timeout_max_ms: 2_000,
             graft_retry_ms: 40,
-            adaptive: true,
-            undo_grafts: true,
+            adaptive: false,
+            undo_grafts: false,
             max_missing: 10_000,
         }
     }
 }
 
 impl TreeConfig {
-    /// The paper's Plumtree: fixed timers, grafted links left eager.
-    pub fn paper() -> Self {
+    /// Waits that follow measured delays, and unneeded grafts undone.
+    pub fn adaptive() -> Self {
         TreeConfig {
-            adaptive: false,
-            undo_grafts: false,
+            adaptive: true,
+            undo_grafts: true,
             ..TreeConfig::default()
         }
     }
@@ -515,7 +517,7 @@ mod tests {
     #[test]
     fn the_wait_follows_late_eager_copies_and_an_unneeded_graft_is_undone() {
         let (a, b) = ids();
-        let mut tree = Plumtree::new(TreeConfig::default());
+        let mut tree = Plumtree::new(TreeConfig::adaptive());
         tree.neighbor_up(a);
         tree.neighbor_up(b);
         let mut sends = Vec::new();
@@ -549,7 +551,7 @@ mod tests {
         assert_eq!(sends, vec![(b, Wire::Prune)], "the graft undone");
         assert_eq!(tree.eager(), &[a], "the tree link kept");
         assert!(tree.lazy().contains(&b));
-        // The paper's timers ignore what was measured.
-        assert_eq!(Plumtree::new(TreeConfig::paper()).wait_ms(), 80);
+        // The paper's timers (the default) ignore what was measured.
+        assert_eq!(Plumtree::new(TreeConfig::default()).wait_ms(), 80);
     }
 }

@@ -9,11 +9,12 @@
 //! repairing the tree. The same eager/lazy split serves every author (one shared
 //! tree), as in the paper's evaluation.
 //!
-//! Two departures make the timers follow the network instead of fixed constants
-//! (see [`TreeConfig`]): how long we wait for an announced message follows how late
+//! Optionally ([`TreeConfig::adaptive`]) the timers follow the network instead of
+//! fixed constants: how long we wait for an announced message follows how late
 //! eager copies have actually come after their IHAVE, and how long we wait for a
-//! graft's answer follows that link's round trip. A graft the tree did not need
-//! (the eager copy came after all) is undone at once by a PRUNE.
+//! graft's answer follows that link's round trip; and a graft the tree did not need
+//! (the eager copy came after all) is undone at once by a PRUNE. The default keeps
+//! the paper's fixed timers, which measured better (docs/gossip.md, Benchmark).
 
 use super::estimate::{Estimate, clamp_ms};
 use super::frame::Wire;
@@ -24,15 +25,13 @@ use std::sync::Arc;
 
 /// Timers of the broadcast layer, milliseconds.
 ///
-/// The wait for an announced message is `mean + 4 × deviation` of how late eager
-/// copies came after the first IHAVE for them (every such lag is measured, also
-/// when a graft went out first and the eager copy came as a duplicate), kept
-/// between `graft_timeout_ms` and `graft_timeout_max_ms`. On a fast network eager
-/// copies come first and the wait stays at the floor; on a loaded machine, where a
-/// tree path of several slow hops loses to a short lazy path, it grows until
-/// grafts are for messages that are really missing. The wait for a graft's answer
-/// is that link's round trip the same way (measured from grafts and, in the tool,
-/// fed from QUIC's estimate), between `graft_retry_ms` and `graft_timeout_max_ms`.
+/// With `adaptive`, the wait for an announced message is `mean + 4 × deviation`
+/// of how late eager copies came after the first IHAVE for them (every such lag is
+/// measured, also when a graft went out first and the eager copy came as a
+/// duplicate), kept between `graft_timeout_ms` and `graft_timeout_max_ms`; the wait
+/// for a graft's answer is that link's round trip the same way (measured from
+/// grafts and, in the tool, fed from QUIC's estimate), between `graft_retry_ms` and
+/// `graft_timeout_max_ms`. Without it both are the fixed floors, as in the paper.
 #[derive(Debug, Clone)]
 pub struct TreeConfig {
     /// How often queued IHAVEs are sent.

@@ -342,5 +342,8 @@ fn descheduled_nodes_slow_the_swarm_but_everything_still_arrives_once() {
     // Links take 1-2 ms; nodes paused two thirds of the time make each hop wait
     // for the receiver to run again.
     let median = reach[reach.len() / 2];
-    assert!(median > 40, "median {median} ms: the pauses did not slow anything");
+    assert!(
+        median > 40,
+        "median {median} ms: the pauses did not slow anything"
+    );
 }

@@ -342,6 +342,25 @@ impl Swarm {
                 reach_ms.push(last.duration_since(*at).as_secs_f64() * 1000.0);
             }
         }
+        // A receiver that missed many messages is named, with its views.
+        for n in &survivors {
+            let missed = sent
+                .iter()
+                .filter(|(k, (author, _))| {
+                    author != n && !self.received.get(k).is_some_and(|g| g.contains_key(n))
+                })
+                .count();
+            if missed > 0 {
+                let s = self.stats.get(n);
+                let view = |f: &str| s.and_then(|s| s[f].as_u64()).unwrap_or(0);
+                eprintln!(
+                    "node {n} missed {missed} of {} messages (active view {}, passive {})",
+                    sent.len(),
+                    view("active"),
+                    view("passive")
+                );
+            }
+        }
         reach_ms.sort_by(f64::total_cmp);
         let pct = |p: f64| {
             if reach_ms.is_empty() {

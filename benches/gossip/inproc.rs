@@ -121,6 +121,8 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
                 "delivered": s.delivered,
                 "bytes_sent": driver.net.traffic.bytes_sent,
                 "grafts": s.grafts,
+                "active": s.active,
+                "passive": s.passive,
             });
             if seen.send(Seen::Stats(i, record)).is_err() {
                 return;

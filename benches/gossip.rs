@@ -1,15 +1,25 @@
-//! `p2p-gossip` with Plumtree beside `--mode flood`, in one run: first the protocol
-//! alone in the deterministic simulation (50 nodes, 1 ms ± 1 ms links, virtual time,
-//! so the figures do not depend on how loaded the machine is), then 50 processes on
-//! loopback (QUIC): 1,000 messages from random authors, then 1,000 more with 20% of
-//! the nodes killed halfway (set `BENCH_GOSSIP_PROCESSES=0` to skip the processes). Run by `scripts/bench-gossip`; prints per mode the
-//! delivery ratio, p50/p99 time for a message to reach every live node, relative
-//! message redundancy (copies received per delivered message, minus one) and frame
-//! bytes sent per delivered payload byte.
+//! `p2p-gossip` with Plumtree beside `--mode flood`, in one run, in three parts:
 //!
-//! Times are measured by this harness: from writing the line to the author's stdin
-//! to reading the `message` record from each receiver's stdout, so both pipes count.
-//! Counters come from the nodes' `stats` records (differences over each phase).
+//! 1. the protocol alone in the deterministic simulation (50 nodes, virtual time),
+//!    on an idle profile (links of 1-2 ms) and a loaded one (nodes descheduled now
+//!    and then, as 50 processes on 2 busy cores are), with Plumtree's adaptive
+//!    timers and with the paper's fixed ones;
+//! 2. 50 nodes as tasks of this one process, each the real node over its own QUIC
+//!    endpoint on loopback (`inproc`), so 50 nodes are not 50 processes;
+//! 3. 50 `p2p-gossip` processes on loopback QUIC.
+//!
+//! Each runs 1,000 messages from random authors, then 1,000 more with 20% of the
+//! nodes killed halfway (`BENCH_GOSSIP_PARTS=sim,inproc,processes` picks parts).
+//! Run by `scripts/bench-gossip`; prints per mode the delivery ratio, p50/p99 time
+//! for a message to reach every live node, relative message redundancy (copies
+//! received per delivered message, minus one), frame bytes sent per delivered
+//! payload byte and GRAFTs per delivered message.
+//!
+//! Times are measured by this harness: for processes from writing the line to the
+//! author's stdin to reading the `message` record from each receiver's stdout (both
+//! pipes count), in one process from handing the message to the author's task to
+//! each receiver's node delivering it. Counters come from the nodes' `stats`
+//! (differences over each phase).
 
 // A benchmark's output is its figures, for a person to read.
 #![allow(clippy::print_stdout)]
@@ -20,6 +30,7 @@
     clippy::cast_sign_loss
 )]
 
+use p2p_shared::gossip::plumtree::TreeConfig;
 use p2p_shared::gossip::rng::Rng;
 use p2p_shared::gossip::sim::{NetConfig, Sim};
 use p2p_shared::gossip::{Config, Mode};
@@ -31,6 +42,13 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant};
+
+#[path = "gossip/inproc.rs"]
+mod inproc;
+use p2p_shared::gossip::PeerInfo;
+
+/// How often nodes report their counters.
+const STATS_EVERY: Duration = Duration::from_millis(500);
 
 const NODES: usize = 50;
 const MESSAGES: usize = 1000;
@@ -45,16 +63,43 @@ enum Seen {
     Stats(usize, Value),
 }
 
-struct Node {
-    child: Child,
-    stdin: ChildStdin,
-    contact: String,
+/// One node of the swarm: a process, or a task of this process.
+enum Member {
+    Process {
+        child: Child,
+        stdin: ChildStdin,
+        contact: String,
+    },
+    Task {
+        tx: smol::channel::Sender<inproc::Ev>,
+        contact: PeerInfo,
+    },
 }
 
-impl Drop for Node {
+impl Member {
+    fn publish(&mut self, data: &Value) {
+        match self {
+            Member::Process { stdin, .. } => stdin
+                .write_all(format!("{data}\n").as_bytes())
+                .expect("writing to a node"),
+            Member::Task { tx, .. } => tx
+                .send_blocking(inproc::Ev::Publish(data.clone()))
+                .expect("a node task ended"),
+        }
+    }
+}
+
+impl Drop for Member {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        match self {
+            Member::Process { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Member::Task { tx, .. } => {
+                let _ = tx.send_blocking(inproc::Ev::Kill);
+            }
+        }
     }
 }
 
@@ -72,6 +117,7 @@ fn start(dir: &Path, i: usize, mode: &str, peers: &[String], tx: Sender<Seen>) -
         ])
         .args(["--mode", mode, "--stats-every", "500ms", "--rate", "5000"])
         .env_remove("P2P_IDENTITY")
+        .env_remove("SMOL_THREADS")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -111,6 +157,7 @@ fn start(dir: &Path, i: usize, mode: &str, peers: &[String], tx: Sender<Seen>) -
 }
 
 struct Phase {
+    grafts: f64,
     delivered: f64,
     p50: f64,
     p99: f64,
@@ -119,7 +166,7 @@ struct Phase {
 }
 
 struct Swarm {
-    nodes: Vec<Option<Node>>,
+    nodes: Vec<Option<Member>>,
     rx: Receiver<Seen>,
     stats: HashMap<usize, Value>,
     received: HashMap<u64, HashMap<usize, Instant>>,
@@ -139,7 +186,10 @@ impl Swarm {
                 vec![]
             } else {
                 let c = rng.below(i);
-                vec![swarm.nodes[c].as_ref().unwrap().contact.clone()]
+                match swarm.nodes[c].as_ref() {
+                    Some(Member::Process { contact, .. }) => vec![contact.clone()],
+                    _ => unreachable!("a swarm of processes"),
+                }
             };
             let mut child = start(dir, i, mode, &peers, tx.clone());
             let stdin = child.stdin.take().unwrap();
@@ -153,13 +203,40 @@ impl Swarm {
                     other => swarm.note(other),
                 }
             };
-            swarm.nodes.push(Some(Node {
+            swarm.nodes.push(Some(Member::Process {
                 child,
                 stdin,
                 contact,
             }));
         }
         // Let the overlay settle: joins, neighbour requests, first shuffles.
+        swarm.pump_for(Duration::from_secs(3));
+        swarm
+    }
+
+    /// The same swarm as tasks of this process (one QUIC endpoint each).
+    fn in_process(mode: Mode, rng: &mut Rng) -> Swarm {
+        let (tx, rx) = mpsc::channel();
+        let mut swarm = Swarm {
+            nodes: Vec::new(),
+            rx,
+            stats: HashMap::new(),
+            received: HashMap::new(),
+        };
+        for i in 0..NODES {
+            let contact = if i == 0 {
+                None
+            } else {
+                let c = rng.below(i);
+                match swarm.nodes[c].as_ref() {
+                    Some(Member::Task { contact, .. }) => Some(contact.clone()),
+                    _ => unreachable!("a swarm of tasks"),
+                }
+            };
+            swarm
+                .nodes
+                .push(Some(inproc::start(i, mode, contact, tx.clone())));
+        }
         swarm.pump_for(Duration::from_secs(3));
         swarm
     }
@@ -194,17 +271,18 @@ impl Swarm {
         (0..NODES).filter(|&i| self.nodes[i].is_some()).collect()
     }
 
-    fn totals(&self) -> (u64, u64, u64) {
-        self.alive()
-            .iter()
-            .filter_map(|i| self.stats.get(i))
-            .fold((0, 0, 0), |(d, n, b), s| {
+    fn totals(&self) -> (u64, u64, u64, u64) {
+        self.alive().iter().filter_map(|i| self.stats.get(i)).fold(
+            (0, 0, 0, 0),
+            |(d, n, b, g), s| {
                 (
                     d + s["duplicates"].as_u64().unwrap_or(0),
                     n + s["delivered"].as_u64().unwrap_or(0),
                     b + s["bytes_sent"].as_u64().unwrap_or(0),
+                    g + s["grafts"].as_u64().unwrap_or(0),
                 )
-            })
+            },
+        )
     }
 
     /// Publishes messages `first..first + MESSAGES`, killing `kill` halfway.
@@ -225,11 +303,8 @@ impl Swarm {
             }
             let k = first + n as u64;
             let author = survivors[rng.below(survivors.len())];
-            let line = json!({"k": k, "pad": pad}).to_string();
-            let node = self.nodes[author].as_mut().unwrap();
-            node.stdin
-                .write_all(format!("{line}\n").as_bytes())
-                .unwrap();
+            let data = json!({"k": k, "pad": pad});
+            self.nodes[author].as_mut().unwrap().publish(&data);
             sent.insert(k, (author, Instant::now()));
             let until = Instant::now() + PACE;
             self.pump_for(until.saturating_duration_since(Instant::now()));
@@ -267,6 +342,25 @@ impl Swarm {
                 reach_ms.push(last.duration_since(*at).as_secs_f64() * 1000.0);
             }
         }
+        // A receiver that missed many messages is named, with its views.
+        for n in &survivors {
+            let missed = sent
+                .iter()
+                .filter(|(k, (author, _))| {
+                    author != n && !self.received.get(k).is_some_and(|g| g.contains_key(n))
+                })
+                .count();
+            if missed > 0 {
+                let s = self.stats.get(n);
+                let view = |f: &str| s.and_then(|s| s[f].as_u64()).unwrap_or(0);
+                eprintln!(
+                    "node {n} missed {missed} of {} messages (active view {}, passive {})",
+                    sent.len(),
+                    view("active"),
+                    view("passive")
+                );
+            }
+        }
         reach_ms.sort_by(f64::total_cmp);
         let pct = |p: f64| {
             if reach_ms.is_empty() {
@@ -280,6 +374,7 @@ impl Swarm {
         let bytes = after.2.saturating_sub(before.2) as f64;
         let payload = json!({"k": first, "pad": pad}).to_string().len() as f64;
         Phase {
+            grafts: after.3.saturating_sub(before.3) as f64 / delivered.max(1.0),
             delivered: got as f64 / want as f64,
             p50: pct(0.5),
             p99: pct(0.99),
@@ -298,10 +393,12 @@ fn sim_phase(sim: &mut Sim, kill: &[usize], rng: &mut Rng) -> Phase {
         .filter(|i| !kill.contains(i))
         .collect();
     let totals = |sim: &Sim| {
-        sim.alive().iter().fold((0u64, 0u64), |(d, n), &i| {
-            let s = sim.stats(i).unwrap();
-            (d + s.duplicates, n + s.delivered)
-        })
+        sim.alive()
+            .iter()
+            .fold((0u64, 0u64, 0u64), |(d, n, g), &i| {
+                let s = sim.stats(i).unwrap();
+                (d + s.duplicates, n + s.delivered, g + s.grafts)
+            })
     };
     let before = totals(sim);
     let bytes_before = sim.traffic.bytes;
@@ -345,6 +442,7 @@ fn sim_phase(sim: &mut Sim, kill: &[usize], rng: &mut Rng) -> Phase {
     let delivered = after.1.saturating_sub(before.1) as f64;
     let payload = json!({"k": 0, "pad": pad}).to_string().len() as f64;
     Phase {
+        grafts: after.2.saturating_sub(before.2) as f64 / delivered.max(1.0),
         delivered: got as f64 / want as f64,
         p50: pct(0.5),
         p99: pct(0.99),
@@ -353,100 +451,194 @@ fn sim_phase(sim: &mut Sim, kill: &[usize], rng: &mut Rng) -> Phase {
     }
 }
 
+/// The machine profiles simulated: an idle one (links of 1-2 ms), and a loaded one
+/// where each node is descheduled now and then as each of 50 processes is on 2
+/// busy cores (`BENCH_GOSSIP_LOAD=PAUSE/RUN` sets the mean pause and the mean run
+/// between pauses, milliseconds).
+fn profiles() -> Vec<(&'static str, NetConfig)> {
+    let (pause_ms, run_ms) = std::env::var("BENCH_GOSSIP_LOAD")
+        .ok()
+        .and_then(|v| {
+            let (p, r) = v.split_once('/')?;
+            Some((p.parse().ok()?, r.parse().ok()?))
+        })
+        .unwrap_or((LOADED_PAUSE_MS, LOADED_RUN_MS));
+    let idle = NetConfig {
+        latency_ms: 1,
+        jitter_ms: 1,
+        detect_ms: 5_000,
+        seed: 7,
+        pause_ms: 0,
+        run_ms: 0,
+    };
+    let loaded = NetConfig {
+        pause_ms,
+        run_ms,
+        ..idle.clone()
+    };
+    vec![("idle", idle), ("loaded", loaded)]
+}
+
+/// Plumtree's timers by name: `paper` (the default), `undo`, `adaptive`;
+/// `BENCH_GOSSIP_WAIT_MAX` caps the adaptive wait (ms).
+pub fn tree(name: &str) -> TreeConfig {
+    let mut tree = match name {
+        "adaptive" => TreeConfig::adaptive(),
+        "undo" => TreeConfig {
+            undo_grafts: true,
+            ..TreeConfig::default()
+        },
+        _ => TreeConfig::default(),
+    };
+    if let Some(max) = std::env::var("BENCH_GOSSIP_WAIT_MAX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        tree.graft_timeout_max_ms = max;
+    }
+    tree
+}
+
+/// The loaded profile's mean pause and mean run, milliseconds.
+const LOADED_PAUSE_MS: u64 = 40;
+const LOADED_RUN_MS: u64 = 20;
+
 fn simulated() {
     println!(
         "simulation: {NODES} nodes, links 1 ms + up to 1 ms jitter, a killed node noticed after 5 s (QUIC idle timeout); virtual time"
     );
-    println!(
-        "{:<9} {:<14} {:>10} {:>8} {:>8} {:>11} {:>12}",
-        "mode", "phase", "delivered", "p50 ms", "p99 ms", "redundancy", "bytes/byte"
-    );
-    for mode in [Mode::Plumtree, Mode::Flood] {
-        let name = if mode == Mode::Plumtree {
-            "plumtree"
+    for (name, net) in profiles() {
+        if net.pause_ms > 0 {
+            println!(
+                "{name}: each node paused for {} ms on average after running {} ms on average (exponential)",
+                net.pause_ms, net.run_ms
+            );
         } else {
-            "flood"
-        };
-        let mut sim = Sim::new(NetConfig {
-            latency_ms: 1,
-            jitter_ms: 1,
-            detect_ms: 5_000,
-            seed: 7,
-        });
-        let mut cfg = Config::new("bench");
-        cfg.mode = mode;
-        let mut rng = Rng::new(42);
-        for i in 0..NODES {
-            sim.add_node(cfg.clone());
-            if i > 0 {
-                sim.join(i, rng.below(i));
-            }
-            sim.run_for(20);
+            println!("{name}: never paused");
         }
-        sim.run_for(3_000);
-        sim_phase(&mut sim, &[], &mut rng);
-        row(name, "steady", &sim_phase(&mut sim, &[], &mut rng));
-        let kill: Vec<usize> = rng.sample(&(1..NODES).collect::<Vec<_>>(), KILLED);
-        row(name, "20% killed", &sim_phase(&mut sim, &kill, &mut rng));
     }
+    header("profile mode");
+    for (profile, net) in profiles() {
+        for (name, mode, tree) in [
+            ("adaptive", Mode::Plumtree, tree("adaptive")),
+            ("undo", Mode::Plumtree, tree("undo")),
+            ("paper", Mode::Plumtree, tree("paper")),
+            ("flood", Mode::Flood, tree("paper")),
+        ] {
+            let mut sim = Sim::new(net.clone());
+            let mut cfg = Config::new("bench");
+            cfg.mode = mode;
+            cfg.tree = tree;
+            let mut rng = Rng::new(42);
+            for i in 0..NODES {
+                sim.add_node(cfg.clone());
+                if i > 0 {
+                    sim.join(i, rng.below(i));
+                }
+                sim.run_for(20);
+            }
+            sim.run_for(3_000);
+            sim_phase(&mut sim, &[], &mut rng);
+            let label = format!("{profile:<9} {name}");
+            row(&label, "steady", &sim_phase(&mut sim, &[], &mut rng));
+            let kill: Vec<usize> = rng.sample(&(1..NODES).collect::<Vec<_>>(), KILLED);
+            row(&label, "20% killed", &sim_phase(&mut sim, &kill, &mut rng));
+        }
+    }
+    println!(
+        "paper (the default): fixed waits, 80 ms before a graft and 40 ms between grafts; undo: the same, unneeded grafts undone by a PRUNE; adaptive: waits follow measured delays, unneeded grafts undone"
+    );
     println!();
 }
 
 fn row(mode: &str, phase: &str, p: &Phase) {
     println!(
-        "{mode:<9} {phase:<14} {:>9.2}% {:>8.1} {:>8.1} {:>11.3} {:>12.2}",
+        "{mode:<19} {phase:<14} {:>9.2}% {:>8.1} {:>8.1} {:>11.3} {:>12.2} {:>10.3}",
         p.delivered * 100.0,
         p.p50,
         p.p99,
         p.redundancy,
-        p.bytes_per_byte
+        p.bytes_per_byte,
+        p.grafts
     );
 }
 
-fn main() {
-    simulated();
-    if std::env::var("BENCH_GOSSIP_PROCESSES").is_ok_and(|v| v == "0") {
-        return;
+fn header(first: &str) {
+    println!(
+        "{first:<19} {:<14} {:>10} {:>8} {:>8} {:>11} {:>12} {:>10}",
+        "phase", "delivered", "p50 ms", "p99 ms", "redundancy", "bytes/byte", "grafts/msg"
+    );
+}
+
+/// Runs both modes on swarms made by `make`, prints their rows under `label`.
+fn real(label: &str, make: &mut dyn FnMut(Mode, &mut Rng) -> Swarm) {
+    let mut results = Vec::new();
+    for (name, mode) in [("plumtree", Mode::Plumtree), ("flood", Mode::Flood)] {
+        let mut rng = Rng::new(42);
+        let mut swarm = make(mode, &mut rng);
+        // A warm-up round lets Plumtree prune its tree (the paper's steady state).
+        swarm.phase(1_000_000, &[], &mut rng);
+        let steady = swarm.phase(0, &[], &mut rng);
+        let row_label = format!("{label:<9} {name}");
+        row(&row_label, "steady", &steady);
+        let kill: Vec<usize> = rng.sample(&(1..NODES).collect::<Vec<_>>(), KILLED);
+        let killed = swarm.phase(MESSAGES as u64, &kill, &mut rng);
+        row(&row_label, "20% killed", &killed);
+        results.push((steady, killed));
     }
-    let dir = tempfile::tempdir().unwrap();
-    for i in 0..NODES {
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-        Identity::from_seed(seed)
-            .save(&dir.path().join(format!("k{i}.json")), true)
-            .unwrap();
+    let (p, f) = (&results[0], &results[1]);
+    println!(
+        "{label}: flood/plumtree: bytes {:.1}x (steady), {:.1}x (killed); p99 {:.2}x (steady), {:.2}x (killed)",
+        f.0.bytes_per_byte / p.0.bytes_per_byte,
+        f.1.bytes_per_byte / p.1.bytes_per_byte,
+        f.0.p99 / p.0.p99,
+        f.1.p99 / p.1.p99
+    );
+    println!();
+}
+
+fn main() {
+    let parts =
+        std::env::var("BENCH_GOSSIP_PARTS").unwrap_or_else(|_| "sim,inproc,processes".to_owned());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    if part("sim") {
+        simulated();
     }
     println!(
-        "p2p-gossip: {NODES} processes on loopback QUIC, {MESSAGES} messages of {PAD}+ bytes from random authors at {} msg/s",
+        "{NODES} nodes on loopback QUIC, {MESSAGES} messages of {PAD}+ bytes from random authors at {} msg/s",
         1000 / PACE.as_millis()
     );
     println!(
         "steady: all nodes up; killed: {KILLED} random nodes killed after {} messages",
         MESSAGES / 2
     );
-    println!(
-        "{:<9} {:<14} {:>10} {:>8} {:>8} {:>11} {:>12}",
-        "mode", "phase", "delivered", "p50 ms", "p99 ms", "redundancy", "bytes/byte"
-    );
-    let mut results = Vec::new();
-    for mode in ["plumtree", "flood"] {
-        let mut rng = Rng::new(42);
-        let mut swarm = Swarm::new(dir.path(), mode, &mut rng);
-        // A warm-up round lets Plumtree prune its tree (the paper's steady state).
-        swarm.phase(1_000_000, &[], &mut rng);
-        let steady = swarm.phase(0, &[], &mut rng);
-        row(mode, "steady", &steady);
-        let kill: Vec<usize> = rng.sample(&(1..NODES).collect::<Vec<_>>(), KILLED);
-        let killed = swarm.phase(MESSAGES as u64, &kill, &mut rng);
-        row(mode, "20% killed", &killed);
-        results.push((steady, killed));
+    if part("inproc") {
+        println!(
+            "in one process: {NODES} nodes as tasks on {} executor threads (SMOL_THREADS); a killed node closes its connections; Plumtree timers: {}",
+            std::env::var("SMOL_THREADS").unwrap_or_else(|_| "1".to_owned()),
+            std::env::var("BENCH_GOSSIP_TREE").unwrap_or_else(|_| "paper".to_owned())
+        );
+        header("run mode");
+        real("1 process", &mut |mode, rng| Swarm::in_process(mode, rng));
     }
-    let (p, f) = (&results[0], &results[1]);
-    println!(
-        "flood/plumtree: bytes {:.1}x (steady), {:.1}x (killed); p99 {:.2}x (steady), {:.2}x (killed)",
-        f.0.bytes_per_byte / p.0.bytes_per_byte,
-        f.1.bytes_per_byte / p.1.bytes_per_byte,
-        f.0.p99 / p.0.p99,
-        f.1.p99 / p.1.p99
-    );
+    if part("processes") {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..NODES {
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            Identity::from_seed(seed)
+                .save(&dir.path().join(format!("k{i}.json")), true)
+                .unwrap();
+        }
+        println!("{NODES} p2p-gossip processes; a killed node gets SIGKILL");
+        header("run mode");
+        real("processes", &mut |mode, rng| {
+            let name = if mode == Mode::Plumtree {
+                "plumtree"
+            } else {
+                "flood"
+            };
+            Swarm::new(dir.path(), name, rng)
+        });
+    }
 }

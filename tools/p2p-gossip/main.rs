@@ -3,7 +3,6 @@
 
 mod args;
 mod lines;
-mod net;
 mod peers;
 mod run;
 

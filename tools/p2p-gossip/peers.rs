@@ -7,6 +7,7 @@
 
 use p2p_shared::addr::{Addr, Host, Scheme};
 use p2p_shared::gossip::PeerInfo;
+use p2p_shared::gossip::net::dialable;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::PeerRecord;
 use serde_json::{Map, Value};
@@ -65,14 +66,6 @@ pub fn from_record(object: Map<String, Value>, topic: &str) -> Result<Option<Pee
         return Err(format!("peer {id} has no udp:// address with an IP"));
     }
     Ok(Some(PeerInfo { id, addrs }))
-}
-
-/// The socket address to dial for `addr`, if it is one (udp:// or quic:// with an IP).
-pub fn dialable(addr: &Addr) -> Option<SocketAddr> {
-    match addr.scheme {
-        Scheme::Udp | Scheme::Quic if addr.path.is_none() => addr.socket_addr(),
-        _ => None,
-    }
 }
 
 /// The addresses this node tells others about: the bound one, or for a wildcard

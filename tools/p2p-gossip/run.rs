@@ -4,17 +4,17 @@
 
 use crate::args::{Args, ModeArg};
 use crate::lines::{self, Line};
-use crate::net::Net;
 use crate::peers;
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::shutdown;
 use p2p_shared::connect::quic::endpoint::Listen;
 use p2p_shared::connect::quic::{ALPN_GOSSIP, Allow, Endpoint, Tuning};
+use p2p_shared::gossip::driver::{DRAIN, Driver};
 use p2p_shared::gossip::log::Log;
+use p2p_shared::gossip::net::{LinkEvent, Net};
 use p2p_shared::gossip::rate::RateLimit;
-use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo, Wire};
-use p2p_shared::identity::peer_id::PeerId;
+use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo};
 use p2p_shared::ndjson::peer::now_millis;
 use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Error, Result, Status, diag};
@@ -35,36 +35,8 @@ pub enum Stop {
 /// Everything the loop waits for (short-lived, so not boxed).
 #[allow(clippy::large_enum_variant)]
 pub enum Event {
-    /// A frame from a neighbour (on its current link or a retiring one).
-    Frame {
-        /// Who sent it.
-        peer: PeerId,
-        /// The frame.
-        wire: Wire,
-    },
-    /// A link's reader ended.
-    LinkEnded {
-        /// The peer.
-        peer: PeerId,
-        /// The link.
-        link: u64,
-        /// Why.
-        why: String,
-    },
-    /// A dial finished.
-    Dialed {
-        /// The peer dialled.
-        peer: PeerId,
-        /// The connection, or why not.
-        result: Result<quinn::Connection, String>,
-    },
-    /// A peer connected to us.
-    Accepted {
-        /// Its proven id.
-        peer: PeerId,
-        /// The connection.
-        conn: quinn::Connection,
-    },
+    /// What the connections report.
+    Link(LinkEvent),
     /// A stdin line.
     Line {
         /// Its number.
@@ -76,6 +48,12 @@ pub enum Event {
     InputEnded,
     /// Time to go.
     Stop(Stop),
+}
+
+impl From<LinkEvent> for Event {
+    fn from(event: LinkEvent) -> Self {
+        Event::Link(event)
+    }
 }
 
 /// The node's configuration from the command line.
@@ -160,15 +138,13 @@ pub fn run(args: &Args, ctx: &Ctx) -> Result<Status> {
     lines::spawn_stdout_watch(tx.clone());
     spawn_signal_watch(tx);
     let mut looper = Loop {
-        node,
-        net,
+        driver: Driver::new(node, net, start),
         ctx,
         log,
-        start,
         refused_lines: 0,
     };
     for contact in contacts {
-        looper.node.add_peer(contact, 0);
+        looper.driver.node.add_peer(contact, 0);
     }
     let stats_every = args.stats_every;
     smol::block_on(looper.run(&rx, stats_every))
@@ -183,39 +159,30 @@ fn spawn_signal_watch(tx: Sender<Event>) {
 }
 
 struct Loop<'a> {
-    node: Node,
-    net: Net,
+    driver: Driver<Event>,
     ctx: &'a Ctx,
     log: Option<Log>,
-    start: Instant,
     refused_lines: u64,
 }
 
 impl Loop<'_> {
-    fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
     async fn run(mut self, rx: &Receiver<Event>, stats_every: Option<Duration>) -> Result<Status> {
         let mut next_stats = stats_every.map(|d| Instant::now() + d);
         self.drive()?;
-        let stop = loop {
-            let timer_at = self.start + Duration::from_millis(self.node.next_deadline());
-            let wake = next_stats.map_or(timer_at, |s| s.min(timer_at));
-            let event = smol::future::or(async { rx.recv().await.ok() }, async {
-                smol::Timer::at(wake).await;
-                None
-            })
-            .await;
-            if let Some(event) = event
-                && let Some(stop) = self.handle(event)?
-            {
-                break stop;
+        let stop = 'run: loop {
+            if let Some(event) = self.driver.next(rx, next_stats).await {
+                if let Some(stop) = self.handle(event)? {
+                    break stop;
+                }
+                // Everything already received before any timer (see `Driver::tick`).
+                for _ in 0..DRAIN {
+                    let Ok(event) = rx.try_recv() else { break };
+                    if let Some(stop) = self.handle(event)? {
+                        break 'run stop;
+                    }
+                }
             }
-            let now = self.now();
-            if now >= self.node.next_deadline() {
-                self.node.tick(now);
-            }
+            self.driver.tick();
             if let (Some(at), Some(every)) = (next_stats, stats_every)
                 && Instant::now() >= at
             {
@@ -224,10 +191,11 @@ impl Loop<'_> {
             }
             self.drive()?;
         };
-        let now = self.now();
-        self.node.leave(now);
+        let now = self.driver.now();
+        self.driver.node.leave(now);
         let _ = self.drive();
-        self.net
+        self.driver
+            .net
             .endpoint()
             .shut(0, b"leaving", Duration::from_millis(500))
             .await;
@@ -241,28 +209,13 @@ impl Loop<'_> {
     }
 
     fn handle(&mut self, event: Event) -> Result<Option<Stop>> {
-        let now = self.now();
+        let now = self.driver.now();
         match event {
-            Event::Frame { peer, wire } => self.node.handle(peer, wire, now),
-            Event::LinkEnded { peer, link, why } => {
-                if self.net.link_ended(&peer, link) {
-                    if self.node.active().contains(&peer) {
-                        self.ctx.note(format_args!("neighbour {peer} left: {why}"));
-                    }
-                    self.node.closed(peer, now);
+            Event::Link(event) => {
+                if let Some(note) = self.driver.link_event(event) {
+                    self.ctx.note(format_args!("{note}"));
                 }
             }
-            Event::Dialed { peer, result } => match result {
-                Ok(conn) => self.net.connected(peer, conn, true),
-                Err(why) => {
-                    if self.net.is_dialing(&peer) {
-                        self.ctx.note(format_args!("{why}"));
-                        self.net.dial_failed(&peer);
-                        self.node.closed(peer, now);
-                    }
-                }
-            },
-            Event::Accepted { peer, conn } => self.net.connected(peer, conn, false),
             Event::Line { number, line } => self.line(number, line, now)?,
             Event::InputEnded => {}
             Event::Stop(stop) => return Ok(Some(stop)),
@@ -272,18 +225,20 @@ impl Loop<'_> {
 
     fn line(&mut self, number: u64, line: Line, now: u64) -> Result<()> {
         let refusal = match line {
-            Line::Publish(data) => match self.node.publish(&data, now) {
+            Line::Publish(data) => match self.driver.node.publish(&data, now) {
                 Ok(_) => None,
                 Err(e) => Some(e.to_string()),
             },
-            Line::Peer(object) => match peers::from_record(object, &self.node.config().topic) {
-                Ok(Some(peer)) => {
-                    self.node.add_peer(peer, now);
-                    None
+            Line::Peer(object) => {
+                match peers::from_record(object, &self.driver.node.config().topic) {
+                    Ok(Some(peer)) => {
+                        self.driver.node.add_peer(peer, now);
+                        None
+                    }
+                    Ok(None) => None,
+                    Err(e) => Some(e),
                 }
-                Ok(None) => None,
-                Err(e) => Some(e),
-            },
+            }
             Line::Refused(why) => Some(why),
         };
         if let Some(why) = refusal {
@@ -297,9 +252,9 @@ impl Loop<'_> {
     }
 
     fn print_stats(&self) -> Result<()> {
-        let mut counters = serde_json::to_value(self.node.stats()).unwrap_or(Value::Null);
+        let mut counters = serde_json::to_value(self.driver.node.stats()).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut counters {
-            let t = self.net.traffic;
+            let t = self.driver.net.traffic;
             map.insert("frames_sent".into(), t.frames_sent.into());
             map.insert("bytes_sent".into(), t.bytes_sent.into());
             map.insert("send_dropped".into(), t.send_dropped.into());
@@ -309,64 +264,47 @@ impl Loop<'_> {
 
     /// Carries out everything the node asked for.
     fn drive(&mut self) -> Result<()> {
-        loop {
-            let mut unreachable = Vec::new();
-            while let Some(output) = self.node.poll() {
-                match output {
-                    Output::Send(to, wire) => {
-                        let info = self.node.addrs_of(&to);
-                        if !self.net.send(to, wire.encode(), info) {
-                            unreachable.push(to);
-                        }
-                    }
-                    Output::Close(peer) => self.net.close(&peer),
-                    Output::Deliver(message, hops) => {
-                        self.ctx.out.record(&message.record(hops))?;
-                    }
-                    Output::Store(message, _) => {
-                        if let Some(log) = &mut self.log {
-                            log.append(&message)?;
-                        }
-                    }
-                    Output::PeerUp(peer) => {
-                        let addrs: Vec<String> = self
-                            .node
-                            .addrs_of(&peer)
-                            .map(|i| i.addrs.iter().map(ToString::to_string).collect())
-                            .unwrap_or_default();
-                        self.ctx
-                            .out
-                            .record(&json!({"type": "peer_up", "id": peer, "addrs": addrs}))?;
-                    }
-                    Output::PeerDown(peer) => {
-                        self.ctx
-                            .out
-                            .record(&json!({"type": "peer_down", "id": peer}))?;
-                    }
-                    Output::Dropped {
-                        from,
-                        reason,
-                        author,
-                        seq,
-                    } => {
-                        let mut record = json!({"type": "dropped", "from": from, "reason": reason});
-                        if let Some(author) = author {
-                            record["author"] = json!(author);
-                        }
-                        if let Some(seq) = seq {
-                            record["seq"] = json!(seq);
-                        }
-                        self.ctx.out.record(&record)?;
-                    }
-                }
-            }
-            if unreachable.is_empty() {
-                return Ok(());
-            }
-            let now = self.now();
-            for peer in unreachable {
-                self.node.closed(peer, now);
+        let (ctx, log) = (self.ctx, &mut self.log);
+        self.driver
+            .drive(|node, output| record(ctx, log, node, output))
+    }
+}
+
+/// Prints what the node reports (or appends it to the `--store` log).
+fn record(ctx: &Ctx, log: &mut Option<Log>, node: &Node, output: Output) -> Result<()> {
+    match output {
+        Output::Deliver(message, hops) => ctx.out.record(&message.record(hops))?,
+        Output::Store(message, _) => {
+            if let Some(log) = log {
+                log.append(&message)?;
             }
         }
+        Output::PeerUp(peer) => {
+            let addrs: Vec<String> = node
+                .addrs_of(&peer)
+                .map(|i| i.addrs.iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            ctx.out
+                .record(&json!({"type": "peer_up", "id": peer, "addrs": addrs}))?;
+        }
+        Output::PeerDown(peer) => ctx.out.record(&json!({"type": "peer_down", "id": peer}))?,
+        Output::Dropped {
+            from,
+            reason,
+            author,
+            seq,
+        } => {
+            let mut record = json!({"type": "dropped", "from": from, "reason": reason});
+            if let Some(author) = author {
+                record["author"] = json!(author);
+            }
+            if let Some(seq) = seq {
+                record["seq"] = json!(seq);
+            }
+            ctx.out.record(&record)?;
+        }
+        // The driver sends frames and closes links itself.
+        Output::Send(..) | Output::Close(_) => {}
     }
+    Ok(())
 }

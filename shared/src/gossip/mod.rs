@@ -8,13 +8,17 @@
 //! - [`hyparview`]: membership (active and passive views);
 //! - [`plumtree`]: broadcast along a self-repairing spanning tree;
 //! - [`node`]: one node, with validation, rate limits and anti-entropy;
-//! - [`seen`], [`store`], [`rate`], [`rng`]: its bounded parts;
+//! - [`net`], [`driver`]: a node's QUIC connections, and the node driven over them;
+//! - [`seen`], [`store`], [`rate`], [`rng`], [`estimate`]: its bounded parts;
 //! - [`log`]: the `--store` file.
 
+pub mod driver;
+pub mod estimate;
 pub mod frame;
 pub mod hyparview;
 pub mod log;
 pub mod message;
+pub mod net;
 pub mod node;
 pub mod plumtree;
 pub mod rate;

@@ -199,6 +199,10 @@ pub struct Stats {
     pub eager: usize,
     /// Copies received per delivered message, minus one.
     pub redundancy: f64,
+    /// GRAFTs sent (Plumtree).
+    pub grafts: u64,
+    /// How long an announced message is waited for before grafting, now (ms).
+    pub graft_wait_ms: u64,
 }
 
 /// One gossip node.
@@ -297,12 +301,25 @@ impl Node {
         self.views.active()
     }
 
+    /// A round trip to `peer` measured by the transport, milliseconds: the wait for
+    /// that neighbour's answer to a graft follows it.
+    pub fn link_rtt(&mut self, peer: PeerId, ms: f64) {
+        self.tree.rtt_sample(peer, ms);
+    }
+
+    /// How long an announced message is now waited for before grafting, ms.
+    pub fn graft_wait_ms(&self) -> u64 {
+        self.tree.wait_ms()
+    }
+
     /// The counters now.
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
         stats.active = self.views.active().len();
         stats.passive = self.views.passive_len();
         stats.eager = self.tree.eager().len();
+        stats.grafts = self.tree.grafts();
+        stats.graft_wait_ms = self.tree.wait_ms();
         #[allow(clippy::cast_precision_loss)]
         if stats.delivered > 0 {
             stats.redundancy = stats.duplicates as f64 / stats.delivered as f64;
@@ -555,7 +572,7 @@ impl Node {
             self.stats.duplicates += 1;
             if !history && self.cfg.mode == Mode::Plumtree {
                 let mut sends = Vec::new();
-                self.tree.duplicate(from, &mut sends);
+                self.tree.duplicate(&claimed.id, from, now, &mut sends);
                 self.send_all(sends);
             }
             return;
@@ -615,7 +632,8 @@ impl Node {
         match self.cfg.mode {
             Mode::Plumtree => {
                 let from_active = from.filter(|p| self.views.is_active(p));
-                self.tree.received(&message.id, from_active, eager);
+                self.tree
+                    .received(&message.id, from_active, eager, now, &mut sends);
                 self.tree
                     .broadcast(message.id, &message.wire, next, from, now, &mut sends);
             }

@@ -8,7 +8,15 @@
 //! we GRAFT the announcer: it sends the message and the link becomes eager again,
 //! repairing the tree. The same eager/lazy split serves every author (one shared
 //! tree), as in the paper's evaluation.
+//!
+//! Optionally ([`TreeConfig::adaptive`]) the timers follow the network instead of
+//! fixed constants: how long we wait for an announced message follows how late
+//! eager copies have actually come after their IHAVE, and how long we wait for a
+//! graft's answer follows that link's round trip; and a graft the tree did not need
+//! (the eager copy came after all) is undone at once by a PRUNE. The default keeps
+//! the paper's fixed timers, which measured better (docs/gossip.md, Benchmark).
 
+use super::estimate::{Estimate, clamp_ms};
 use super::frame::Wire;
 use super::message::MessageId;
 use crate::identity::peer_id::PeerId;
@@ -16,25 +24,56 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Timers of the broadcast layer, milliseconds.
+///
+/// With `adaptive`, the wait for an announced message is `mean + 4 × deviation`
+/// of how late eager copies came after the first IHAVE for them (every such lag is
+/// measured, also when a graft went out first and the eager copy came as a
+/// duplicate), kept between `graft_timeout_ms` and `graft_timeout_max_ms`; the wait
+/// for a graft's answer is that link's round trip the same way (measured from
+/// grafts and, in the tool, fed from QUIC's estimate), between `graft_retry_ms` and
+/// `graft_timeout_max_ms`. Without it both are the fixed floors, as in the paper.
 #[derive(Debug, Clone)]
 pub struct TreeConfig {
     /// How often queued IHAVEs are sent.
     pub ihave_every_ms: u64,
-    /// How long to wait for an announced message before grafting.
+    /// The shortest wait for an announced message before grafting.
     pub graft_timeout_ms: u64,
-    /// How long to wait after a graft before grafting the next announcer.
+    /// The longest wait for an announced message or a graft's answer.
+    pub graft_timeout_max_ms: u64,
+    /// The shortest wait after a graft before grafting the next announcer.
     pub graft_retry_ms: u64,
+    /// Follow measured delays (false: the fixed floors, as in the paper).
+    pub adaptive: bool,
+    /// Undo a graft the tree did not need with a PRUNE (false: as in the paper,
+    /// the grafted link stays eager until its duplicates prune it).
+    pub undo_grafts: bool,
     /// The most missing messages tracked at once.
     pub max_missing: usize,
 }
 
 impl Default for TreeConfig {
+    /// The paper's fixed timers, grafted links left eager: measured better than
+    /// the adaptive variant so far (see docs/gossip.md, Benchmark).
     fn default() -> Self {
         TreeConfig {
             ihave_every_ms: 10,
             graft_timeout_ms: 80,
+            graft_timeout_max_ms: 2_000,
             graft_retry_ms: 40,
+            adaptive: false,
+            undo_grafts: false,
             max_missing: 10_000,
+        }
+    }
+}
+
+impl TreeConfig {
+    /// Waits that follow measured delays, and unneeded grafts undone.
+    pub fn adaptive() -> Self {
+        TreeConfig {
+            adaptive: true,
+            undo_grafts: true,
+            ..TreeConfig::default()
         }
     }
 }
@@ -46,6 +85,16 @@ pub const PRUNE_AFTER: u32 = 3;
 struct Missing {
     announcers: VecDeque<(PeerId, u16)>,
     timer: Option<(u64, u64)>,
+    /// When the first IHAVE for it came.
+    since: u64,
+}
+
+/// A message we grafted for: when its first IHAVE came, and whom we asked when
+/// (and whether they answered).
+#[derive(Debug)]
+struct Grafted {
+    since: u64,
+    asked: Vec<(PeerId, u64, bool)>,
 }
 
 /// The broadcast state of one node.
@@ -61,6 +110,15 @@ pub struct Plumtree {
     timer_seq: u64,
     /// Duplicates each eager neighbour sent since it last sent something new.
     duplicates: HashMap<PeerId, u32>,
+    /// How late eager copies came after their first IHAVE.
+    lag: Estimate,
+    /// Each neighbour's round trip.
+    rtt: HashMap<PeerId, Estimate>,
+    /// Messages we grafted for, kept for a while to see whether an eager copy still
+    /// comes (then the graft was not needed), in the order they were grafted.
+    grafted: HashMap<MessageId, Grafted>,
+    graft_order: VecDeque<(u64, MessageId)>,
+    grafts: u64,
 }
 
 impl Plumtree {
@@ -76,6 +134,41 @@ impl Plumtree {
             timers: BTreeMap::new(),
             timer_seq: 0,
             duplicates: HashMap::new(),
+            lag: Estimate::default(),
+            rtt: HashMap::new(),
+            grafted: HashMap::new(),
+            graft_order: VecDeque::new(),
+            grafts: 0,
+        }
+    }
+
+    /// GRAFTs sent so far.
+    pub fn grafts(&self) -> u64 {
+        self.grafts
+    }
+
+    /// How long to wait for an announced message before grafting, now.
+    pub fn wait_ms(&self) -> u64 {
+        let c = &self.cfg;
+        let bound = self.lag.bound().filter(|_| c.adaptive);
+        clamp_ms(bound, c.graft_timeout_ms, c.graft_timeout_max_ms)
+    }
+
+    /// How long to wait for `peer` to answer a graft, now.
+    pub fn retry_ms(&self, peer: &PeerId) -> u64 {
+        let c = &self.cfg;
+        let bound = self
+            .rtt
+            .get(peer)
+            .and_then(Estimate::bound)
+            .filter(|_| c.adaptive);
+        clamp_ms(bound, c.graft_retry_ms, c.graft_timeout_max_ms)
+    }
+
+    /// A measured round trip to `peer` (from the transport, or a graft's answer).
+    pub fn rtt_sample(&mut self, peer: PeerId, ms: f64) {
+        if self.eager.contains(&peer) || self.lazy.contains(&peer) {
+            self.rtt.entry(peer).or_default().sample(ms);
         }
     }
 
@@ -102,6 +195,7 @@ impl Plumtree {
         self.lazy.retain(|p| p != peer);
         self.queued.remove(peer);
         self.duplicates.remove(peer);
+        self.rtt.remove(peer);
         for missing in self.missing.values_mut() {
             missing.announcers.retain(|(p, _)| p != peer);
         }
@@ -153,18 +247,74 @@ impl Plumtree {
         }
     }
 
-    /// A new message arrived by eager push from `from`: stop waiting for it and keep
-    /// the link eager.
-    pub fn received(&mut self, id: &MessageId, from: Option<PeerId>, eager: bool) {
-        if let Some(missing) = self.missing.remove(id)
-            && let Some(key) = missing.timer
-        {
-            self.timers.remove(&key);
+    /// A new message arrived (by eager push or a graft's answer when `eager`) from
+    /// `from`: stop waiting for it and keep the link eager. If it was announced
+    /// first, how late it came is measured; if we grafted for it and it came from
+    /// someone we did not ask, the graft was not needed and is undone.
+    pub fn received(
+        &mut self,
+        id: &MessageId,
+        from: Option<PeerId>,
+        eager: bool,
+        now: u64,
+        sends: &mut Vec<(PeerId, Wire)>,
+    ) {
+        if let Some(missing) = self.missing.remove(id) {
+            if let Some(key) = missing.timer {
+                self.timers.remove(&key);
+            }
+            // After a graft, `graft_outcome` tells the tree's copy from the answer.
+            if eager && !self.grafted.contains_key(id) {
+                #[allow(clippy::cast_precision_loss)]
+                self.lag.sample(now.saturating_sub(missing.since) as f64);
+            }
         }
         if eager && let Some(peer) = from {
             self.duplicates.remove(&peer);
             self.make_eager(peer);
+            self.graft_outcome(id, peer, now, sends);
         }
+    }
+
+    /// A copy of grafted message `id` came from `from`, at `now`. From a peer we
+    /// asked, it is that link's round trip; from another, the tree delivered after
+    /// all: the lag is measured and the grafts undone (PRUNE), since each would
+    /// otherwise leave an extra eager link sending duplicates until pruned. True if
+    /// it was the tree's copy.
+    fn graft_outcome(
+        &mut self,
+        id: &MessageId,
+        from: PeerId,
+        now: u64,
+        sends: &mut Vec<(PeerId, Wire)>,
+    ) -> bool {
+        let Some(graft) = self.grafted.get_mut(id) else {
+            return false;
+        };
+        if let Some(asked) = graft.asked.iter_mut().find(|(p, ..)| *p == from) {
+            if !asked.2 {
+                asked.2 = true;
+                #[allow(clippy::cast_precision_loss)]
+                let rtt = now.saturating_sub(asked.1) as f64;
+                self.rtt.entry(from).or_default().sample(rtt);
+            }
+            return false;
+        }
+        let Some(graft) = self.grafted.remove(id) else {
+            return false;
+        };
+        #[allow(clippy::cast_precision_loss)]
+        self.lag.sample(now.saturating_sub(graft.since) as f64);
+        if !self.cfg.undo_grafts {
+            return false;
+        }
+        for (peer, ..) in graft.asked {
+            if peer != from && (self.eager.contains(&peer) || self.lazy.contains(&peer)) {
+                self.make_lazy(peer);
+                sends.push((peer, Wire::Prune));
+            }
+        }
+        true
     }
 
     /// A message we already had came by eager push from `from`: after
@@ -179,7 +329,19 @@ impl Plumtree {
     /// tree link that lost one race sends something new soon after, resetting the
     /// count. PRUNE goes out even when we already count the link as lazy: a PRUNE and
     /// a GRAFT that crossed can leave `from` pushing to us while we think it lazy.
-    pub fn duplicate(&mut self, from: PeerId, sends: &mut Vec<(PeerId, Wire)>) {
+    ///
+    /// A duplicate of a message we grafted for is not counted against the link it
+    /// came by when it is the tree's late copy: the graft is undone instead.
+    pub fn duplicate(
+        &mut self,
+        id: &MessageId,
+        from: PeerId,
+        now: u64,
+        sends: &mut Vec<(PeerId, Wire)>,
+    ) {
+        if self.graft_outcome(id, from, now, sends) {
+            return;
+        }
         let count = self.duplicates.entry(from).or_insert(0);
         *count += 1;
         if *count < PRUNE_AFTER {
@@ -217,13 +379,17 @@ impl Plumtree {
             if !self.missing.contains_key(&id) && self.missing.len() >= self.cfg.max_missing {
                 continue;
             }
-            let missing = self.missing.entry(id).or_default();
+            let wait = self.wait_ms();
+            let missing = self.missing.entry(id).or_insert_with(|| Missing {
+                since: now,
+                ..Missing::default()
+            });
             if !missing.announcers.iter().any(|(p, _)| *p == from) {
                 missing.announcers.push_back((from, hops));
             }
             if missing.timer.is_none() {
                 self.timer_seq += 1;
-                let key = (now + self.cfg.graft_timeout_ms, self.timer_seq);
+                let key = (now + wait, self.timer_seq);
                 missing.timer = Some(key);
                 self.timers.insert(key, id);
             }
@@ -249,6 +415,20 @@ impl Plumtree {
                 }
             }
         }
+        let keep = self.cfg.graft_timeout_max_ms;
+        while let Some(&(at, id)) = self.graft_order.front() {
+            if at + keep > now && self.grafted.len() <= self.cfg.max_missing {
+                break;
+            }
+            self.graft_order.pop_front();
+            if self
+                .grafted
+                .get(&id)
+                .is_some_and(|g| g.asked.iter().all(|(_, t, _)| *t <= at))
+            {
+                self.grafted.remove(&id);
+            }
+        }
         while let Some((&key, _)) = self.timers.first_key_value() {
             if key.0 > now {
                 break;
@@ -264,10 +444,20 @@ impl Plumtree {
                 self.missing.remove(&id);
                 continue;
             };
+            let since = missing.since;
             self.timer_seq += 1;
-            let key = (now + self.cfg.graft_retry_ms, self.timer_seq);
-            missing.timer = Some(key);
+            let key = (now + self.retry_ms(&peer), self.timer_seq);
+            if let Some(missing) = self.missing.get_mut(&id) {
+                missing.timer = Some(key);
+            }
             self.timers.insert(key, id);
+            let graft = self.grafted.entry(id).or_insert_with(|| Grafted {
+                since,
+                asked: Vec::new(),
+            });
+            graft.asked.push((peer, now, false));
+            self.graft_order.push_back((now, id));
+            self.grafts += 1;
             self.make_eager(peer);
             sends.push((peer, Wire::Graft(id)));
         }
@@ -294,7 +484,7 @@ mod tests {
         tree.neighbor_up(b);
         let mut sends = Vec::new();
         for _ in 0..PRUNE_AFTER {
-            tree.duplicate(b, &mut sends);
+            tree.duplicate(&[9; 32], b, 0, &mut sends);
         }
         assert_eq!(
             sends,
@@ -316,7 +506,51 @@ mod tests {
         tree.tick(180, &mut sends);
         assert_eq!(sends, vec![(b, Wire::Graft([2; 32]))]);
         assert!(tree.eager().contains(&b), "grafting makes the link eager");
-        tree.received(&[2; 32], Some(b), true);
+        sends.clear();
+        tree.received(&[2; 32], Some(b), true, 190, &mut sends);
+        assert!(sends.is_empty(), "the answer to our graft keeps the link");
         assert_eq!(tree.next_deadline(), None);
+        assert_eq!(tree.retry_ms(&b), 40, "a 10 ms round trip: the floor");
+    }
+
+    #[test]
+    fn the_wait_follows_late_eager_copies_and_an_unneeded_graft_is_undone() {
+        let (a, b) = ids();
+        let mut tree = Plumtree::new(TreeConfig::adaptive());
+        tree.neighbor_up(a);
+        tree.neighbor_up(b);
+        let mut sends = Vec::new();
+        tree.pruned(b);
+        assert_eq!(tree.wait_ms(), 80, "no measurement yet: the floor");
+        // Eager copies from `a` keep coming 150-250 ms after `b` announced them.
+        let mut now = 0;
+        for k in 0..40u8 {
+            tree.ihave(b, vec![([k; 32], 2)], |_| false, now);
+            let late = if k % 2 == 0 { 150 } else { 250 };
+            // Whatever a timer does meanwhile, the copy from the tree still comes.
+            tree.tick(now + late - 1, &mut sends);
+            tree.received(&[k; 32], Some(a), true, now + late, &mut sends);
+            now += 1_000;
+        }
+        let wait = tree.wait_ms();
+        assert!(
+            (250..2_000).contains(&wait),
+            "the wait covers the late copies: {wait} ms"
+        );
+        // A graft that went out anyway is undone when the tree's copy comes.
+        sends.clear();
+        tree.ihave(b, vec![([200; 32], 2)], |_| false, now);
+        tree.tick(now + wait, &mut sends);
+        assert_eq!(sends, vec![(b, Wire::Graft([200; 32]))]);
+        assert!(tree.eager().contains(&b));
+        sends.clear();
+        tree.received(&[200; 32], Some(b), true, now + wait + 5, &mut sends);
+        assert!(sends.is_empty(), "the graft's answer");
+        tree.duplicate(&[200; 32], a, now + wait + 50, &mut sends);
+        assert_eq!(sends, vec![(b, Wire::Prune)], "the graft undone");
+        assert_eq!(tree.eager(), &[a], "the tree link kept");
+        assert!(tree.lazy().contains(&b));
+        // The paper's timers (the default) ignore what was measured.
+        assert_eq!(Plumtree::new(TreeConfig::default()).wait_ms(), 80);
     }
 }

@@ -2,6 +2,11 @@
 //! benchmark: virtual time, per-link FIFO delivery after a latency, connections
 //! that open on first send and close when either side closes, killed nodes whose
 //! neighbours notice after a detection delay. The same seed gives the same run.
+//!
+//! Optionally each node is *descheduled* now and then, as a process is on a machine
+//! with far more runnable processes than cores: it runs for a random time, then
+//! pauses for a random time (both exponential), and whatever reaches it during a
+//! pause (frames, its own timers) waits until it runs again, in the order it came.
 
 use super::frame::{PeerInfo, Wire};
 use super::message::MessageId;
@@ -25,6 +30,10 @@ pub struct NetConfig {
     pub detect_ms: u64,
     /// Seed for the network's and the nodes' random choices.
     pub seed: u64,
+    /// Mean length of a node's pauses (descheduled), milliseconds; 0: never paused.
+    pub pause_ms: u64,
+    /// Mean time a node runs between two pauses, milliseconds.
+    pub run_ms: u64,
 }
 
 impl Default for NetConfig {
@@ -34,6 +43,8 @@ impl Default for NetConfig {
             jitter_ms: 1,
             detect_ms: 500,
             seed: 1,
+            pause_ms: 0,
+            run_ms: 0,
         }
     }
 }
@@ -81,6 +92,7 @@ pub struct Sim {
     infos: Vec<PeerInfo>,
     index: HashMap<PeerId, usize>,
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    pauses: Vec<Pauses>,
     events: HashMap<usize, Event>,
     next_event: usize,
     link_clock: HashMap<(usize, usize), u64>,
@@ -107,6 +119,7 @@ impl Sim {
             infos: Vec::new(),
             index: HashMap::new(),
             queue: BinaryHeap::new(),
+            pauses: Vec::new(),
             events: HashMap::new(),
             next_event: 0,
             link_clock: HashMap::new(),
@@ -151,6 +164,10 @@ impl Sim {
         self.infos.push(info);
         self.nodes.push(Some(node));
         self.tick_at.push(None);
+        self.pauses.push(Pauses::new(
+            self.net.seed ^ ((i as u64 + 1) << 32),
+            self.now,
+        ));
         self.after_call(i);
         i
     }
@@ -241,10 +258,23 @@ impl Sim {
     }
 
     fn schedule(&mut self, at: u64, event: Event) {
+        let node = match &event {
+            Event::Frame { to, .. } => *to,
+            Event::Closed { at, .. } => *at,
+            Event::Tick(i) => *i,
+        };
+        // A node that is paused at `at` handles the event when it runs again; events
+        // that waited are handled in the order they came (`at` breaks the tie).
+        let runs_at = if self.net.pause_ms > 0 {
+            let (pause, run) = (self.net.pause_ms, self.net.run_ms);
+            self.pauses[node].resume(at, self.now, pause, run)
+        } else {
+            at
+        };
         let key = self.next_event;
         self.next_event += 1;
         self.events.insert(key, event);
-        self.queue.push(Reverse((at, key as u64, key)));
+        self.queue.push(Reverse((runs_at, at, key)));
     }
 
     fn process(&mut self, event: Event) {
@@ -365,5 +395,52 @@ impl Sim {
                 wire: Box::new(wire),
             },
         );
+    }
+}
+
+/// One node's pauses: alternating run and pause periods, drawn as needed.
+#[derive(Debug)]
+struct Pauses {
+    rng: Rng,
+    /// Pauses (start, end) not yet over, in order; drawn up to `drawn`.
+    spans: std::collections::VecDeque<(u64, u64)>,
+    drawn: u64,
+}
+
+impl Pauses {
+    fn new(seed: u64, now: u64) -> Self {
+        Pauses {
+            rng: Rng::new(seed),
+            spans: std::collections::VecDeque::new(),
+            drawn: now,
+        }
+    }
+
+    /// An exponential draw with mean `mean` (at least 0).
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    fn exp(&mut self, mean: u64) -> u64 {
+        let u = ((self.rng.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        (-u.ln() * mean as f64).round() as u64
+    }
+
+    /// When the node handles something that reaches it at `at` (`at` >= `now`).
+    fn resume(&mut self, at: u64, now: u64, pause: u64, run: u64) -> u64 {
+        while self.spans.front().is_some_and(|&(_, end)| end <= now) {
+            self.spans.pop_front();
+        }
+        while self.drawn <= at {
+            let start = self.drawn + self.exp(run);
+            let end = start + self.exp(pause).max(1);
+            self.spans.push_back((start, end));
+            self.drawn = end;
+        }
+        self.spans
+            .iter()
+            .find(|&&(start, end)| start <= at && at < end)
+            .map_or(at, |&(_, end)| end)
     }
 }

@@ -312,3 +312,38 @@ fn many_authors_at_once_do_not_split_the_tree() {
         "eager links {eager}: not a spanning tree"
     );
 }
+
+#[test]
+fn descheduled_nodes_slow_the_swarm_but_everything_still_arrives_once() {
+    let mut sim = Sim::new(NetConfig {
+        seed: 5,
+        pause_ms: 40,
+        run_ms: 20,
+        ..NetConfig::default()
+    });
+    for i in 0..20 {
+        sim.add_node(Config::new("t"));
+        if i > 0 {
+            sim.join(i, (i * 7) % i);
+        }
+        sim.run_for(20);
+    }
+    sim.run_for(3_000);
+    let ids = publish(&mut sim, 60);
+    assert_all_delivered(&sim, &ids);
+    let mut reach: Vec<u64> = ids
+        .iter()
+        .map(|id| {
+            let (_, at) = sim.published[id];
+            sim.deliveries[id].iter().map(|d| d.at - at).max().unwrap()
+        })
+        .collect();
+    reach.sort_unstable();
+    // Links take 1-2 ms; nodes paused two thirds of the time make each hop wait
+    // for the receiver to run again.
+    let median = reach[reach.len() / 2];
+    assert!(
+        median > 40,
+        "median {median} ms: the pauses did not slow anything"
+    );
+}

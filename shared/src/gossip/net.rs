@@ -8,11 +8,11 @@
 //! bounded; frames beyond it are dropped and counted (gossip repairs them through
 //! IHAVE/GRAFT and anti-entropy), so a slow neighbour never holds up the others.
 
-use crate::run::Event;
-use p2p_shared::connect::quic::{ALPN_GOSSIP, Endpoint};
-use p2p_shared::gossip::{FrameDecoder, PeerInfo};
-use p2p_shared::identity::peer_id::PeerId;
-use p2p_shared::narrate;
+use super::frame::{FrameDecoder, PeerInfo, Wire};
+use crate::addr::{Addr, Scheme};
+use crate::connect::quic::{ALPN_GOSSIP, Endpoint};
+use crate::identity::peer_id::PeerId;
+use crate::narrate;
 use smol::channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,10 +29,56 @@ const LINGER: Duration = Duration::from_secs(3);
 /// The application close code of an orderly close.
 const CODE_DONE: u32 = 0;
 
+/// What the connections of a node report to its event loop (short-lived, so a frame
+/// is not boxed).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum LinkEvent {
+    /// A frame from a neighbour (on its current link or a retiring one).
+    Frame {
+        /// Who sent it.
+        peer: PeerId,
+        /// The frame.
+        wire: Wire,
+    },
+    /// A link's reader ended.
+    LinkEnded {
+        /// The peer.
+        peer: PeerId,
+        /// The link.
+        link: u64,
+        /// Why.
+        why: String,
+    },
+    /// A dial finished.
+    Dialed {
+        /// The peer dialled.
+        peer: PeerId,
+        /// The connection, or why not.
+        result: Result<quinn::Connection, String>,
+    },
+    /// A peer connected to us.
+    Accepted {
+        /// Its proven id.
+        peer: PeerId,
+        /// The connection.
+        conn: quinn::Connection,
+    },
+}
+
+/// The socket address to dial for `addr`, if it is one (udp:// or quic:// with an IP).
+pub fn dialable(addr: &Addr) -> Option<SocketAddr> {
+    match addr.scheme {
+        Scheme::Udp | Scheme::Quic if addr.path.is_none() => addr.socket_addr(),
+        _ => None,
+    }
+}
+
 struct Link {
     id: u64,
     tx: Sender<Vec<u8>>,
     dialer: PeerId,
+    conn: quinn::Connection,
 }
 
 /// Traffic counters.
@@ -46,11 +92,12 @@ pub struct Traffic {
     pub send_dropped: u64,
 }
 
-/// The connections of one node.
-pub struct Net {
+/// The connections of one node, reporting to an event loop whose events `E` can
+/// carry a [`LinkEvent`].
+pub struct Net<E> {
     endpoint: Arc<Endpoint>,
     me: PeerId,
-    events: Sender<Event>,
+    events: Sender<E>,
     links: HashMap<PeerId, Link>,
     dialing: HashMap<PeerId, Vec<Vec<u8>>>,
     next_link: u64,
@@ -59,9 +106,9 @@ pub struct Net {
     pub traffic: Traffic,
 }
 
-impl Net {
+impl<E: From<LinkEvent> + Send + 'static> Net<E> {
     /// Connections from `endpoint`, reporting to `events`.
-    pub fn new(endpoint: Arc<Endpoint>, events: Sender<Event>, max_frame: usize) -> Self {
+    pub fn new(endpoint: Arc<Endpoint>, events: Sender<E>, max_frame: usize) -> Self {
         Net {
             me: endpoint.id(),
             endpoint,
@@ -86,7 +133,7 @@ impl Net {
                     match incoming.accept().await {
                         Ok((peer, conn)) => {
                             narrate!("accepted {peer} from udp://{from}");
-                            let _ = events.send(Event::Accepted { peer, conn }).await;
+                            let _ = events.send(LinkEvent::Accepted { peer, conn }.into()).await;
                         }
                         Err(e) => narrate!("refused a connection from udp://{from}: {e}"),
                     }
@@ -122,7 +169,7 @@ impl Net {
             return true;
         }
         let addrs: Vec<SocketAddr> = info
-            .map(|i| i.addrs.iter().filter_map(crate::peers::dialable).collect())
+            .map(|i| i.addrs.iter().filter_map(dialable).collect())
             .unwrap_or_default();
         if addrs.is_empty() {
             return false;
@@ -140,7 +187,9 @@ impl Net {
                 Ok(conn) => narrate!("connected to {to} at udp://{}", conn.remote_address()),
                 Err(e) => narrate!("dialling {to} failed: {e}"),
             }
-            let _ = events.send(Event::Dialed { peer: to, result }).await;
+            let _ = events
+                .send(LinkEvent::Dialed { peer: to, result }.into())
+                .await;
         })
         .detach();
         true
@@ -168,8 +217,20 @@ impl Net {
         self.next_link += 1;
         let id = self.next_link;
         let (tx, rx) = smol::channel::bounded(LINK_QUEUE);
-        spawn_link(peer, id, conn, rx, self.events.clone(), self.max_frame);
-        let link = Link { id, tx, dialer };
+        spawn_link(
+            peer,
+            id,
+            conn.clone(),
+            rx,
+            self.events.clone(),
+            self.max_frame,
+        );
+        let link = Link {
+            id,
+            tx,
+            dialer,
+            conn,
+        };
         let keep_new = match self.links.get(&peer) {
             None => true,
             // The same side dialled again (the old link is dying): the new one wins.
@@ -212,17 +273,25 @@ impl Net {
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
+
+    /// Each connected peer's round trip as QUIC estimates it (smoothed).
+    pub fn rtts(&self) -> Vec<(PeerId, Duration)> {
+        self.links
+            .iter()
+            .map(|(peer, link)| (*peer, link.conn.rtt()))
+            .collect()
+    }
 }
 
 /// Runs a link: a writer of queued frames and a reader of the peer's frames. The
 /// connection closes when both are done (the queue closed and written, the peer's
 /// stream ended), or `LINGER` after the writer is done.
-fn spawn_link(
+fn spawn_link<E: From<LinkEvent> + Send + 'static>(
     peer: PeerId,
     id: u64,
     conn: quinn::Connection,
     rx: Receiver<Vec<u8>>,
-    events: Sender<Event>,
+    events: Sender<E>,
     max_frame: usize,
 ) {
     let done = Arc::new(AtomicU8::new(0));
@@ -246,11 +315,14 @@ fn spawn_link(
     smol::spawn(async move {
         let why = read_frames(&conn, peer, &events, max_frame).await;
         let _ = events
-            .send(Event::LinkEnded {
-                peer,
-                link: id,
-                why,
-            })
+            .send(
+                LinkEvent::LinkEnded {
+                    peer,
+                    link: id,
+                    why,
+                }
+                .into(),
+            )
             .await;
         if done.fetch_add(1, Ordering::SeqCst) == 1 {
             conn.close(CODE_DONE.into(), b"done");
@@ -291,15 +363,15 @@ async fn write_frames(conn: &quinn::Connection, rx: &Receiver<Vec<u8>>) {
     .await;
 }
 
-async fn read_frames(
+async fn read_frames<E: From<LinkEvent>>(
     conn: &quinn::Connection,
     peer: PeerId,
-    events: &Sender<Event>,
+    events: &Sender<E>,
     max_frame: usize,
 ) -> String {
     let mut recv = match conn.accept_uni().await {
         Ok(recv) => recv,
-        Err(e) => return p2p_shared::connect::quic::endpoint::describe(&e),
+        Err(e) => return crate::connect::quic::endpoint::describe(&e),
     };
     let mut decoder = FrameDecoder::new(max_frame);
     let mut buf = vec![0u8; 64 * 1024];
@@ -312,7 +384,11 @@ async fn read_frames(
         loop {
             match decoder.next_frame() {
                 Ok(Some(wire)) => {
-                    if events.send(Event::Frame { peer, wire }).await.is_err() {
+                    if events
+                        .send(LinkEvent::Frame { peer, wire }.into())
+                        .await
+                        .is_err()
+                    {
                         return "shutting down".to_owned();
                     }
                 }

@@ -2,7 +2,8 @@
 //! half-close in either direction, exit statuses of a clean close, a killed peer and a
 //! refused peer, the dialer refusing a wrong key, the allow list, a bare peer id
 //! resolved through a local DHT testnet, `--signal stdio`, and TCP forwarding with
-//! concurrent connections. The NAT lab tests are in `pipe_lab.rs`.
+//! concurrent connections, and `--progress` (under a pty, and without a terminal).
+//! The NAT lab tests are in `pipe_lab.rs`.
 
 use crate::common;
 use crate::common::{DEADLINE, Guard, Running};
@@ -815,5 +816,110 @@ fn a_transfer_survives_loss_duplication_and_reordering() {
         data.len() >> 20,
         (data.len() as u128 >> 10) * 1000 / elapsed.as_millis().max(1),
         link.summary()
+    );
+}
+
+/// Sends `chunks` pieces of 64 KiB to `c`, one every 50 ms, until `enough` says so
+/// (or all are sent); returns everything sent. Slow on purpose: the progress display
+/// redraws every 200 ms, so a transfer this long gives it several chances to show.
+fn trickle(c: &mut Pipe, chunks: usize, enough: impl Fn() -> bool) -> Vec<u8> {
+    let mut sent = Vec::new();
+    for i in 0..chunks {
+        let chunk = random_bytes(64 << 10, i as u8);
+        c.feed(chunk.clone(), false).join().unwrap();
+        sent.extend_from_slice(&chunk);
+        if enough() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(c.stdin.take());
+    sent
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only_and_leaves_the_data_alone() {
+    let test = "progress_shows_on_a_terminal_only_and_leaves_the_data_alone";
+    if !common::have(test, "script") {
+        return;
+    }
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    // On a terminal: the listener runs under `script` (util-linux), so its stderr is a
+    // pty whose output lands in `terminal.txt`; its stdout is a plain file.
+    let ticket_file = home.file("ticket.json");
+    let received = home.file("received.bin");
+    let terminal = home.file("terminal.txt");
+    let inner = format!(
+        "exec {} listen -i {key_a} --bind 127.0.0.1:0 --ticket-file {} --progress \
+         < /dev/null > {}",
+        bin!("p2p-pipe").display(),
+        ticket_file.display(),
+        received.display()
+    );
+    let mut cmd = common::command(Path::new("script"), home.path());
+    // A terminal that can redraw a line (the harness sets TERM=dumb, which cannot).
+    cmd.args(["-qfec", &inner, terminal.to_str().unwrap()])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut script = Guard(cmd.spawn().unwrap());
+    let end = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&ticket_file).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(
+            Instant::now() < end,
+            "no ticket from the listener under script"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ticket: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ticket_file).unwrap()).unwrap();
+    let connect = |home: &Home, ticket: &Value| {
+        Pipe::start(home.pipe(&[
+            "connect",
+            ticket["ticket"].as_str().unwrap(),
+            "-i",
+            &key_b,
+            "-q",
+        ]))
+    };
+    let shown = || {
+        std::fs::read_to_string(&terminal)
+            .is_ok_and(|t| t.contains("received") && t.contains("/s)"))
+    };
+    let mut c = connect(&home, &ticket);
+    let sent = trickle(&mut c, 100, shown);
+    assert!(c.wait(WAIT).success(), "{}", c.stderr());
+    let status = script
+        .wait_until(WAIT)
+        .expect("the listener under script never exited");
+    assert!(status.success(), "listener under script: {status}");
+    let screen = std::fs::read_to_string(&terminal).unwrap();
+    assert!(shown(), "no progress line on the terminal:\n{screen}");
+    assert!(screen.contains("sent 0 B, received "), "{screen}");
+    assert_eq!(
+        sha(&std::fs::read(&received).unwrap()),
+        sha(&sent),
+        "the data on stdout differs from what was sent"
+    );
+    // Not on a terminal (stderr a pipe): the same transfer prints no progress at all.
+    let (mut l, ticket) = listener(&home, &key_a, &["--progress"]);
+    drop(l.stdin.take());
+    let mut c = connect(&home, &ticket);
+    let sent = trickle(&mut c, 16, || false);
+    assert_eq!(
+        sha(l.read_to_eof(WAIT)),
+        sha(&sent),
+        "listener received other bytes"
+    );
+    assert!(c.wait(WAIT).success(), "{}", c.stderr());
+    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+    let err = l.stderr();
+    assert!(err.contains("p2p-pipe: closed:"), "{err}");
+    assert!(
+        !err.contains(", received ") && !err.contains("/s)") && !err.contains('\x1b'),
+        "progress was drawn without a terminal:\n{err:?}"
     );
 }

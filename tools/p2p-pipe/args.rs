@@ -144,7 +144,8 @@ connection was lost, 2 usage, 3 timed out.
 Examples:
   p2p-pipe connect p2pt… < file
   p2p-pipe connect --peer-file ticket.json --require-direct
-  p2p-pipe connect PEER_ID --bootstrap 127.0.0.1:6881 --local tcp://127.0.0.1:2222")]
+  p2p-pipe connect PEER_ID --bootstrap 127.0.0.1:6881 --local tcp://127.0.0.1:2222
+  p2p-pipe connect --dumbpipe endpoint… < file    to a dumbpipe listener")]
 pub struct ConnectArgs {
     /// A ticket string or a peer id
     #[arg(
@@ -177,6 +178,10 @@ pub struct ConnectArgs {
     /// How long finding a path may take
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration::parse)]
     pub timeout: Duration,
+    /// TARGET is a dumbpipe ticket (endpoint…, from `dumbpipe listen`): speak
+    /// dumbpipe's protocol to its direct addresses
+    #[arg(long, conflicts_with_all = ["peer_file", "local", "relay_first"])]
+    pub dumbpipe: bool,
     #[command(flatten)]
     pub dht: DhtOptions,
 }

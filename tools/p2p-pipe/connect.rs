@@ -4,11 +4,12 @@
 
 use crate::args::{ConnectArgs, Signal};
 use crate::report::{Counters, Reporter};
-use crate::{forward, paths, session, target};
+use crate::{dumbpipe, forward, paths, session, target};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::shutdown;
 use p2p_shared::connect::path::{Candidate, Dialer, Path};
 use p2p_shared::connect::quic::ALPN_PIPE;
+use p2p_shared::connect::ticket::Ticket;
 use p2p_shared::identity::Identity;
 use p2p_shared::{Error, Result, Status};
 use std::net::SocketAddr;
@@ -20,6 +21,10 @@ pub const LINGER: Duration = Duration::from_secs(2);
 
 /// `p2p-pipe connect`.
 pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
+    // stdin is read while the path is found (but not when it carries the signalled
+    // candidate first, or when TCP connections are forwarded instead).
+    let stdin = (args.local.is_none() && args.common.signal == Signal::Rendezvous)
+        .then(session::read_stdin);
     let identity = paths::identity(&args.common, ctx)?;
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let bind = args
@@ -65,7 +70,12 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
                 let progress = crate::report::progress(&args.common, ctx, counters.clone());
                 let outcome = smol::future::or(
                     async {
-                        pipe(&path.conn, counters.clone()).await?;
+                        let stdin = stdin.unwrap_or_else(session::read_stdin);
+                        if args.dumbpipe {
+                            dumbpipe::pipe(&path.conn, stdin, counters.clone()).await?;
+                        } else {
+                            pipe(&path.conn, counters.clone(), stdin).await?;
+                        }
                         Ok("both directions delivered")
                     },
                     interrupted(),
@@ -98,9 +108,13 @@ pub async fn interrupted<T>() -> Result<T> {
     Err(Error::failure("interrupted"))
 }
 
-async fn pipe(conn: &quinn::Connection, counters: Arc<Counters>) -> Result<session::Ended> {
+async fn pipe(
+    conn: &quinn::Connection,
+    counters: Arc<Counters>,
+    stdin: session::Stdin,
+) -> Result<session::Ended> {
     let (send, recv) = session::open(conn).await?;
-    session::pipe(conn, send, recv, counters, true).await
+    session::pipe(conn, send, recv, counters, true, stdin).await
 }
 
 /// Resolves the target and walks its candidates.
@@ -110,7 +124,20 @@ fn dial(
     bind: SocketAddr,
     reporter: &Reporter,
 ) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
-    let (ticket, found) = target::resolve(args)?;
+    let (ticket, found) = if args.dumbpipe {
+        let text = args.target.as_deref().unwrap_or_default().trim();
+        let theirs =
+            dumbpipe::parse(text).map_err(|e| Error::usage(format!("bad dumbpipe ticket: {e}")))?;
+        let ticket = Ticket {
+            id: theirs.id,
+            addrs: theirs.addrs,
+            rendezvous: None,
+            relay: None,
+        };
+        (ticket, "dumbpipe ticket")
+    } else {
+        target::resolve(args)?
+    };
     let mut candidates = Vec::new();
     if !ticket.addrs.is_empty() {
         candidates.push(Candidate::Direct(ticket.addrs.clone()));
@@ -151,7 +178,12 @@ fn dial(
     }
     let dialer = Dialer {
         identity: identity.clone(),
-        alpn: ALPN_PIPE.to_vec(),
+        alpn: if args.dumbpipe {
+            dumbpipe::ALPN
+        } else {
+            ALPN_PIPE
+        }
+        .to_vec(),
         tuning: paths::tuning(&args.common),
         bind,
         direct_timeout: paths::DIRECT_TIMEOUT,

@@ -170,8 +170,15 @@ async fn serve(
                         local,
                     ));
                     let progress = crate::report::progress(&args.common, ctx, counters.clone());
-                    let ended =
-                        session::pipe(&conn, send, recv, counters.clone(), !args.keep).await;
+                    let ended = session::pipe(
+                        &conn,
+                        send,
+                        recv,
+                        counters.clone(),
+                        !args.keep,
+                        session::read_stdin(),
+                    )
+                    .await;
                     progress.finish();
                     drop(watch);
                     ended.map(|_| true)

@@ -98,10 +98,11 @@ pub async fn pipe(
     recv: RecvStream,
     counters: Arc<Counters>,
     close_stdout: bool,
+    stdin: Stdin,
 ) -> Result<Ended> {
     let recv_id = u64::from(recv.id());
     let send_id = u64::from(send.id());
-    let up = smol::spawn(stdin_to(send, counters.clone()));
+    let up = smol::spawn(stdin_to(send, stdin, counters.clone()));
     // A reader that goes away ends the session at once, without waiting for the bye.
     let down = async {
         match to_stdout(recv, &counters, close_stdout).await {
@@ -123,7 +124,7 @@ pub async fn pipe(
         async {
             // The send direction only ends early with an error; otherwise wait for `done`.
             match up.await {
-                Ok(()) => smol::future::pending().await,
+                Ok(_) => smol::future::pending().await,
                 Err(e) => Err(e),
             }
         },
@@ -137,8 +138,13 @@ pub async fn pipe(
     ended
 }
 
-/// Copies stdin into the stream, then finishes it (the peer reads EOF).
-async fn stdin_to(mut send: SendStream, counters: Arc<Counters>) -> Result<()> {
+/// Chunks of stdin, read by a thread of their own.
+pub struct Stdin(smol::channel::Receiver<std::io::Result<Vec<u8>>>);
+
+/// Starts reading stdin (at most [`QUEUE`] chunks ahead). A dialer starts before it
+/// connects, so the first bytes are at hand, and leave with the stream header, the
+/// moment the handshake is done.
+pub fn read_stdin() -> Stdin {
     let (tx, rx) = smol::channel::bounded::<std::io::Result<Vec<u8>>>(QUEUE);
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin();
@@ -159,7 +165,17 @@ async fn stdin_to(mut send: SendStream, counters: Arc<Counters>) -> Result<()> {
             }
         }
     });
-    while let Ok(chunk) = rx.recv().await {
+    Stdin(rx)
+}
+
+/// Copies stdin into the stream, then finishes it (the peer reads EOF); returns the
+/// stream, whose acknowledgement may still be awaited.
+pub async fn stdin_to(
+    mut send: SendStream,
+    stdin: Stdin,
+    counters: Arc<Counters>,
+) -> Result<SendStream> {
+    while let Ok(chunk) = stdin.0.recv().await {
         let chunk = chunk.map_err(|e| Error::failure(format!("reading stdin: {e}")))?;
         let len = chunk.len() as u64;
         send.write_chunk(chunk.into())
@@ -170,11 +186,11 @@ async fn stdin_to(mut send: SendStream, counters: Arc<Counters>) -> Result<()> {
     // Finishing fails only when the stream was already reset; the write error above
     // (or the connection's end) reports that case.
     let _ = send.finish();
-    Ok(())
+    Ok(send)
 }
 
 /// Copies the stream to stdout; at its end, closes stdout so the reader sees EOF.
-async fn to_stdout(mut recv: RecvStream, counters: &Counters, close: bool) -> Result<Ended> {
+pub async fn to_stdout(mut recv: RecvStream, counters: &Counters, close: bool) -> Result<Ended> {
     let (tx, rx) = smol::channel::bounded::<bytes::Bytes>(QUEUE);
     let (done_tx, done_rx) = smol::channel::bounded::<std::io::Result<()>>(1);
     let out = File::from(

@@ -55,7 +55,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__connect)
-            opts="-i -q -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --bootstrap --request-timeout --quiet --help"
+            opts="-i -q -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --timeout --dumbpipe --bootstrap --request-timeout --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -70,6 +70,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l progress -
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l require-direct -d 'Fail (status 1) rather than use a relayed path'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l relay-first -d 'Try the relayed path first, before direct and punched ones'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l no-relay -d 'Never use a relayed path, even when the ticket names one and --relay (or $P2P_RELAY) is set'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l dumbpipe -d 'TARGET is a dumbpipe ticket (endpoint…, from `dumbpipe listen`): speak dumbpipe\'s protocol to its direct addresses'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand help; and not __fish_seen_subcommand_from listen connect help" -f -a "listen" -d 'Wait for a peer and pipe stdin/stdout with it (prints a ticket on stderr)'

@@ -923,3 +923,95 @@ fn progress_shows_on_a_terminal_only_and_leaves_the_data_alone() {
         "progress was drawn without a terminal:\n{err:?}"
     );
 }
+
+/// A network namespace with nothing but `lo`, deleted on drop: dumbpipe's defaults
+/// reach out to public relays and discovery servers, so it runs nowhere else.
+struct LoOnly(String);
+
+impl LoOnly {
+    fn new(test: &str) -> Option<LoOnly> {
+        if !common::is_root() {
+            common::skip(test, "a network namespace needs root");
+            return None;
+        }
+        let ns = LoOnly(format!("p2pdp{}x{}", std::process::id(), rand_tag()));
+        for args in [
+            vec!["netns", "add", &ns.0],
+            vec!["-n", &ns.0, "link", "set", "lo", "up"],
+        ] {
+            let status = Command::new("ip").args(&args).status().unwrap();
+            assert!(status.success(), "ip {args:?} failed");
+        }
+        Some(ns)
+    }
+
+    /// `program` run inside the namespace.
+    fn command(&self, program: &Path, home: &Home) -> Command {
+        let mut cmd = common::command(Path::new("ip"), home.path());
+        cmd.args(["netns", "exec", &self.0])
+            .arg(program)
+            .current_dir(home.path());
+        cmd
+    }
+}
+
+impl Drop for LoOnly {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn connect_dumbpipe_pipes_both_ways_with_a_real_dumbpipe_listener() {
+    let test = "connect_dumbpipe_pipes_both_ways_with_a_real_dumbpipe_listener";
+    if !common::have(test, "dumbpipe") {
+        return;
+    }
+    let Some(ns) = LoOnly::new(test) else {
+        return;
+    };
+    let home = Home::new();
+    let (key, _) = home.key("b.json");
+    let mut dumbpipe = ns.command(Path::new("dumbpipe"), &home);
+    dumbpipe.args(["listen", "--ipv4-addr", "127.0.0.1:0"]);
+    let mut l = Pipe::start(dumbpipe);
+    // It first waits (5 s at most) for a home relay it cannot reach from here.
+    let end = Instant::now() + WAIT;
+    let ticket = loop {
+        let err = l.stderr();
+        if let Some(at) = err.find("dumbpipe connect endpoint") {
+            let ticket = err[at + "dumbpipe connect ".len()..]
+                .split_whitespace()
+                .next();
+            if let Some(ticket) = ticket.filter(|_| err[at..].contains('\n')) {
+                break ticket.to_owned();
+            }
+        }
+        assert!(Instant::now() < end, "no ticket from dumbpipe:\n{err}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let up = random_bytes(3 << 20, 7);
+    let down = random_bytes(2 << 20, 8);
+    let mut c = Pipe::start({
+        let mut cmd = ns.command(&bin!("p2p-pipe"), &home);
+        cmd.args(["connect", "--dumbpipe", &ticket, "-i", &key]);
+        cmd
+    });
+    let fed_c = c.feed(up.clone(), true);
+    let fed_l = l.feed(down.clone(), true);
+    assert_eq!(
+        sha(l.read_to_eof(WAIT)),
+        sha(&up),
+        "dumbpipe received other bytes"
+    );
+    assert_eq!(
+        sha(c.read_to_eof(WAIT)),
+        sha(&down),
+        "p2p-pipe received other bytes"
+    );
+    fed_c.join().unwrap();
+    fed_l.join().unwrap();
+    assert!(c.wait(WAIT).success(), "p2p-pipe: {}", c.stderr());
+    assert!(l.wait(WAIT).success(), "dumbpipe: {}", l.stderr());
+    assert!(c.stderr().contains("path: direct"), "{}", c.stderr());
+}

@@ -824,8 +824,8 @@ fn a_transfer_survives_loss_duplication_and_reordering() {
 /// redraws every 200 ms, so a transfer this long gives it several chances to show.
 fn trickle(c: &mut Pipe, chunks: usize, enough: impl Fn() -> bool) -> Vec<u8> {
     let mut sent = Vec::new();
-    for i in 0..chunks {
-        let chunk = random_bytes(64 << 10, i as u8);
+    for seed in (0..=u8::MAX).take(chunks) {
+        let chunk = random_bytes(64 << 10, seed);
         c.feed(chunk.clone(), false).join().unwrap();
         sent.extend_from_slice(&chunk);
         if enough() {

@@ -128,6 +128,12 @@ fn dial(
         let text = args.target.as_deref().unwrap_or_default().trim();
         let theirs =
             dumbpipe::parse(text).map_err(|e| Error::usage(format!("bad dumbpipe ticket: {e}")))?;
+        for url in &theirs.relays {
+            reporter.failed(
+                "relayed",
+                &format!("{url}: an iroh relay, whose protocol is not spoken here"),
+            );
+        }
         let ticket = Ticket {
             id: theirs.id,
             addrs: theirs.addrs,

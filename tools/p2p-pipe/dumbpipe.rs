@@ -93,7 +93,8 @@ fn base32(text: &str) -> std::result::Result<Vec<u8>, String> {
         bits += 5;
         if bits >= 8 {
             bits -= 8;
-            out.push((acc >> bits) as u8);
+            // `acc` holds fewer than 13 bits: the top 8 of them are the next byte.
+            out.push(u8::try_from(acc >> bits).unwrap_or(u8::MAX));
             acc &= (1 << bits) - 1;
         }
     }

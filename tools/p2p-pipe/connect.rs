@@ -114,7 +114,15 @@ async fn pipe(
     stdin: session::Stdin,
 ) -> Result<session::Ended> {
     let (send, recv) = session::open(conn).await?;
-    session::pipe(conn, send, recv, counters, true, stdin).await
+    session::pipe(
+        conn,
+        send,
+        recv,
+        counters,
+        stdin,
+        session::write_stdout(true)?,
+    )
+    .await
 }
 
 /// Resolves the target and walks its candidates.

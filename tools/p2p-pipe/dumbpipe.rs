@@ -149,7 +149,7 @@ pub async fn pipe(conn: &Connection, stdin: session::Stdin, counters: Arc<Counte
             Err(e) => Err(Error::failure(format!("sending: {e}"))),
         }
     };
-    let down = session::to_stdout(recv, &counters, true);
+    let down = session::to_stdout(recv, &counters, session::write_stdout(true)?);
     let (up, down) = smol::future::zip(up, down).await;
     up?;
     down?;

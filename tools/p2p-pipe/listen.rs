@@ -126,6 +126,14 @@ async fn serve(
     rx: &smol::channel::Receiver<Arrival>,
 ) -> Result<Status> {
     let mut status = Status::Success;
+    // stdin is read and the stdout writer started before a peer arrives, so that the
+    // first bytes each way wait for no thread to start (not when stdin carried the
+    // signalled candidate, nor when streams are forwarded to TCP).
+    let early = args.forward.is_none() && args.common.signal == Signal::Rendezvous;
+    let mut stdin = early.then(session::read_stdin);
+    let mut stdout = early
+        .then(|| session::write_stdout(!args.keep))
+        .transpose()?;
     while let Ok(arrival) = rx.recv().await {
         let Arrival {
             peer,
@@ -170,15 +178,13 @@ async fn serve(
                         local,
                     ));
                     let progress = crate::report::progress(&args.common, ctx, counters.clone());
-                    let ended = session::pipe(
-                        &conn,
-                        send,
-                        recv,
-                        counters.clone(),
-                        !args.keep,
-                        session::read_stdin(),
-                    )
-                    .await;
+                    let out = match stdout.take() {
+                        Some(out) => out,
+                        None => session::write_stdout(!args.keep)?,
+                    };
+                    let input = stdin.take().unwrap_or_else(session::read_stdin);
+                    let ended =
+                        session::pipe(&conn, send, recv, counters.clone(), input, out).await;
                     progress.finish();
                     drop(watch);
                     ended.map(|_| true)

@@ -189,7 +189,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__listen)
-            opts="-i -q -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --help"
+            opts="-i -q -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --dumbpipe --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -47,6 +47,7 @@ complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l forward -d 
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l allow-readable-key -d 'Read the identity file even if others can read it'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l progress -d 'Show bytes and rate on stderr (only on a terminal)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l keep -d 'Serve one peer after another instead of exiting after the first'
+complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -l dumbpipe -d 'Speak dumbpipe\'s protocol: print a dumbpipe ticket (endpoint…) that `dumbpipe connect` reaches this listener\'s direct addresses with'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -s q -l quiet -d 'No progress bars or notes on stderr (warnings and errors still show)'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c p2p-pipe -n "__fish_p2p_pipe_using_subcommand connect" -l peer-file -d 'Read the target from FILE: a `ticket` record or a signed `peer` record' -r -F

@@ -1015,3 +1015,63 @@ fn connect_dumbpipe_pipes_both_ways_with_a_real_dumbpipe_listener() {
     assert!(l.wait(WAIT).success(), "dumbpipe: {}", l.stderr());
     assert!(c.stderr().contains("path: direct"), "{}", c.stderr());
 }
+
+#[test]
+fn listen_dumbpipe_is_reached_by_a_real_dumbpipe_connect() {
+    let test = "listen_dumbpipe_is_reached_by_a_real_dumbpipe_connect";
+    if !common::have(test, "dumbpipe") {
+        return;
+    }
+    let Some(ns) = LoOnly::new(test) else {
+        return;
+    };
+    let home = Home::new();
+    let (key, id) = home.key("a.json");
+    let mut l = Pipe::start({
+        let mut cmd = ns.command(&bin!("p2p-pipe"), &home);
+        cmd.args(["listen", "--dumbpipe", "--bind", "127.0.0.1:0", "-i", &key]);
+        cmd
+    });
+    let end = Instant::now() + WAIT;
+    let ticket = loop {
+        let err = l.stderr();
+        let line = err
+            .lines()
+            .find_map(|l| l.strip_prefix("p2p-pipe: dumbpipe connect "));
+        if let Some(ticket) = line.filter(|_| err.ends_with('\n')) {
+            break ticket.to_owned();
+        }
+        assert!(Instant::now() < end, "no dumbpipe ticket:\n{err}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let up = random_bytes(3 << 20, 9);
+    let down = random_bytes(2 << 20, 10);
+    let mut c = Pipe::start({
+        let mut cmd = ns.command(Path::new("dumbpipe"), &home);
+        cmd.args(["connect", &ticket]);
+        cmd
+    });
+    let fed_c = c.feed(up.clone(), true);
+    let fed_l = l.feed(down.clone(), true);
+    assert_eq!(
+        sha(l.read_to_eof(WAIT)),
+        sha(&up),
+        "p2p-pipe received other bytes"
+    );
+    assert_eq!(
+        sha(c.read_to_eof(WAIT)),
+        sha(&down),
+        "dumbpipe received other bytes"
+    );
+    fed_c.join().unwrap();
+    fed_l.join().unwrap();
+    assert!(c.wait(WAIT).success(), "dumbpipe: {}", c.stderr());
+    assert!(l.wait(WAIT).success(), "p2p-pipe: {}", l.stderr());
+    // The ticket named the listener's own key: dumbpipe's handshake checked it.
+    assert!(ticket.starts_with("endpoint"), "{ticket}");
+    assert!(
+        l.stderr().contains(&format!("listening as {id}")),
+        "{}",
+        l.stderr()
+    );
+}

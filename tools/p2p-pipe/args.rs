@@ -128,6 +128,10 @@ pub struct ListenArgs {
     /// Forward each incoming stream to this TCP address instead of stdin/stdout
     #[arg(long, value_name = "tcp://HOST:PORT", value_parser = parse_tcp)]
     pub forward: Option<SocketAddr>,
+    /// Speak dumbpipe's protocol: print a dumbpipe ticket (endpoint…) that
+    /// `dumbpipe connect` reaches this listener's direct addresses with
+    #[arg(long, conflicts_with_all = ["forward", "rendezvous", "relay", "keep"])]
+    pub dumbpipe: bool,
 }
 
 /// `p2p-pipe connect`.

@@ -1,5 +1,6 @@
 //! `p2p-pipe connect --dumbpipe TICKET`: a stream to a dumbpipe listener (dumbpipe
-//! 0.40, iroh 1.x) over one of its ticket's direct addresses.
+//! 0.40, iroh 1.x) over one of its ticket's direct addresses; `listen --dumbpipe`: a
+//! listener that `dumbpipe connect` reaches with the ticket it prints.
 //!
 //! An iroh endpoint id is an ed25519 public key that the TLS 1.3 handshake proves as an
 //! RFC 7250 raw public key, as a peer id is here, and iroh hands the QUIC packets of a
@@ -129,16 +130,105 @@ impl Reader<'_> {
     }
 }
 
-/// Pipes stdin/stdout over dumbpipe's stream on `conn` until both directions are
-/// finished and this side's data is acknowledged.
+/// Encodes a dumbpipe ticket for `id` at `addrs` (what `listen --dumbpipe` prints).
+pub fn encode(id: &PeerId, addrs: &[SocketAddr]) -> String {
+    let mut bytes = vec![0];
+    bytes.extend_from_slice(&id.to_bytes());
+    varint(&mut bytes, addrs.len() as u64);
+    for addr in addrs {
+        varint(&mut bytes, 1);
+        match addr.ip() {
+            IpAddr::V4(ip) => {
+                bytes.push(0);
+                bytes.extend_from_slice(&ip.octets());
+            }
+            IpAddr::V6(ip) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&ip.octets());
+            }
+        }
+        varint(&mut bytes, u64::from(addr.port()));
+    }
+    let mut text = PREFIX.to_owned();
+    let (mut acc, mut bits) = (0u32, 0u32);
+    let digit = |v: u32| char::from(b"abcdefghijklmnopqrstuvwxyz234567"[(v & 31) as usize]);
+    for byte in bytes {
+        acc = (acc << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            text.push(digit(acc >> bits));
+        }
+        acc &= (1 << bits) - 1;
+    }
+    if bits > 0 {
+        text.push(digit(acc << (5 - bits)));
+    }
+    text
+}
+
+/// Appends postcard's varint: 7 bits a byte, low bits first, the top bit saying more
+/// follow.
+fn varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(0x80 | value.to_le_bytes()[0]);
+        value >>= 7;
+    }
+    out.push(value.to_le_bytes()[0]);
+}
+
+/// The dialer's side: opens dumbpipe's stream, says hello, and pipes stdin/stdout
+/// until both directions are finished and this side's data is acknowledged.
 pub async fn pipe(conn: &Connection, stdin: session::Stdin, counters: Arc<Counters>) -> Result<()> {
     let (mut send, recv) = conn.open_bi().await.map_err(|e| session::lost(&e))?;
     send.write_all(HELLO)
         .await
         .map_err(|e| Error::failure(format!("sending dumbpipe's hello: {e}")))?;
+    exchange(
+        conn,
+        send,
+        recv,
+        stdin,
+        session::write_stdout(true)?,
+        counters,
+    )
+    .await
+}
+
+/// The listener's side (`listen --dumbpipe`): takes the dialer's stream, checks its
+/// hello, and pipes as [`pipe`] does.
+pub async fn serve(
+    conn: &Connection,
+    stdin: session::Stdin,
+    stdout: session::Stdout,
+    counters: Arc<Counters>,
+) -> Result<()> {
+    let (send, mut recv) = conn.accept_bi().await.map_err(|e| session::lost(&e))?;
+    let mut hello = [0u8; HELLO.len()];
+    recv.read_exact(&mut hello)
+        .await
+        .map_err(|e| Error::failure(format!("reading dumbpipe's hello: {e}")))?;
+    if hello != HELLO {
+        return Err(Error::failure(
+            "the peer's stream does not start with dumbpipe's hello",
+        ));
+    }
+    exchange(conn, send, recv, stdin, stdout, counters).await
+}
+
+/// Both directions, then (for at most a second) the peer's close: dumbpipe closes the
+/// connection, with code 0, once it has read everything and its own data is
+/// acknowledged, so leaving it the last word means it never sees its stream cut.
+async fn exchange(
+    conn: &Connection,
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    stdin: session::Stdin,
+    stdout: session::Stdout,
+    counters: Arc<Counters>,
+) -> Result<()> {
     let up = async {
         let send = session::stdin_to(send, stdin, counters.clone()).await?;
-        // The listener closes the connection (code 0) once it has read everything.
         match send.stopped().await {
             Ok(_) => Ok(()),
             Err(quinn::StoppedError::ConnectionLost(ConnectionError::ApplicationClosed(c)))
@@ -149,12 +239,10 @@ pub async fn pipe(conn: &Connection, stdin: session::Stdin, counters: Arc<Counte
             Err(e) => Err(Error::failure(format!("sending: {e}"))),
         }
     };
-    let down = session::to_stdout(recv, &counters, session::write_stdout(true)?);
+    let down = session::to_stdout(recv, &counters, stdout);
     let (up, down) = smol::future::zip(up, down).await;
     up?;
     down?;
-    // dumbpipe's listener closes once it has this side's acknowledgements too: leave
-    // it the last word (for at most a second), so it never sees its stream cut.
     smol::future::or(
         async {
             conn.closed().await;
@@ -191,6 +279,12 @@ mod tests {
             ["127.0.0.1:37548", "[::1]:47694"]
         );
         assert!(ticket.relays.is_empty(), "{ticket:?}");
+    }
+
+    #[test]
+    fn encodes_what_it_decodes() {
+        let theirs = parse(REAL).unwrap();
+        assert_eq!(encode(&theirs.id, &theirs.addrs), REAL);
     }
 
     #[test]

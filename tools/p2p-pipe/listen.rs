@@ -37,7 +37,14 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let listen = Listen {
         allow: allow_list(&args.allow)?,
-        alpns: vec![ALPN_PIPE.to_vec()],
+        alpns: vec![
+            if args.dumbpipe {
+                crate::dumbpipe::ALPN
+            } else {
+                ALPN_PIPE
+            }
+            .to_vec(),
+        ],
     };
     let tuning = paths::tuning(&args.common);
     let binds = if args.binds.is_empty() {
@@ -90,6 +97,12 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
             relay: relayed.as_ref().map(|(_, addr, _)| *addr),
         };
         publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
+        if args.dumbpipe {
+            ctx.note(format_args!(
+                "dumbpipe connect {}",
+                crate::dumbpipe::encode(&ticket.id, &ticket.addrs)
+            ));
+        }
         for endpoint in endpoints {
             spawn_acceptor(endpoint, Via::Direct, tx.clone());
         }
@@ -163,6 +176,17 @@ async fn serve(
             Some(target) => {
                 reporter.path(&peer, via, &conn, local, "the peer connected");
                 forward::serve(&conn, target, counters.clone())
+                    .await
+                    .map(|()| true)
+            }
+            None if args.dumbpipe => {
+                reporter.path(&peer, via, &conn, local, "the peer connected");
+                let out = match stdout.take() {
+                    Some(out) => out,
+                    None => session::write_stdout(true)?,
+                };
+                let input = stdin.take().unwrap_or_else(session::read_stdin);
+                crate::dumbpipe::serve(&conn, input, out, counters.clone())
                     .await
                     .map(|()| true)
             }
@@ -339,7 +363,7 @@ fn publish_ticket(ticket: &Ticket, file: Option<&Path>, ctx: &Ctx) -> Result<()>
         // Written beside and renamed, so a reader never sees half a record.
         let tmp = path.with_extension("tmp");
         let mut out = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        writeln!(out, "{}", ticket.to_record())?;
+        out.write_all(format!("{}\n", ticket.to_record()).as_bytes())?;
         out.sync_all()?;
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -55,7 +55,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__connect)
-            opts="-i -q -v -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --stay-relayed --migrate-after --timeout --bootstrap --request-timeout --quiet --verbose --help"
+            opts="-i -q -v -h --peer-file --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --local --require-direct --relay-first --no-relay --stay-relayed --migrate-after --timeout --dumbpipe --bootstrap --request-timeout --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,7 +193,7 @@ _p2p__pipe() {
             return 0
             ;;
         p2p__pipe__subcmd__listen)
-            opts="-i -q -v -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --quiet --verbose --help"
+            opts="-i -q -v -h --identity --allow-readable-key --rendezvous --signal --stun --events --progress --relay --auth-secret --user --idle-timeout --bind --allow --keep --ticket-file --forward --dumbpipe --quiet --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

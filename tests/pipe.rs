@@ -2,7 +2,8 @@
 //! half-close in either direction, exit statuses of a clean close, a killed peer and a
 //! refused peer, the dialer refusing a wrong key, the allow list, a bare peer id
 //! resolved through a local DHT testnet, `--signal stdio`, and TCP forwarding with
-//! concurrent connections. The NAT lab tests are in `pipe_lab.rs`.
+//! concurrent connections, and `--progress` (under a pty, and without a terminal).
+//! The NAT lab tests are in `pipe_lab.rs`.
 
 use crate::common;
 use crate::common::{DEADLINE, Guard, Running};
@@ -815,5 +816,264 @@ fn a_transfer_survives_loss_duplication_and_reordering() {
         data.len() >> 20,
         (data.len() as u128 >> 10) * 1000 / elapsed.as_millis().max(1),
         link.summary()
+    );
+}
+
+/// Sends `chunks` pieces of 64 KiB to `c`, one every 50 ms, until `enough` says so
+/// (or all are sent); returns everything sent. Slow on purpose: the progress display
+/// redraws every 200 ms, so a transfer this long gives it several chances to show.
+fn trickle(c: &mut Pipe, chunks: usize, enough: impl Fn() -> bool) -> Vec<u8> {
+    let mut sent = Vec::new();
+    for seed in (0..=u8::MAX).take(chunks) {
+        let chunk = random_bytes(64 << 10, seed);
+        c.feed(chunk.clone(), false).join().unwrap();
+        sent.extend_from_slice(&chunk);
+        if enough() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(c.stdin.take());
+    sent
+}
+
+#[test]
+fn progress_shows_on_a_terminal_only_and_leaves_the_data_alone() {
+    let test = "progress_shows_on_a_terminal_only_and_leaves_the_data_alone";
+    if !common::have(test, "script") {
+        return;
+    }
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    // On a terminal: the listener runs under `script` (util-linux), so its stderr is a
+    // pty whose output lands in `terminal.txt`; its stdout is a plain file.
+    let ticket_file = home.file("ticket.json");
+    let received = home.file("received.bin");
+    let terminal = home.file("terminal.txt");
+    let inner = format!(
+        "exec {} listen -i {key_a} --bind 127.0.0.1:0 --ticket-file {} --progress \
+         < /dev/null > {}",
+        bin!("p2p-pipe").display(),
+        ticket_file.display(),
+        received.display()
+    );
+    let mut cmd = common::command(Path::new("script"), home.path());
+    // A terminal that can redraw a line (the harness sets TERM=dumb, which cannot).
+    cmd.args(["-qfec", &inner, terminal.to_str().unwrap()])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut script = Guard(cmd.spawn().unwrap());
+    let end = Instant::now() + WAIT;
+    while !std::fs::read_to_string(&ticket_file).is_ok_and(|t| t.ends_with('\n')) {
+        assert!(
+            Instant::now() < end,
+            "no ticket from the listener under script"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let ticket: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ticket_file).unwrap()).unwrap();
+    let connect = |home: &Home, ticket: &Value| {
+        Pipe::start(home.pipe(&[
+            "connect",
+            ticket["ticket"].as_str().unwrap(),
+            "-i",
+            &key_b,
+            "-q",
+        ]))
+    };
+    let shown = || {
+        std::fs::read_to_string(&terminal)
+            .is_ok_and(|t| t.contains("received") && t.contains("/s)"))
+    };
+    let mut c = connect(&home, &ticket);
+    let sent = trickle(&mut c, 100, shown);
+    assert!(c.wait(WAIT).success(), "{}", c.stderr());
+    let status = script
+        .wait_until(WAIT)
+        .expect("the listener under script never exited");
+    assert!(status.success(), "listener under script: {status}");
+    let screen = std::fs::read_to_string(&terminal).unwrap();
+    assert!(shown(), "no progress line on the terminal:\n{screen}");
+    assert!(screen.contains("sent 0 B, received "), "{screen}");
+    assert_eq!(
+        sha(&std::fs::read(&received).unwrap()),
+        sha(&sent),
+        "the data on stdout differs from what was sent"
+    );
+    // Not on a terminal (stderr a pipe): the same transfer prints no progress at all.
+    let (mut l, ticket) = listener(&home, &key_a, &["--progress"]);
+    drop(l.stdin.take());
+    let mut c = connect(&home, &ticket);
+    let sent = trickle(&mut c, 16, || false);
+    assert_eq!(
+        sha(l.read_to_eof(WAIT)),
+        sha(&sent),
+        "listener received other bytes"
+    );
+    assert!(c.wait(WAIT).success(), "{}", c.stderr());
+    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+    let err = l.stderr();
+    assert!(err.contains("p2p-pipe: closed:"), "{err}");
+    assert!(
+        !err.contains(", received ") && !err.contains("/s)") && !err.contains('\x1b'),
+        "progress was drawn without a terminal:\n{err:?}"
+    );
+}
+
+/// A network namespace with nothing but `lo`, deleted on drop: dumbpipe's defaults
+/// reach out to public relays and discovery servers, so it runs nowhere else.
+struct LoOnly(String);
+
+impl LoOnly {
+    fn new(test: &str) -> Option<LoOnly> {
+        if !common::is_root() {
+            common::skip(test, "a network namespace needs root");
+            return None;
+        }
+        let ns = LoOnly(format!("p2pdp{}x{}", std::process::id(), rand_tag()));
+        for args in [
+            vec!["netns", "add", &ns.0],
+            vec!["-n", &ns.0, "link", "set", "lo", "up"],
+        ] {
+            let status = Command::new("ip").args(&args).status().unwrap();
+            assert!(status.success(), "ip {args:?} failed");
+        }
+        Some(ns)
+    }
+
+    /// `program` run inside the namespace.
+    fn command(&self, program: &Path, home: &Home) -> Command {
+        let mut cmd = common::command(Path::new("ip"), home.path());
+        cmd.args(["netns", "exec", &self.0])
+            .arg(program)
+            .current_dir(home.path());
+        cmd
+    }
+}
+
+impl Drop for LoOnly {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+#[ignore = "needs dumbpipe, a 10-25 minute cargo build: run by scripts/interop-dumbpipe"]
+fn connect_dumbpipe_pipes_both_ways_with_a_real_dumbpipe_listener() {
+    let test = "connect_dumbpipe_pipes_both_ways_with_a_real_dumbpipe_listener";
+    if !common::have(test, "dumbpipe") {
+        return;
+    }
+    let Some(ns) = LoOnly::new(test) else {
+        return;
+    };
+    let home = Home::new();
+    let (key, _) = home.key("b.json");
+    let mut dumbpipe = ns.command(Path::new("dumbpipe"), &home);
+    dumbpipe.args(["listen", "--ipv4-addr", "127.0.0.1:0"]);
+    let mut l = Pipe::start(dumbpipe);
+    // It first waits (5 s at most) for a home relay it cannot reach from here.
+    let end = Instant::now() + WAIT;
+    let ticket = loop {
+        let err = l.stderr();
+        if let Some(at) = err.find("dumbpipe connect endpoint") {
+            let ticket = err[at + "dumbpipe connect ".len()..]
+                .split_whitespace()
+                .next();
+            if let Some(ticket) = ticket.filter(|_| err[at..].contains('\n')) {
+                break ticket.to_owned();
+            }
+        }
+        assert!(Instant::now() < end, "no ticket from dumbpipe:\n{err}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let up = random_bytes(3 << 20, 7);
+    let down = random_bytes(2 << 20, 8);
+    let mut c = Pipe::start({
+        let mut cmd = ns.command(&bin!("p2p-pipe"), &home);
+        cmd.args(["connect", "--dumbpipe", &ticket, "-i", &key]);
+        cmd
+    });
+    let fed_c = c.feed(up.clone(), true);
+    let fed_l = l.feed(down.clone(), true);
+    assert_eq!(
+        sha(l.read_to_eof(WAIT)),
+        sha(&up),
+        "dumbpipe received other bytes"
+    );
+    assert_eq!(
+        sha(c.read_to_eof(WAIT)),
+        sha(&down),
+        "p2p-pipe received other bytes"
+    );
+    fed_c.join().unwrap();
+    fed_l.join().unwrap();
+    assert!(c.wait(WAIT).success(), "p2p-pipe: {}", c.stderr());
+    assert!(l.wait(WAIT).success(), "dumbpipe: {}", l.stderr());
+    assert!(c.stderr().contains("path: direct"), "{}", c.stderr());
+}
+
+#[test]
+#[ignore = "needs dumbpipe, a 10-25 minute cargo build: run by scripts/interop-dumbpipe"]
+fn listen_dumbpipe_is_reached_by_a_real_dumbpipe_connect() {
+    let test = "listen_dumbpipe_is_reached_by_a_real_dumbpipe_connect";
+    if !common::have(test, "dumbpipe") {
+        return;
+    }
+    let Some(ns) = LoOnly::new(test) else {
+        return;
+    };
+    let home = Home::new();
+    let (key, id) = home.key("a.json");
+    let mut l = Pipe::start({
+        let mut cmd = ns.command(&bin!("p2p-pipe"), &home);
+        cmd.args(["listen", "--dumbpipe", "--bind", "127.0.0.1:0", "-i", &key]);
+        cmd
+    });
+    let end = Instant::now() + WAIT;
+    let ticket = loop {
+        let err = l.stderr();
+        let line = err
+            .lines()
+            .find_map(|l| l.strip_prefix("p2p-pipe: dumbpipe connect "));
+        if let Some(ticket) = line.filter(|_| err.ends_with('\n')) {
+            break ticket.to_owned();
+        }
+        assert!(Instant::now() < end, "no dumbpipe ticket:\n{err}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let up = random_bytes(3 << 20, 9);
+    let down = random_bytes(2 << 20, 10);
+    let mut c = Pipe::start({
+        let mut cmd = ns.command(Path::new("dumbpipe"), &home);
+        cmd.args(["connect", &ticket]);
+        cmd
+    });
+    let fed_c = c.feed(up.clone(), true);
+    let fed_l = l.feed(down.clone(), true);
+    assert_eq!(
+        sha(l.read_to_eof(WAIT)),
+        sha(&up),
+        "p2p-pipe received other bytes"
+    );
+    assert_eq!(
+        sha(c.read_to_eof(WAIT)),
+        sha(&down),
+        "dumbpipe received other bytes"
+    );
+    fed_c.join().unwrap();
+    fed_l.join().unwrap();
+    assert!(c.wait(WAIT).success(), "dumbpipe: {}", c.stderr());
+    assert!(l.wait(WAIT).success(), "p2p-pipe: {}", l.stderr());
+    // The ticket named the listener's own key: dumbpipe's handshake checked it.
+    assert!(ticket.starts_with("endpoint"), "{ticket}");
+    assert!(
+        l.stderr().contains(&format!("listening as {id}")),
+        "{}",
+        l.stderr()
     );
 }

@@ -128,6 +128,10 @@ pub struct ListenArgs {
     /// Forward each incoming stream to this TCP address instead of stdin/stdout
     #[arg(long, value_name = "tcp://HOST:PORT", value_parser = address::socket)]
     pub forward: Option<SocketAddr>,
+    /// Speak dumbpipe's protocol: print a dumbpipe ticket (endpoint…) that
+    /// `dumbpipe connect` reaches this listener's direct addresses with
+    #[arg(long, conflicts_with_all = ["forward", "rendezvous", "relay", "keep"])]
+    pub dumbpipe: bool,
 }
 
 /// `p2p-pipe connect`.
@@ -186,6 +190,10 @@ pub struct ConnectArgs {
     /// How long finding a path may take
     #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = duration::parse)]
     pub timeout: Duration,
+    /// TARGET is a dumbpipe ticket (endpoint…, from `dumbpipe listen`): speak
+    /// dumbpipe's protocol to its direct addresses
+    #[arg(long, conflicts_with_all = ["peer_file", "local", "relay_first"])]
+    pub dumbpipe: bool,
     #[command(flatten)]
     pub dht: DhtOptions,
 }

@@ -4,12 +4,13 @@
 
 use crate::args::{ConnectArgs, Signal};
 use crate::report::{Counters, Reporter};
-use crate::{forward, paths, session, target};
+use crate::{dumbpipe, forward, paths, session, target};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::shutdown;
 use p2p_shared::connect::path::{Candidate, Dialer, Path, Via};
 use p2p_shared::connect::quic::ALPN_PIPE;
 use p2p_shared::connect::upgrade;
+use p2p_shared::connect::ticket::Ticket;
 use p2p_shared::identity::Identity;
 use p2p_shared::{Error, Result, Status, diag};
 use std::net::SocketAddr;
@@ -21,6 +22,10 @@ pub const LINGER: Duration = Duration::from_secs(2);
 
 /// `p2p-pipe connect`.
 pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
+    // stdin is read while the path is found (but not when it carries the signalled
+    // candidate first, or when TCP connections are forwarded instead).
+    let stdin = (args.local.is_none() && args.common.signal == Signal::Rendezvous)
+        .then(session::read_stdin);
     let identity = paths::identity(&args.common, ctx)?;
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let bind = args
@@ -68,7 +73,12 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
                 let progress = crate::report::progress(&args.common, ctx, counters.clone());
                 let outcome = smol::future::or(
                     async {
-                        pipe(&path.conn, counters.clone()).await?;
+                        let stdin = stdin.unwrap_or_else(session::read_stdin);
+                        if args.dumbpipe {
+                            dumbpipe::pipe(&path.conn, stdin, counters.clone()).await?;
+                        } else {
+                            pipe(&path.conn, counters.clone(), stdin).await?;
+                        }
                         Ok("both directions delivered")
                     },
                     interrupted(),
@@ -120,9 +130,21 @@ pub async fn interrupted<T>() -> Result<T> {
     Err(Error::failure("interrupted"))
 }
 
-async fn pipe(conn: &quinn::Connection, counters: Arc<Counters>) -> Result<session::Ended> {
+async fn pipe(
+    conn: &quinn::Connection,
+    counters: Arc<Counters>,
+    stdin: session::Stdin,
+) -> Result<session::Ended> {
     let (send, recv) = session::open(conn).await?;
-    session::pipe(conn, send, recv, counters, true).await
+    session::pipe(
+        conn,
+        send,
+        recv,
+        counters,
+        stdin,
+        session::write_stdout(true)?,
+    )
+    .await
 }
 
 /// Resolves the target and walks its candidates.
@@ -132,7 +154,26 @@ fn dial(
     bind: SocketAddr,
     reporter: &Reporter,
 ) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
-    let (ticket, found) = target::resolve(args)?;
+    let (ticket, found) = if args.dumbpipe {
+        let text = args.target.as_deref().unwrap_or_default().trim();
+        let theirs =
+            dumbpipe::parse(text).map_err(|e| Error::usage(format!("bad dumbpipe ticket: {e}")))?;
+        for url in &theirs.relays {
+            reporter.failed(
+                "relayed",
+                &format!("{url}: an iroh relay, whose protocol is not spoken here"),
+            );
+        }
+        let ticket = Ticket {
+            id: theirs.id,
+            addrs: theirs.addrs,
+            rendezvous: None,
+            relay: None,
+        };
+        (ticket, "dumbpipe ticket")
+    } else {
+        target::resolve(args)?
+    };
     let mut candidates = Vec::new();
     if !ticket.addrs.is_empty() {
         candidates.push(Candidate::Direct(ticket.addrs.clone()));
@@ -173,7 +214,12 @@ fn dial(
     }
     let dialer = Dialer {
         identity: identity.clone(),
-        alpn: ALPN_PIPE.to_vec(),
+        alpn: if args.dumbpipe {
+            dumbpipe::ALPN
+        } else {
+            ALPN_PIPE
+        }
+        .to_vec(),
         tuning: paths::tuning(&args.common),
         bind,
         direct_timeout: paths::DIRECT_TIMEOUT,

@@ -38,7 +38,14 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let listen = Listen {
         allow: allow_list(&args.allow)?,
-        alpns: vec![ALPN_PIPE.to_vec()],
+        alpns: vec![
+            if args.dumbpipe {
+                crate::dumbpipe::ALPN
+            } else {
+                ALPN_PIPE
+            }
+            .to_vec(),
+        ],
     };
     let tuning = paths::tuning(&args.common);
     let binds = if args.binds.is_empty() {
@@ -101,6 +108,12 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
                 .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}"))
         );
         publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
+        if args.dumbpipe {
+            ctx.note(format_args!(
+                "dumbpipe connect {}",
+                crate::dumbpipe::encode(&ticket.id, &ticket.addrs)
+            ));
+        }
         for endpoint in endpoints {
             spawn_acceptor(endpoint, Via::Direct, tx.clone());
         }
@@ -137,6 +150,14 @@ async fn serve(
     rx: &smol::channel::Receiver<Arrival>,
 ) -> Result<Status> {
     let mut status = Status::Success;
+    // stdin is read and the stdout writer started before a peer arrives, so that the
+    // first bytes each way wait for no thread to start (not when stdin carried the
+    // signalled candidate, nor when streams are forwarded to TCP).
+    let early = args.forward.is_none() && args.common.signal == Signal::Rendezvous;
+    let mut stdin = early.then(session::read_stdin);
+    let mut stdout = early
+        .then(|| session::write_stdout(!args.keep))
+        .transpose()?;
     while let Ok(arrival) = rx.recv().await {
         let Arrival {
             peer,
@@ -181,6 +202,17 @@ async fn serve(
                     .await
                     .map(|()| true)
             }
+            None if args.dumbpipe => {
+                reporter.path(&peer, via, &conn, local, "the peer connected");
+                let out = match stdout.take() {
+                    Some(out) => out,
+                    None => session::write_stdout(true)?,
+                };
+                let input = stdin.take().unwrap_or_else(session::read_stdin);
+                crate::dumbpipe::serve(&conn, input, out, counters.clone())
+                    .await
+                    .map(|()| true)
+            }
             None => match session::accept(&conn).await {
                 Ok(None) => continue,
                 Ok(Some((send, recv))) => {
@@ -194,8 +226,13 @@ async fn serve(
                         endpoint.turn().cloned(),
                     ));
                     let progress = crate::report::progress(&args.common, ctx, counters.clone());
+                    let out = match stdout.take() {
+                        Some(out) => out,
+                        None => session::write_stdout(!args.keep)?,
+                    };
+                    let input = stdin.take().unwrap_or_else(session::read_stdin);
                     let ended =
-                        session::pipe(&conn, send, recv, counters.clone(), !args.keep).await;
+                        session::pipe(&conn, send, recv, counters.clone(), input, out).await;
                     progress.finish();
                     drop(watch);
                     ended.map(|_| true)
@@ -356,7 +393,7 @@ fn publish_ticket(ticket: &Ticket, file: Option<&Path>, ctx: &Ctx) -> Result<()>
         // Written beside and renamed, so a reader never sees half a record.
         let tmp = path.with_extension("tmp");
         let mut out = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        writeln!(out, "{}", ticket.to_record())?;
+        out.write_all(format!("{}\n", ticket.to_record()).as_bytes())?;
         out.sync_all()?;
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     }

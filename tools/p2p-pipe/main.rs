@@ -3,6 +3,7 @@
 
 mod args;
 mod connect;
+mod dumbpipe;
 mod forward;
 mod listen;
 mod paths;

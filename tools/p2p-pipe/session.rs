@@ -97,14 +97,15 @@ pub async fn pipe(
     send: SendStream,
     recv: RecvStream,
     counters: Arc<Counters>,
-    close_stdout: bool,
+    stdin: Stdin,
+    stdout: Stdout,
 ) -> Result<Ended> {
     let recv_id = u64::from(recv.id());
     let send_id = u64::from(send.id());
-    let up = smol::spawn(stdin_to(send, counters.clone()));
+    let up = smol::spawn(stdin_to(send, stdin, counters.clone()));
     // A reader that goes away ends the session at once, without waiting for the bye.
     let down = async {
-        match to_stdout(recv, &counters, close_stdout).await {
+        match to_stdout(recv, &counters, stdout).await {
             Ok(Ended::Clean) => send_bye(conn, recv_id).await.map_err(Stop::Failed),
             Ok(Ended::ReaderGone) => Err(Stop::ReaderGone),
             Err(e) => Err(Stop::Failed(e)),
@@ -123,7 +124,7 @@ pub async fn pipe(
         async {
             // The send direction only ends early with an error; otherwise wait for `done`.
             match up.await {
-                Ok(()) => smol::future::pending().await,
+                Ok(_) => smol::future::pending().await,
                 Err(e) => Err(e),
             }
         },
@@ -137,8 +138,13 @@ pub async fn pipe(
     ended
 }
 
-/// Copies stdin into the stream, then finishes it (the peer reads EOF).
-async fn stdin_to(mut send: SendStream, counters: Arc<Counters>) -> Result<()> {
+/// Chunks of stdin, read by a thread of their own.
+pub struct Stdin(smol::channel::Receiver<std::io::Result<Vec<u8>>>);
+
+/// Starts reading stdin (at most [`QUEUE`] chunks ahead). A dialer starts before it
+/// connects, so the first bytes are at hand, and leave with the stream header, the
+/// moment the handshake is done.
+pub fn read_stdin() -> Stdin {
     let (tx, rx) = smol::channel::bounded::<std::io::Result<Vec<u8>>>(QUEUE);
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin();
@@ -159,7 +165,17 @@ async fn stdin_to(mut send: SendStream, counters: Arc<Counters>) -> Result<()> {
             }
         }
     });
-    while let Ok(chunk) = rx.recv().await {
+    Stdin(rx)
+}
+
+/// Copies stdin into the stream, then finishes it (the peer reads EOF); returns the
+/// stream, whose acknowledgement may still be awaited.
+pub async fn stdin_to(
+    mut send: SendStream,
+    stdin: Stdin,
+    counters: Arc<Counters>,
+) -> Result<SendStream> {
+    while let Ok(chunk) = stdin.0.recv().await {
         let chunk = chunk.map_err(|e| Error::failure(format!("reading stdin: {e}")))?;
         let len = chunk.len() as u64;
         send.write_chunk(chunk.into())
@@ -170,13 +186,30 @@ async fn stdin_to(mut send: SendStream, counters: Arc<Counters>) -> Result<()> {
     // Finishing fails only when the stream was already reset; the write error above
     // (or the connection's end) reports that case.
     let _ = send.finish();
-    Ok(())
+    Ok(send)
 }
 
-/// Copies the stream to stdout; at its end, closes stdout so the reader sees EOF.
-async fn to_stdout(mut recv: RecvStream, counters: &Counters, close: bool) -> Result<Ended> {
-    let (tx, rx) = smol::channel::bounded::<bytes::Bytes>(QUEUE);
-    let (done_tx, done_rx) = smol::channel::bounded::<std::io::Result<()>>(1);
+/// What the stdout writer is told.
+enum Out {
+    /// Bytes to write.
+    Data(bytes::Bytes),
+    /// The peer's direction ended: flush (and close, if so made).
+    End,
+}
+
+/// stdout, written by a thread of its own.
+pub struct Stdout {
+    tx: smol::channel::Sender<Out>,
+    done: smol::channel::Receiver<std::io::Result<()>>,
+}
+
+/// Starts the stdout writer ahead of the stream, so that no thread is started between
+/// the first bytes' arrival and their writing. With `close`, stdout is closed at the
+/// end of the peer's data (the reader sees EOF), otherwise only flushed (a listener
+/// with `--keep` serves the next peer). A writer dropped unused leaves stdout alone.
+pub fn write_stdout(close: bool) -> Result<Stdout> {
+    let (tx, rx) = smol::channel::bounded::<Out>(QUEUE);
+    let (done_tx, done) = smol::channel::bounded::<std::io::Result<()>>(1);
     let out = File::from(
         std::io::stdout()
             .as_fd()
@@ -186,21 +219,30 @@ async fn to_stdout(mut recv: RecvStream, counters: &Counters, close: bool) -> Re
     std::thread::spawn(move || {
         let _ = done_tx.send_blocking(write_out(out, &rx, close));
     });
+    Ok(Stdout { tx, done })
+}
+
+/// Copies the stream to stdout through `stdout`'s writer, to the stream's end.
+pub async fn to_stdout(mut recv: RecvStream, counters: &Counters, stdout: Stdout) -> Result<Ended> {
+    let Stdout { tx, done } = stdout;
     loop {
         match recv.read_chunk(usize::MAX, true).await {
             Ok(Some(chunk)) => {
                 let len = chunk.bytes.len() as u64;
-                if tx.send(chunk.bytes).await.is_err() {
+                if tx.send(Out::Data(chunk.bytes)).await.is_err() {
                     break;
                 }
                 counters.received.fetch_add(len, Ordering::Relaxed);
             }
-            Ok(None) => break,
+            Ok(None) => {
+                let _ = tx.send(Out::End).await;
+                break;
+            }
             Err(e) => return Err(read_error(&e)),
         }
     }
     drop(tx);
-    match done_rx.recv().await {
+    match done.recv().await {
         Ok(Ok(())) => Ok(Ended::Clean),
         Ok(Err(e)) if e.kind() == ErrorKind::BrokenPipe => {
             let _ = recv.stop(CODE_READER_GONE.into());
@@ -211,15 +253,16 @@ async fn to_stdout(mut recv: RecvStream, counters: &Counters, close: bool) -> Re
     }
 }
 
-/// Writes every chunk to `out`; with `close`, then closes stdout (fd 1 too, so the
-/// reader gets EOF: it is replaced by /dev/null).
-fn write_out(
-    mut out: File,
-    rx: &smol::channel::Receiver<bytes::Bytes>,
-    close: bool,
-) -> std::io::Result<()> {
-    while let Ok(chunk) = rx.recv_blocking() {
-        out.write_all(&chunk)?;
+/// Writes every chunk to `out` until told the end; with `close`, then closes stdout
+/// (fd 1 too, so the reader gets EOF: it is replaced by /dev/null).
+fn write_out(mut out: File, rx: &smol::channel::Receiver<Out>, close: bool) -> std::io::Result<()> {
+    loop {
+        match rx.recv_blocking() {
+            Ok(Out::Data(chunk)) => out.write_all(&chunk)?,
+            Ok(Out::End) => break,
+            // Dropped unused, or the session failed: stdout stays as it is.
+            Err(_) => return out.flush(),
+        }
     }
     out.flush()?;
     drop(out);

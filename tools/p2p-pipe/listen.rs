@@ -47,7 +47,6 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
             .to_vec(),
         ],
     };
-    let tuning = paths::tuning(&args.common);
     let binds = if args.binds.is_empty() {
         vec![SocketAddr::from(([0, 0, 0, 0], 0))]
     } else {
@@ -65,81 +64,96 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
         ctx.note(format_args!("punched a path to {peer}"));
         spawn_acceptor(Arc::new(endpoint), via, tx.clone());
     } else {
-        let mut endpoints = Vec::new();
-        for bind in &binds {
-            endpoints.push(Arc::new(Endpoint::bind(
-                &identity,
-                *bind,
-                Some(listen.clone()),
-                tuning,
-            )?));
-        }
-        let relayed = match args.common.relay {
-            Some(server) => {
-                let (endpoint, relayed, allocation) = listen_relayed(
-                    &identity,
-                    binds[0],
-                    server,
-                    paths::relay_credentials(&args.common),
-                    listen.clone(),
-                    tuning,
-                )?;
-                ctx.note(format_args!(
-                    "relayed address udp://{relayed} on turn://{server}"
-                ));
-                Some((Arc::new(endpoint), relayed, allocation))
-            }
-            None => None,
-        };
-        let ticket = Ticket {
-            id: identity.id(),
-            addrs: advertised(&endpoints)?,
-            rendezvous: args.common.rendezvous,
-            relay: relayed.as_ref().map(|(_, addr, _)| *addr),
-        };
-        narrate!(
-            "candidates in the ticket: direct {:?}, rendezvous {}, relay {}",
-            ticket.addrs,
-            ticket
-                .rendezvous
-                .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}")),
-            ticket
-                .relay
-                .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}"))
-        );
-        publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
-        if args.dumbpipe {
-            ctx.note(format_args!(
-                "dumbpipe connect {}",
-                crate::dumbpipe::encode(&ticket.id, &ticket.addrs)
-            ));
-        }
-        for endpoint in endpoints {
-            spawn_acceptor(endpoint, Via::Direct, tx.clone());
-        }
-        let allocation = relayed
-            .as_ref()
-            .map(|(_, _, allocation)| allocation.clone());
-        if let Some((endpoint, _, _)) = relayed {
-            spawn_acceptor(endpoint, Via::Relayed, tx.clone());
-        }
-        if let Some(server) = args.common.rendezvous {
-            spawn_puncher(
-                &identity,
-                binds[0],
-                server,
-                listen.clone(),
-                tuning,
-                allocation,
-                tx.clone(),
-            );
-        }
+        start_listening(args, ctx, &identity, &listen, &binds, &tx)?;
     }
     drop(tx);
     smol::block_on(smol::future::or(
         serve(args, ctx, &reporter, &rx),
         crate::connect::interrupted(),
     ))
+}
+
+/// Binds the direct endpoints (and the relayed one with `--relay`), publishes the
+/// ticket, and starts accepting on each, and punching for callers of the rendezvous.
+fn start_listening(
+    args: &ListenArgs,
+    ctx: &Ctx,
+    identity: &Identity,
+    listen: &Listen,
+    binds: &[SocketAddr],
+    tx: &smol::channel::Sender<Arrival>,
+) -> Result<()> {
+    let tuning = paths::tuning(&args.common);
+    let mut endpoints = Vec::new();
+    for bind in binds {
+        endpoints.push(Arc::new(Endpoint::bind(
+            identity,
+            *bind,
+            Some(listen.clone()),
+            tuning,
+        )?));
+    }
+    let relayed = match args.common.relay {
+        Some(server) => {
+            let (endpoint, relayed, allocation) = listen_relayed(
+                identity,
+                binds[0],
+                server,
+                paths::relay_credentials(&args.common),
+                listen.clone(),
+                tuning,
+            )?;
+            ctx.note(format_args!(
+                "relayed address udp://{relayed} on turn://{server}"
+            ));
+            Some((Arc::new(endpoint), relayed, allocation))
+        }
+        None => None,
+    };
+    let ticket = Ticket {
+        id: identity.id(),
+        addrs: advertised(&endpoints)?,
+        rendezvous: args.common.rendezvous,
+        relay: relayed.as_ref().map(|(_, addr, _)| *addr),
+    };
+    narrate!(
+        "candidates in the ticket: direct {:?}, rendezvous {}, relay {}",
+        ticket.addrs,
+        ticket
+            .rendezvous
+            .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}")),
+        ticket
+            .relay
+            .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}"))
+    );
+    publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
+    if args.dumbpipe {
+        ctx.note(format_args!(
+            "dumbpipe connect {}",
+            crate::dumbpipe::encode(&ticket.id, &ticket.addrs)
+        ));
+    }
+    for endpoint in endpoints {
+        spawn_acceptor(endpoint, Via::Direct, tx.clone());
+    }
+    let allocation = relayed
+        .as_ref()
+        .map(|(_, _, allocation)| allocation.clone());
+    if let Some((endpoint, _, _)) = relayed {
+        spawn_acceptor(endpoint, Via::Relayed, tx.clone());
+    }
+    if let Some(server) = args.common.rendezvous {
+        spawn_puncher(
+            identity,
+            binds[0],
+            server,
+            listen.clone(),
+            tuning,
+            allocation,
+            tx.clone(),
+        );
+    }
+    Ok(())
 }
 
 /// Serves arrivals: one (or, with `--keep`, one after another).
@@ -166,32 +180,13 @@ async fn serve(
             endpoint,
         } = arrival;
         let local = endpoint.local_addr()?;
-        if let Some(turn) = endpoint.turn().filter(|_| via == Via::Relayed) {
-            // Ends when the connection moves off the relay or ends.
-            let (conn, turn) = (conn.clone(), turn.clone());
-            smol::spawn(async move {
-                if let Err(e) = upgrade::listener(&conn, &turn).await
-                    && conn.close_reason().is_none()
-                {
-                    diag::warn(format_args!("looking for a direct path: {e}"));
-                }
-            })
-            .detach();
+        if via == Via::Relayed {
+            look_for_direct_path(&endpoint, &conn);
         }
         if let (Some(target), true) = (args.forward, args.keep) {
             // Forwarding peers are served side by side (each ssh is its own peer).
             reporter.path(&peer, via, &conn, local, "the peer connected");
-            let reporter = reporter.clone();
-            smol::spawn(async move {
-                let counters = Arc::new(Counters::default());
-                let outcome = forward::serve(&conn, target, counters.clone()).await;
-                let reason = match &outcome {
-                    Ok(()) => "the peer closed the connection".to_owned(),
-                    Err(e) => e.message().to_owned(),
-                };
-                reporter.closed(&peer, &counters, &conn, outcome.is_ok(), &reason);
-            })
-            .detach();
+            spawn_forward(reporter.clone(), peer, conn, target);
             continue;
         }
         let counters = Arc::new(Counters::default());
@@ -257,6 +252,37 @@ async fn serve(
         }
     }
     Err(Error::failure("no endpoint is listening any more"))
+}
+
+/// Keeps trying for a direct path beside a relayed connection; the task ends when the
+/// connection moves off the relay or ends.
+fn look_for_direct_path(endpoint: &Endpoint, conn: &quinn::Connection) {
+    let Some(turn) = endpoint.turn() else {
+        return;
+    };
+    let (conn, turn) = (conn.clone(), turn.clone());
+    smol::spawn(async move {
+        if let Err(e) = upgrade::listener(&conn, &turn).await
+            && conn.close_reason().is_none()
+        {
+            diag::warn(format_args!("looking for a direct path: {e}"));
+        }
+    })
+    .detach();
+}
+
+/// Forwards one peer's streams to `target` in the background, reporting its end.
+fn spawn_forward(reporter: Reporter, peer: PeerId, conn: quinn::Connection, target: SocketAddr) {
+    smol::spawn(async move {
+        let counters = Arc::new(Counters::default());
+        let outcome = forward::serve(&conn, target, counters.clone()).await;
+        let reason = match &outcome {
+            Ok(()) => "the peer closed the connection".to_owned(),
+            Err(e) => e.message().to_owned(),
+        };
+        reporter.closed(&peer, &counters, &conn, outcome.is_ok(), &reason);
+    })
+    .detach();
 }
 
 /// Accepts connections on `endpoint` and hands every established one on.

@@ -43,7 +43,7 @@ pub fn enabled(level: u8) -> bool {
     level > 0 && self::level() >= level
 }
 
-/// Writes one narration line (when its `level` is enabled); use [`narrate!`] and
+/// Writes one narration line (when its `level` is enabled); use [`narrate!`](crate::narrate) and
 /// [`narrate_packet!`](crate::narrate_packet), which build the message only when it is
 /// told.
 pub fn say(level: u8, message: fmt::Arguments<'_>) {

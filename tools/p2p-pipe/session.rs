@@ -103,15 +103,26 @@ pub async fn pipe(
     let recv_id = u64::from(recv.id());
     let send_id = u64::from(send.id());
     let up = smol::spawn(stdin_to(send, stdin, counters.clone()));
+    // Set once the peer's bye says it read all of this side's data.
+    let peer_done = std::cell::Cell::new(false);
     // A reader that goes away ends the session at once, without waiting for the bye.
     let down = async {
         match to_stdout(recv, &counters, stdout).await {
-            Ok(Ended::Clean) => send_bye(conn, recv_id).await.map_err(Stop::Failed),
+            Ok(Ended::Clean) => match send_bye(conn, recv_id).await {
+                // Both directions are delivered; a peer that left before our bye's
+                // acknowledgement came back (its close lost on the way) changes nothing.
+                Err(_) if peer_done.get() => Ok(()),
+                other => other.map_err(Stop::Failed),
+            },
             Ok(Ended::ReaderGone) => Err(Stop::ReaderGone),
             Err(e) => Err(Stop::Failed(e)),
         }
     };
-    let bye = async { wait_bye(conn, send_id).await.map_err(Stop::Failed) };
+    let bye = async {
+        wait_bye(conn, send_id).await.map_err(Stop::Failed)?;
+        peer_done.set(true);
+        Ok(())
+    };
     let done = smol::future::try_zip(down, bye);
     let ended = smol::future::or(
         async {

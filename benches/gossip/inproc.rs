@@ -11,17 +11,14 @@
 
 use super::{Member, STATS_EVERY, Seen};
 use p2p_shared::addr::{Addr, Scheme};
-use p2p_shared::connect::quic::endpoint::Listen;
-use p2p_shared::connect::quic::{ALPN_GOSSIP, Allow, Endpoint, Tuning};
 use p2p_shared::gossip::driver::{DRAIN, Driver};
-use p2p_shared::gossip::net::{LinkEvent, Net};
+use p2p_shared::gossip::net::{self, LinkEvent, Net};
 use p2p_shared::gossip::rate::RateLimit;
 use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo};
 use p2p_shared::identity::Identity;
 use p2p_shared::ndjson::peer::now_millis;
 use serde_json::{Value, json};
 use smol::channel::Receiver;
-use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -55,17 +52,8 @@ pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>
         rate: 5000.0,
         burst: 10_000.0,
     };
-    let tuning = Tuning {
-        idle_timeout: Duration::from_secs(5),
-        ..Tuning::default()
-    };
-    let listen = Listen {
-        allow: Allow::Anyone,
-        alpns: vec![ALPN_GOSSIP.to_vec()],
-    };
     let bind = "127.0.0.1:0".parse().expect("a literal address");
-    let endpoint =
-        Arc::new(Endpoint::bind(&identity, bind, Some(listen), tuning).expect("binding a node"));
+    let endpoint = net::bind(&identity, bind).expect("binding a node");
     let addr = Addr::from_socket(Scheme::Udp, endpoint.local_addr().expect("bound"));
     let me = PeerInfo {
         id: identity.id(),

@@ -8,11 +8,9 @@ use crate::peers;
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::shutdown;
-use p2p_shared::connect::quic::endpoint::Listen;
-use p2p_shared::connect::quic::{ALPN_GOSSIP, Allow, Endpoint, Tuning};
 use p2p_shared::gossip::driver::{DRAIN, Driver};
 use p2p_shared::gossip::log::Log;
-use p2p_shared::gossip::net::{LinkEvent, Net};
+use p2p_shared::gossip::net::{self, LinkEvent, Net};
 use p2p_shared::gossip::rate::RateLimit;
 use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo};
 use p2p_shared::ndjson::peer::now_millis;
@@ -20,7 +18,6 @@ use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Error, Result, Status, diag};
 use serde_json::{Value, json};
 use smol::channel::{Receiver, Sender};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why the loop stops.
@@ -83,15 +80,7 @@ pub fn run(args: &Args, ctx: &Ctx) -> Result<Status> {
         .collect::<Result<_, String>>()
         .map_err(|e| Error::usage(format!("--peer {e}")))?;
     let cfg = config(args);
-    let tuning = Tuning {
-        idle_timeout: Duration::from_secs(5),
-        ..Tuning::default()
-    };
-    let listen = Listen {
-        allow: Allow::Anyone,
-        alpns: vec![ALPN_GOSSIP.to_vec()],
-    };
-    let endpoint = Arc::new(Endpoint::bind(&identity, args.bind, Some(listen), tuning)?);
+    let endpoint = net::bind(&identity, args.bind)?;
     let bound = endpoint.local_addr()?;
     let (log, restored, bad_lines) = match &args.store {
         Some(path) => {

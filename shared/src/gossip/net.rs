@@ -10,7 +10,9 @@
 
 use super::frame::{FrameDecoder, PeerInfo, Wire};
 use crate::addr::{Addr, Scheme};
-use crate::connect::quic::{ALPN_GOSSIP, Endpoint};
+use crate::connect::quic::endpoint::Listen;
+use crate::connect::quic::{ALPN_GOSSIP, Allow, Endpoint, Tuning};
+use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
 use crate::narrate;
 use smol::channel::{Receiver, Sender, TrySendError};
@@ -64,6 +66,26 @@ pub enum LinkEvent {
         /// The connection.
         conn: quinn::Connection,
     },
+}
+
+/// A gossip node's QUIC endpoint on `addr`: open to anyone who speaks the gossip
+/// protocol (messages are checked by their authors' signatures, not by who relays
+/// them), and a neighbour that goes silent is dropped after 5 s.
+pub fn bind(identity: &Identity, addr: SocketAddr) -> crate::Result<Arc<Endpoint>> {
+    let tuning = Tuning {
+        idle_timeout: Duration::from_secs(5),
+        ..Tuning::default()
+    };
+    let listen = Listen {
+        allow: Allow::Anyone,
+        alpns: vec![ALPN_GOSSIP.to_vec()],
+    };
+    Ok(Arc::new(Endpoint::bind(
+        identity,
+        addr,
+        Some(listen),
+        tuning,
+    )?))
 }
 
 /// The socket address to dial for `addr`, if it is one (udp:// or quic:// with an IP).

@@ -104,12 +104,20 @@ fn listener_admits_only_its_allow_list() {
     let addr = server.local_addr().unwrap();
     bounded(async {
         let outcomes = smol::spawn(async move {
-            let mut outcomes = Vec::new();
+            // The accepted connections are kept (and returned) so that dropping them
+            // cannot close the allowed peer's connection before the test looks at it.
+            let (mut outcomes, mut kept) = (Vec::new(), Vec::new());
             for _ in 0..2 {
                 let incoming = server.accept().await.unwrap();
-                outcomes.push(incoming.accept().await.map(|(peer, _)| peer).ok());
+                match incoming.accept().await {
+                    Ok((peer, conn)) => {
+                        outcomes.push(Some(peer));
+                        kept.push(conn);
+                    }
+                    Err(_) => outcomes.push(None),
+                }
             }
-            outcomes
+            (outcomes, kept, server)
         });
         // In TLS 1.3 the client finishes its handshake before the server has checked
         // the client's key, so the refusal arrives as the connection's close.
@@ -120,7 +128,7 @@ fn listener_admits_only_its_allow_list() {
         }
         let friend = dialer(&b);
         let conn = friend.dial(a.id(), &[addr], ALPN_PIPE).await.unwrap();
-        let outcomes = outcomes.await;
+        let (outcomes, _kept, _server) = outcomes.await;
         assert_eq!(outcomes, vec![None, Some(b.id())]);
         assert!(
             conn.close_reason().is_none(),

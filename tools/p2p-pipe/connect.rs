@@ -8,7 +8,7 @@ use crate::{dumbpipe, forward, paths, session, target};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::cli::shutdown;
 use p2p_shared::connect::path::{Candidate, Dialer, Path, Via};
-use p2p_shared::connect::quic::ALPN_PIPE;
+use p2p_shared::connect::quic::{self, ALPN_PIPE};
 use p2p_shared::connect::ticket::Ticket;
 use p2p_shared::connect::upgrade;
 use p2p_shared::identity::Identity;
@@ -22,6 +22,7 @@ pub const LINGER: Duration = Duration::from_secs(2);
 
 /// `p2p-pipe connect`.
 pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
+    quic::warm::start();
     // stdin is read while the path is found (but not when it carries the signalled
     // candidate first, or when TCP connections are forwarded instead).
     let stdin = (args.local.is_none() && args.common.signal == Signal::Rendezvous)

@@ -9,7 +9,7 @@ use crate::{forward, paths, session};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::connect::path::{Via, await_punch, listen_relayed};
 use p2p_shared::connect::quic::endpoint::Listen;
-use p2p_shared::connect::quic::{ALPN_PIPE, Allow, Endpoint, Tuning};
+use p2p_shared::connect::quic::{self, ALPN_PIPE, Allow, Endpoint, Tuning};
 use p2p_shared::connect::ticket::Ticket;
 use p2p_shared::connect::turn_socket::TurnSocket;
 use p2p_shared::connect::upgrade;
@@ -34,6 +34,7 @@ struct Arrival {
 
 /// `p2p-pipe listen`.
 pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
+    quic::warm::start();
     let identity = paths::identity(&args.common, ctx)?;
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let listen = Listen {

@@ -23,10 +23,12 @@ pub const LINGER: Duration = Duration::from_secs(2);
 /// `p2p-pipe connect`.
 pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
     quic::warm::start();
-    // stdin is read while the path is found (but not when it carries the signalled
-    // candidate first, or when TCP connections are forwarded instead).
-    let stdin = (args.local.is_none() && args.common.signal == Signal::Rendezvous)
-        .then(session::read_stdin);
+    // stdin is read, and the stdout writer started, while the path is found (but not
+    // when they carry the signalled candidates first, or when TCP connections are
+    // forwarded instead).
+    let early = args.local.is_none() && args.common.signal == Signal::Rendezvous;
+    let stdin = early.then(session::read_stdin);
+    let stdout = early.then(|| session::write_stdout(true)).transpose()?;
     let identity = paths::identity(&args.common, ctx)?;
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let bind = args
@@ -75,10 +77,14 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
                 let outcome = smol::future::or(
                     async {
                         let stdin = stdin.unwrap_or_else(session::read_stdin);
+                        let stdout = match stdout {
+                            Some(stdout) => stdout,
+                            None => session::write_stdout(true)?,
+                        };
                         if args.dumbpipe {
-                            dumbpipe::pipe(&path.conn, stdin, counters.clone()).await?;
+                            dumbpipe::pipe(&path.conn, stdin, stdout, counters.clone()).await?;
                         } else {
-                            pipe(&path.conn, counters.clone(), stdin).await?;
+                            pipe(&path.conn, counters.clone(), stdin, stdout).await?;
                         }
                         Ok("both directions delivered")
                     },
@@ -135,17 +141,10 @@ async fn pipe(
     conn: &quinn::Connection,
     counters: Arc<Counters>,
     stdin: session::Stdin,
+    stdout: session::Stdout,
 ) -> Result<session::Ended> {
-    let (send, recv) = session::open(conn).await?;
-    session::pipe(
-        conn,
-        send,
-        recv,
-        counters,
-        stdin,
-        session::write_stdout(true)?,
-    )
-    .await
+    let (send, recv) = session::open(conn, &stdin, &counters).await?;
+    session::pipe(conn, send, recv, counters, stdin, stdout).await
 }
 
 /// Resolves the target and walks its candidates.

@@ -179,20 +179,17 @@ fn varint(out: &mut Vec<u8>, mut value: u64) {
 
 /// The dialer's side: opens dumbpipe's stream, says hello, and pipes stdin/stdout
 /// until both directions are finished and this side's data is acknowledged.
-pub async fn pipe(conn: &Connection, stdin: session::Stdin, counters: Arc<Counters>) -> Result<()> {
+pub async fn pipe(
+    conn: &Connection,
+    stdin: session::Stdin,
+    stdout: session::Stdout,
+    counters: Arc<Counters>,
+) -> Result<()> {
     let (mut send, recv) = conn.open_bi().await.map_err(|e| session::lost(&e))?;
     send.write_all(HELLO)
         .await
         .map_err(|e| Error::failure(format!("sending dumbpipe's hello: {e}")))?;
-    exchange(
-        conn,
-        send,
-        recv,
-        stdin,
-        session::write_stdout(true)?,
-        counters,
-    )
-    .await
+    exchange(conn, send, recv, stdin, stdout, counters).await
 }
 
 /// The listener's side (`listen --dumbpipe`): takes the dialer's stream, checks its

@@ -58,12 +58,24 @@ enum Stop {
     Failed(Error),
 }
 
-/// The dialer's side: opens the stream and makes it visible to the listener.
-pub async fn open(conn: &Connection) -> Result<(SendStream, RecvStream)> {
+/// The dialer's side: opens the stream and makes it visible to the listener. The
+/// first chunk of `stdin`, when already read, leaves with the header in one write (so
+/// in the same packet), not in a packet of its own after it.
+pub async fn open(
+    conn: &Connection,
+    stdin: &Stdin,
+    counters: &Counters,
+) -> Result<(SendStream, RecvStream)> {
     let (mut send, recv) = conn.open_bi().await.map_err(|e| lost(&e))?;
-    send.write_all(&[HEADER])
-        .await
-        .map_err(|e| write_error(&e))?;
+    let mut first = vec![HEADER];
+    if let Ok(chunk) = stdin.0.try_recv() {
+        let chunk = chunk.map_err(|e| Error::failure(format!("reading stdin: {e}")))?;
+        first.extend_from_slice(&chunk);
+    }
+    send.write_all(&first).await.map_err(|e| write_error(&e))?;
+    counters
+        .sent
+        .fetch_add(first.len() as u64 - 1, Ordering::Relaxed);
     Ok((send, recv))
 }
 

@@ -199,8 +199,13 @@ fn a_direct_path_that_goes_silent_goes_back_to_the_relay_in_the_nat_lab() {
     // Host A's firewall now drops everything between it and NAT B's address: the
     // direct path. The relay, on the server, is still reachable.
     cut(&lab, h, "198.51.100.2");
+    let cut_at = Instant::now();
     stdin.write_all(&during).unwrap();
     let back = await_path(&events, 2, "relayed", Duration::from_secs(20));
+    eprintln!(
+        "direct path cut: the connector was back on the relay after {:.1?}",
+        cut_at.elapsed()
+    );
     let reason = back[2]["reason"].as_str().unwrap();
     assert!(reason.contains("went silent"), "{}", back[2]);
     assert_eq!(back[2]["remote"], ticket["relay"], "{}", back[2]);

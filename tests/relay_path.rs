@@ -129,6 +129,30 @@ fn cut(lab: &common::natlab::Lab, home: &Path, ip: &str) {
     }
 }
 
+/// `p2p-pipe listen --relay RELAY` on host A of `lab`, its stdout into
+/// `received.bin` and its events into `listen.ndjson` in `home`, stdin closed;
+/// returns it with its ticket.
+fn lab_listener(lab: &common::natlab::Lab, home: &Path, relay: &str) -> (Running, Value) {
+    let script = format!(
+        "exec \"$0\" listen --relay {relay} --ticket-file ticket.json --events listen.ndjson > received.bin"
+    );
+    let mut listen = lab.command(home, "a", Path::new("sh"), &["-c", &script]);
+    listen.arg(bin!("p2p-pipe")).current_dir(home);
+    let mut listener = Running::start(listen);
+    let end = Instant::now() + WAIT;
+    let ticket: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(home.join("ticket.json"))
+            && text.ends_with('\n')
+        {
+            break serde_json::from_str(text.trim()).unwrap();
+        }
+        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    listener.close_stdin();
+    (listener, ticket)
+}
+
 /// In the NAT lab (root): a pair behind port-restricted NATs starts on the relay
 /// (`--relay-first`) and moves to the direct path between the NATs; then host A's
 /// firewall drops that path. Both sides find it silent, go back to the relay (a
@@ -152,23 +176,7 @@ fn a_direct_path_that_goes_silent_goes_back_to_the_relay_in_the_nat_lab() {
     ));
     relay.wait_for(WAIT, |r| r["type"] == "listening");
     let relay_url = format!("turn://{relay_addr}");
-    let script = format!(
-        "exec \"$0\" listen --relay {relay_url} --ticket-file ticket.json --events listen.ndjson > received.bin"
-    );
-    let mut listen = lab.command(h, "a", Path::new("sh"), &["-c", &script]);
-    listen.arg(bin!("p2p-pipe")).current_dir(h);
-    let mut listener = Running::start(listen);
-    let end = Instant::now() + WAIT;
-    let ticket: Value = loop {
-        if let Ok(text) = std::fs::read_to_string(h.join("ticket.json"))
-            && text.ends_with('\n')
-        {
-            break serde_json::from_str(text.trim()).unwrap();
-        }
-        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    listener.close_stdin();
+    let (mut listener, ticket) = lab_listener(&lab, h, &relay_url);
     let events = h.join("connect.ndjson");
     let listener_events = h.join("listen.ndjson");
     let mut cmd = lab.command(

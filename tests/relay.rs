@@ -14,11 +14,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 const SECRET: &str = "test-secret";
 
 /// Starts `p2p-relay serve` on loopback with `args`; returns it and its address.
-fn serve(home: &Path, args: &[&str]) -> (Running, SocketAddr) {
+pub(crate) fn serve(home: &Path, args: &[&str]) -> (Running, SocketAddr) {
     let mut cmd = common::command(&bin!("p2p-relay"), home);
     cmd.args(["serve", "--bind", "127.0.0.1:0"]).args(args);
     let mut server = Running::start(cmd);
@@ -594,7 +594,7 @@ impl Tap {
 }
 
 /// `p2p-pipe listen` with `args`, its stdout into `out`; returns it with its ticket.
-fn pipe_listener(home: &Path, out: &Path, args: &[&str]) -> (common::Guard, Value) {
+pub(crate) fn pipe_listener(home: &Path, out: &Path, args: &[&str]) -> (common::Guard, Value) {
     let ticket = home.join("ticket.json");
     let _ = std::fs::remove_file(&ticket);
     let mut cmd = common::command(&bin!("p2p-pipe"), home);
@@ -640,7 +640,7 @@ fn pipe_connect(home: &Path, ticket: &Value, data: &[u8], args: &[&str]) -> Valu
 }
 
 /// Waits for the listener to finish and checks it received `data`.
-fn received_intact(mut listener: common::Guard, out: &Path, data: &[u8]) {
+pub(crate) fn received_intact(mut listener: common::Guard, out: &Path, data: &[u8]) {
     let status = listener
         .wait_until(WAIT)
         .expect("the listener did not finish");
@@ -944,7 +944,7 @@ fn a_relay_restarted_mid_stream_ends_both_sides_cleanly() {
 }
 
 /// The `path` events in an events file so far.
-fn path_events(file: &Path) -> Vec<Value> {
+pub(crate) fn path_events(file: &Path) -> Vec<Value> {
     std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()
@@ -954,7 +954,7 @@ fn path_events(file: &Path) -> Vec<Value> {
 }
 
 /// Waits for a `path` event saying `direct` in `file`.
-fn await_direct(file: &Path, within: Duration) -> Value {
+pub(crate) fn await_direct(file: &Path, within: Duration) -> Value {
     let end = Instant::now() + within;
     loop {
         if let Some(e) = path_events(file)
@@ -973,7 +973,7 @@ fn await_direct(file: &Path, within: Duration) -> Value {
 }
 
 /// `len` bytes of a fixed pseudo-random sequence.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {

@@ -26,5 +26,6 @@ mod punch;
 mod punch_lab;
 mod recipes;
 mod relay;
+mod relay_path;
 mod shutdown;
 mod verbose;

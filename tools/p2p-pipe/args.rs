@@ -172,8 +172,10 @@ pub struct ConnectArgs {
     /// Fail (status 1) rather than use a relayed path
     #[arg(long)]
     pub require_direct: bool,
-    /// Try the relayed path first, before direct and punched ones
-    #[arg(long, requires = "relay")]
+    /// Try the relayed path first, before direct and punched ones: through this
+    /// side's allocation with --relay, else straight to the listener's relayed
+    /// address when a rendezvous introduces the two
+    #[arg(long)]
     pub relay_first: bool,
     /// Never use a relayed path, even when the ticket names one and --relay (or
     /// $P2P_RELAY) is set
@@ -181,7 +183,8 @@ pub struct ConnectArgs {
     pub no_relay: bool,
     /// Keep a relayed stream on the relay. By default the pipe keeps looking for a
     /// direct path while relayed (checks from both sides, as ICE does) and moves the
-    /// stream there when one opens (QUIC connection migration), with a `path` event
+    /// stream there when one opens (QUIC connection migration), and back to the relay
+    /// when the direct path goes silent, with a `path` event each time
     #[arg(long, conflicts_with = "no_relay")]
     pub stay_relayed: bool,
     /// Wait this long on a relayed path before looking for a direct one

@@ -48,14 +48,14 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
     reporter.path(&peer, path.via, &path.conn, local, "first path");
     let counters = Arc::new(Counters::default());
     smol::block_on(async {
-        let watch = smol::spawn(crate::report::watch(
+        let watch = crate::report::watch(
             reporter.clone(),
             peer,
             path.via,
             path.conn.clone(),
             local,
             path.endpoint.turn().cloned(),
-        ));
+        );
         let upgrade = look_for_direct(args, &path);
         let outcome = match args.local {
             // Forwarding runs until the connection ends or the user stops it.
@@ -95,8 +95,8 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
                 outcome
             }
         };
-        drop(watch);
         drop(upgrade);
+        watch.finish();
         let reason = match &outcome {
             Ok(reason) => (*reason).to_owned(),
             Err(e) => e.message().to_owned(),
@@ -114,7 +114,8 @@ pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
 }
 
 /// On a relayed path (unless `--stay-relayed`): looks for a direct path after
-/// `--migrate-after` and moves the stream there when one opens; the watch reports it.
+/// `--migrate-after`, moves the stream there when one opens and back to the relay
+/// when it goes silent; the watch reports each move.
 fn look_for_direct(args: &ConnectArgs, path: &Path) -> Option<smol::Task<()>> {
     let turn = path.endpoint.turn()?.clone();
     if args.stay_relayed || path.via != Via::Relayed {
@@ -194,7 +195,12 @@ fn dial(
         // The rendezvous tells the listener this side's public address, and it
         // permits it on its allocation: send to that straight.
         (false, None, Some(peer)) if rendezvous.is_some() => {
-            candidates.push(Candidate::Relayed { server: None, peer });
+            let relayed = Candidate::Relayed { server: None, peer };
+            if args.relay_first {
+                candidates.insert(0, relayed);
+            } else {
+                candidates.push(relayed);
+            }
         }
         (false, Some(_), None) => reporter.failed(
             "relayed",

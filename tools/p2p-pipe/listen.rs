@@ -213,14 +213,14 @@ async fn serve(
                 Ok(None) => continue,
                 Ok(Some((send, recv))) => {
                     reporter.path(&peer, via, &conn, local, "the peer connected");
-                    let watch = smol::spawn(crate::report::watch(
+                    let watch = crate::report::watch(
                         reporter.clone(),
                         peer,
                         via,
                         conn.clone(),
                         local,
                         endpoint.turn().cloned(),
-                    ));
+                    );
                     let progress = crate::report::progress(&args.common, ctx, counters.clone());
                     let out = match stdout.take() {
                         Some(out) => out,
@@ -230,7 +230,7 @@ async fn serve(
                     let ended =
                         session::pipe(&conn, send, recv, counters.clone(), input, out).await;
                     progress.finish();
-                    drop(watch);
+                    watch.finish();
                     ended.map(|_| true)
                 }
                 Err(e) => Err(e),
@@ -255,8 +255,8 @@ async fn serve(
     Err(Error::failure("no endpoint is listening any more"))
 }
 
-/// Keeps trying for a direct path beside a relayed connection; the task ends when the
-/// connection moves off the relay or ends.
+/// Keeps trying for a direct path beside a relayed connection, and checks it once
+/// the connection is on it; the task ends with the connection.
 fn look_for_direct_path(endpoint: &Endpoint, conn: &quinn::Connection) {
     let Some(turn) = endpoint.turn() else {
         return;

@@ -26,7 +26,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Bytes moved by a session, each way.
@@ -178,47 +178,111 @@ impl Reporter {
 /// How often the path is checked for a change.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
-/// Reports every change of path on `conn` until the task is dropped: the peer's
-/// address changing (QUIC migrates a connection when the peer's NAT rebinds or the
-/// peer moves), and a relayed connection (on `turn`) moving to a direct path.
-pub async fn watch(
+/// (how, local, remote) as the stream's packets travel.
+type Current = (Via, SocketAddr, SocketAddr);
+
+/// What the path watch looks at, and what it last reported.
+struct Look {
     reporter: Reporter,
     peer: PeerId,
     via: Via,
     conn: quinn::Connection,
     local: SocketAddr,
     turn: Option<Arc<TurnSocket>>,
-) {
-    // (how, local, remote) as the stream's packets travel now.
-    let current = |conn: &quinn::Connection| {
-        let remote = conn.remote_address();
-        match turn.as_ref().map(|t| (t.route(remote), t.socket_addr())) {
+    now: Mutex<Current>,
+}
+
+impl Look {
+    /// The path the stream's packets take now.
+    fn current(&self) -> Current {
+        let remote = self.conn.remote_address();
+        match self
+            .turn
+            .as_ref()
+            .map(|t| (t.route(remote), t.socket_addr()))
+        {
             Some((Route::Direct(to), Ok(own))) => (Via::Direct, own, to),
-            _ => (via, local, remote),
-        }
-    };
-    let mut now = current(&conn);
-    loop {
-        smol::Timer::after(WATCH_EVERY).await;
-        if conn.close_reason().is_some() {
-            return;
-        }
-        let next = current(&conn);
-        if next != now {
-            let reason = if next.0 == now.0 {
-                format!(
-                    "the peer's address changed from udp://{} (migration)",
-                    now.2
-                )
-            } else if next.0 == Via::Relayed {
-                "back on the relay".to_owned()
-            } else {
-                "a direct path opened: the stream left the relay (QUIC migration)".to_owned()
-            };
-            reporter.path_at(&peer, next.0, &conn, (next.1, next.2), &reason);
-            now = next;
+            // A direct path left: the packets reach the peer through the relay.
+            Some((Route::Back(to), _)) => (Via::Relayed, self.local, to),
+            _ => (self.via, self.local, remote),
         }
     }
+
+    /// Reports the path if it changed since the last look.
+    fn look(&self) {
+        // Why a direct path was left, if it was since the last look.
+        let left = self.turn.as_ref().and_then(|t| t.take_left());
+        let next = self.current();
+        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
+        if next == *now {
+            return;
+        }
+        let reason = if next.0 == now.0 {
+            format!(
+                "the peer's address changed from udp://{} (migration)",
+                now.2
+            )
+        } else if next.0 == Via::Relayed {
+            left.unwrap_or_else(|| "the peer moved the stream back to the relay".to_owned())
+        } else {
+            "a direct path opened: the stream left the relay (QUIC migration)".to_owned()
+        };
+        self.reporter
+            .path_at(&self.peer, next.0, &self.conn, (next.1, next.2), &reason);
+        *now = next;
+    }
+}
+
+/// A running path watch ([`watch`]).
+pub struct PathWatch {
+    look: Arc<Look>,
+    task: smol::Task<()>,
+}
+
+impl PathWatch {
+    /// Stops watching, after a last look (a change since the previous one is
+    /// reported, so the report ends on the path the stream ended on).
+    pub fn finish(self) {
+        drop(self.task);
+        self.look.look();
+    }
+}
+
+/// Reports every change of path on `conn` (from `via`, `local` and the remote
+/// address, as reported when the watch starts) until finished: the peer's address
+/// changing (QUIC migrates a connection when the peer's NAT rebinds or the peer
+/// moves), a relayed connection (on `turn`) moving to a direct path, and back to the
+/// relay when the direct path goes silent.
+pub fn watch(
+    reporter: Reporter,
+    peer: PeerId,
+    via: Via,
+    conn: quinn::Connection,
+    local: SocketAddr,
+    turn: Option<Arc<TurnSocket>>,
+) -> PathWatch {
+    // What the caller reported: the first look reports any change since.
+    let reported = (via, local, conn.remote_address());
+    let look = Arc::new(Look {
+        reporter,
+        peer,
+        via,
+        conn,
+        local,
+        turn,
+        now: Mutex::new(reported),
+    });
+    let watching = look.clone();
+    let task = smol::spawn(async move {
+        loop {
+            smol::Timer::after(WATCH_EVERY).await;
+            if watching.conn.close_reason().is_some() {
+                return;
+            }
+            watching.look();
+        }
+    });
+    PathWatch { look, task }
 }
 
 /// A progress display of bytes each way (with `--progress`, on a terminal only),

@@ -13,11 +13,16 @@
 //! proven address instead (and hands back what arrives from there as coming from the
 //! relayed address). The listener's QUIC sees the dialer's packets arrive from a new
 //! address and migrates the connection there (RFC 9000 section 9).
+//!
+//! A direct path stays in use only while the peer answers checks on it: the time of
+//! the last answer from each address is kept, and a path that went silent is left
+//! ([`Routes::leave`]), so the packets go through the relay again.
 
 use crate::codec::stun::{self, Attribute, Class, Message};
 use crate::codec::turn::{self, Turn as _, attr};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 /// At most this many addresses are remembered as heard from.
 const MAX_HEARD: usize = 32;
@@ -31,6 +36,9 @@ pub enum Route {
     Relayed,
     /// Straight to this address.
     Direct(SocketAddr),
+    /// Through the relay to this address instead: the peer's relayed address, for a
+    /// direct path that was left ([`Routes::send_back`]).
+    Back(SocketAddr),
 }
 
 /// The direct-path state of one TURN socket.
@@ -41,6 +49,10 @@ pub struct Routes {
     heard: HashSet<SocketAddr>,
     checks: HashMap<[u8; 12], SocketAddr>,
     proven: Vec<SocketAddr>,
+    answered: HashMap<SocketAddr, Instant>,
+    left: Option<String>,
+    back: Option<(SocketAddr, SocketAddr)>,
+    dials: Option<SocketAddr>,
 }
 
 impl Routes {
@@ -52,6 +64,10 @@ impl Routes {
             heard: HashSet::new(),
             checks: HashMap::new(),
             proven: Vec::new(),
+            answered: HashMap::new(),
+            left: None,
+            back: None,
+            dials: None,
         }
     }
 
@@ -89,6 +105,10 @@ impl Routes {
             Class::Success if self.checks.get(&message.transaction_id) == Some(&from) => {
                 self.checks.remove(&message.transaction_id);
                 self.hear(from);
+                if self.answered.len() >= MAX_HEARD {
+                    self.answered.clear();
+                }
+                self.answered.insert(from, Instant::now());
                 if !self.proven.contains(&from) {
                     self.proven.push(from);
                 }
@@ -116,14 +136,58 @@ impl Routes {
         self.switched = Some((relayed, direct));
     }
 
+    /// When `addr` last answered one of this socket's checks.
+    pub fn answered(&self, addr: SocketAddr) -> Option<Instant> {
+        self.answered.get(&addr).copied()
+    }
+
+    /// Stops using the direct path to `direct` (it went silent, for `reason`): it is
+    /// no longer proven nor heard from, and what QUIC sends goes through the relay
+    /// again. A path found later has to be proven afresh.
+    pub fn leave(&mut self, direct: SocketAddr, reason: String) {
+        self.heard.remove(&direct);
+        self.proven.retain(|a| *a != direct);
+        self.answered.remove(&direct);
+        if matches!(self.switched, Some((_, to)) if to == direct) {
+            self.switched = None;
+        }
+        self.left = Some(reason);
+    }
+
+    /// From now on, what QUIC sends to the left direct address `direct` goes through
+    /// the relay to the peer's relayed address `relayed` (the listener's QUIC still
+    /// addresses the dialer's direct address until the dialer's packets come back
+    /// through the relay; meanwhile they reach the dialer that way).
+    pub fn send_back(&mut self, direct: SocketAddr, relayed: SocketAddr) {
+        self.back = (direct != relayed).then_some((direct, relayed));
+    }
+
+    /// Why a direct path was last left, once (`None` after that, or if none was).
+    pub fn take_left(&mut self) -> Option<String> {
+        self.left.take()
+    }
+
     /// Where QUIC's datagram to `to` goes: straight to an address proven or heard from
-    /// with the token (or the one switched to), else through the relay.
+    /// with the token (or the one switched to), else through the relay (to the
+    /// peer's relayed address instead of a direct address left).
     pub fn route(&self, to: SocketAddr) -> Route {
         match self.switched {
             Some((relayed, direct)) if relayed == to => Route::Direct(direct),
             _ if self.heard.contains(&to) => Route::Direct(to),
-            _ => Route::Relayed,
+            _ => match self.back {
+                Some((direct, relayed)) if direct == to => Route::Back(relayed),
+                _ => Route::Relayed,
+            },
         }
+    }
+
+    /// Makes this the socket of a dialer of one peer, at its relayed address
+    /// `relayed`: what arrives from an address that showed the token comes from that
+    /// peer, and is handed to QUIC as from `relayed`. (The listener's socket sends
+    /// straight to the dialer once it has proven the dialer's address, which may be
+    /// before the dialer has proven the listener's.)
+    pub fn dials(&mut self, relayed: SocketAddr) {
+        self.dials = Some(relayed);
     }
 
     /// The address QUIC is told a raw datagram from `from` came from, or `None` when
@@ -131,7 +195,7 @@ impl Routes {
     pub fn sender(&self, from: SocketAddr) -> Option<SocketAddr> {
         match self.switched {
             Some((relayed, direct)) if direct == from => Some(relayed),
-            _ if self.heard.contains(&from) => Some(from),
+            _ if self.heard.contains(&from) => Some(self.dials.unwrap_or(from)),
             _ => None,
         }
     }
@@ -165,6 +229,29 @@ mod tests {
         assert_eq!(dialer.route(relayed), Route::Relayed);
         dialer.switch(relayed, addr(2));
         assert_eq!(dialer.route(relayed), Route::Direct(addr(2)));
+        assert_eq!(dialer.sender(addr(2)), Some(relayed));
+        assert!(dialer.answered(addr(2)).is_some());
+        // A path left goes back to the relay and must be proven again.
+        dialer.leave(addr(2), "silent".to_owned());
+        assert_eq!(dialer.route(relayed), Route::Relayed);
+        assert_eq!(dialer.sender(addr(2)), None);
+        assert!(dialer.proven().is_empty());
+        assert_eq!(dialer.answered(addr(2)), None);
+        assert_eq!(dialer.take_left().as_deref(), Some("silent"));
+        assert_eq!(dialer.take_left(), None);
+        // The listener leaves the path it routed to because it heard the dialer.
+        listener.leave(addr(1), "silent".to_owned());
+        assert_eq!(listener.route(addr(1)), Route::Relayed);
+        // ...and sends what QUIC still addresses there to the dialer's relayed address.
+        listener.send_back(addr(1), addr(8));
+        assert_eq!(listener.route(addr(1)), Route::Back(addr(8)));
+        assert_eq!(listener.route(addr(8)), Route::Relayed);
+        // A dialer takes what its proven peer sends as from the peer's relayed
+        // address, before it switched.
+        let mut dialer = Routes::new([1; 16]);
+        dialer.dials(relayed);
+        let request = listener.check(addr(2), dialer.token(), [9; 12]);
+        dialer.on_stun(addr(2), &stun::decode(&request).unwrap());
         assert_eq!(dialer.sender(addr(2)), Some(relayed));
     }
 

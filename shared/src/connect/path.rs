@@ -15,6 +15,7 @@
 use super::quic::{Endpoint, Tuning};
 use super::turn_client::{self, Credentials};
 use super::turn_socket::TurnSocket;
+use crate::connect::punch::binding::{self, Request};
 use crate::connect::punch::candidate::{Candidate as PunchCandidate, session_from};
 use crate::connect::punch::engine::{self, Plan, Punched, Technique};
 use crate::connect::punch::gather::gather;
@@ -186,7 +187,10 @@ impl Dialer {
                 Candidate::Relayed {
                     server: None,
                     peer: at,
-                } => self.to_allocation(peer, *at).await,
+                } => {
+                    self.to_allocation(peer, *at, rendezvous_of(candidates))
+                        .await
+                }
             };
             match attempt {
                 Ok(path) => {
@@ -284,12 +288,52 @@ impl Dialer {
     }
 }
 
+/// The rendezvous among `candidates` (the one that introduces this side to the peer).
+fn rendezvous_of(candidates: &[Candidate]) -> Option<SocketAddr> {
+    candidates.iter().find_map(|c| match c {
+        Candidate::Rendezvous(server) => Some(*server),
+        _ => None,
+    })
+}
+
+/// The public address of `socket` as the STUN server (or rendezvous) `server` sees it.
+fn public_address(socket: &UdpSocket, server: SocketAddr) -> Result<SocketAddr> {
+    let mut stats = binding::Stats::default();
+    let answers = binding::transact(socket, &[Request::to(server)], GATHER_TIMEOUT, &mut stats)?;
+    answers
+        .into_iter()
+        .next()
+        .flatten()
+        .and_then(|r| r.mapped())
+        .ok_or_else(|| Error::timeout(format!("udp://{server} did not say this side's address")))
+}
+
 impl Dialer {
     /// Dials the peer's relayed address from a plain socket on `bind`'s IP (the
-    /// peer's relay must hold a permission for this side's public address).
-    async fn to_allocation(&self, peer: PeerId, at: SocketAddr) -> Result<Path> {
-        let socket = fresh_socket(self.bind)?;
-        let endpoint = Endpoint::from_socket(&self.identity, socket, None, self.tuning)?;
+    /// peer's relay must hold a permission for this side's public address). The
+    /// socket's public address, learnt from `rendezvous`, is a candidate for the
+    /// direct path the stream may move to.
+    async fn to_allocation(
+        &self,
+        peer: PeerId,
+        at: SocketAddr,
+        rendezvous: Option<SocketAddr>,
+    ) -> Result<Path> {
+        let bind = self.bind;
+        let (socket, mapped) = smol::unblock(move || {
+            let socket = fresh_socket(bind)?;
+            let mapped = rendezvous.and_then(|server| match public_address(&socket, server) {
+                Ok(mapped) => Some(mapped),
+                Err(e) => {
+                    narrate!("this side's public address for a direct path: {e}");
+                    None
+                }
+            });
+            Ok::<_, Error>((socket, mapped))
+        })
+        .await?;
+        let socket = TurnSocket::plain(socket, at, mapped)?;
+        let endpoint = Endpoint::from_turn(&self.identity, socket, None, self.tuning)?;
         let limit = self.direct_timeout;
         let conn = smol::future::or(endpoint.dial(peer, &[at], &self.alpn), async {
             smol::Timer::after(limit).await;

@@ -17,11 +17,17 @@
 //! The same UDP socket also carries a direct path to the peer once one is proven
 //! ([`direct_path`](super::direct_path)): STUN checks to and from the peer's
 //! candidates, and then the QUIC packets themselves, bypassing the relay.
+//!
+//! [`TurnSocket::plain`] is the same without an allocation of its own: a plain UDP
+//! socket that sends QUIC straight to a peer's relayed address (the peer permitted
+//! this side's address on its allocation), and that can move to a direct path in
+//! the same way.
 
 use super::direct_path::{Route, Routes};
 use super::turn_client::{Client, data_offset};
 use crate::codec::stun::{self, Class};
 use crate::codec::turn::{self, method};
+use crate::connect::punch::gather::local_address;
 use crate::{Result, random};
 use quinn::udp::{RecvMeta, Transmit, UdpSocketState};
 use quinn::{AsyncUdpSocket, UdpPoller};
@@ -35,7 +41,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often the upkeep thread looks at what is due.
 const UPKEEP_EVERY: Duration = Duration::from_secs(15);
@@ -61,12 +67,18 @@ enum Upkeep {
 /// How long [`TurnSocket::release`] waits for the relay's answer.
 const RELEASE_WAIT: Duration = Duration::from_secs(1);
 
-/// A TURN allocation that quinn uses as its socket.
+/// Socket buffers asked for on a plain socket (the kernel may cap them).
+const SOCKET_BUFFER: usize = 8 << 20;
+
+/// A TURN allocation that quinn uses as its socket (or a plain socket that talks to
+/// a peer's allocation, [`TurnSocket::plain`]).
 pub struct TurnSocket {
     io: Arc<Async<UdpSocket>>,
     state: UdpSocketState,
-    server: SocketAddr,
+    /// The TURN server; `None` for a plain socket.
+    server: Option<SocketAddr>,
     relayed: SocketAddr,
+    host: Option<SocketAddr>,
     mapped: Option<SocketAddr>,
     routes: Mutex<Routes>,
     frames: Mutex<Vec<u8>>,
@@ -91,6 +103,7 @@ impl TurnSocket {
     /// and starts its upkeep thread.
     pub fn start(mut client: Client) -> Result<Arc<TurnSocket>> {
         let (socket, responses) = client.hand_over_receiving()?;
+        let host = local_address(&socket, client.server()).ok();
         let state = UdpSocketState::new((&socket).into())?;
         let io = Arc::new(Async::new(socket)?);
         let channels = Arc::new(Mutex::new(Channels::default()));
@@ -99,8 +112,9 @@ impl TurnSocket {
         let turn = Arc::new(TurnSocket {
             io,
             state,
-            server: client.server(),
+            server: Some(client.server()),
             relayed: client.relayed(),
+            host,
             mapped: client.mapped(),
             routes: Mutex::new(Routes::new(random::bytes()?)),
             frames: Mutex::new(Vec::new()),
@@ -116,6 +130,43 @@ impl TurnSocket {
         Ok(turn)
     }
 
+    /// A plain `socket` (no allocation) that sends to a peer's relayed address
+    /// `towards`; `mapped` is its public address, if learnt (from a rendezvous). It
+    /// takes part in the direct-path checks like an allocation's socket.
+    pub fn plain(
+        socket: UdpSocket,
+        towards: SocketAddr,
+        mapped: Option<SocketAddr>,
+    ) -> Result<Arc<TurnSocket>> {
+        let sock = socket2::SockRef::from(&socket);
+        let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
+        let own = socket.local_addr()?;
+        let host = local_address(&socket, towards).ok();
+        socket.set_nonblocking(true)?;
+        let state = UdpSocketState::new((&socket).into())?;
+        // Nothing listens on these: there is no allocation to keep.
+        let (responses, _) = mpsc::channel();
+        let (upkeep, _) = mpsc::channel();
+        let mut routes = Routes::new(random::bytes()?);
+        routes.dials(towards);
+        Ok(Arc::new(TurnSocket {
+            io: Arc::new(Async::new(socket)?),
+            state,
+            server: None,
+            relayed: own,
+            host,
+            mapped,
+            routes: Mutex::new(routes),
+            frames: Mutex::new(Vec::new()),
+            channels: Arc::new(Mutex::new(Channels::default())),
+            responses,
+            upkeep: Mutex::new(upkeep),
+            tid_prefix: random::bytes()?,
+            tid_counter: AtomicU64::new(0),
+        }))
+    }
+
     /// Registers a channel bound beforehand (e.g. by the dialer before handing over).
     pub fn use_channel(&self, peer: SocketAddr, channel: u16) {
         let mut c = self.lock();
@@ -124,7 +175,7 @@ impl TurnSocket {
         c.asked.insert(peer);
     }
 
-    /// The relayed address peers send to.
+    /// The relayed address peers send to (a plain socket's own address).
     pub fn relayed(&self) -> SocketAddr {
         self.relayed
     }
@@ -132,6 +183,17 @@ impl TurnSocket {
     /// The address of the UDP socket underneath (what a direct path leaves from).
     pub fn socket_addr(&self) -> io::Result<SocketAddr> {
         self.io.get_ref().local_addr()
+    }
+
+    /// This side's direct candidates: the address the socket sends from (its bound
+    /// address, or the one the routing table picks for a wildcard) and its public
+    /// address as the relay (or, for a plain socket, the rendezvous) saw it.
+    pub fn candidates(&self) -> Vec<SocketAddr> {
+        let mut addrs: Vec<SocketAddr> = self.host.into_iter().collect();
+        if let Some(mapped) = self.mapped.filter(|m| !addrs.contains(m)) {
+            addrs.push(mapped);
+        }
+        addrs
     }
 
     /// This side's address as the relay saw it (XOR-MAPPED-ADDRESS of the
@@ -160,6 +222,28 @@ impl TurnSocket {
     /// address from now on.
     pub fn switch(&self, relayed: SocketAddr, direct: SocketAddr) {
         self.routes().switch(relayed, direct);
+    }
+
+    /// When `addr` last answered one of this socket's checks.
+    pub fn answered(&self, addr: SocketAddr) -> Option<Instant> {
+        self.routes().answered(addr)
+    }
+
+    /// Stops using the direct path to `direct`, which went silent (`reason`): what
+    /// QUIC sends goes through the relay again.
+    pub fn leave(&self, direct: SocketAddr, reason: String) {
+        self.routes().leave(direct, reason);
+    }
+
+    /// Sends what QUIC addresses to the left direct address `direct` through the
+    /// relay to the peer's relayed address `relayed` ([`Routes::send_back`]).
+    pub fn send_back(&self, direct: SocketAddr, relayed: SocketAddr) {
+        self.routes().send_back(direct, relayed);
+    }
+
+    /// Why a direct path was last left, once.
+    pub fn take_left(&self) -> Option<String> {
+        self.routes().take_left()
     }
 
     /// Which way a datagram to `to` goes now.
@@ -196,6 +280,9 @@ impl TurnSocket {
     /// Releases the allocation (a Refresh with lifetime zero), waiting a moment for
     /// the relay's answer, so that it does not linger until it expires.
     pub fn release(&self) {
+        if self.server.is_none() {
+            return;
+        }
         let (tx, rx) = mpsc::channel();
         self.ask(Upkeep::Release(tx));
         let _ = rx.recv_timeout(RELEASE_WAIT);
@@ -287,6 +374,10 @@ impl TurnSocket {
     /// one size (the last may be shorter) in one GSO send; without a channel, one
     /// Send indication per datagram.
     fn send_relayed(&self, transmit: &Transmit) -> io::Result<()> {
+        let Some(server) = self.server else {
+            // A plain socket sends to the peer's relayed address as it is.
+            return self.state.send(self.io.as_ref().into(), transmit);
+        };
         let peer = transmit.destination;
         let data = transmit.contents;
         let segment = transmit.segment_size.unwrap_or(data.len()).max(1);
@@ -302,7 +393,7 @@ impl TurnSocket {
                     attributes: vec![turn::xor_peer_address(peer, &tid), turn::data(piece)],
                 }
                 .encode();
-                self.io.get_ref().send_to(&frame, self.server)?;
+                self.io.get_ref().send_to(&frame, server)?;
             }
             return Ok(());
         };
@@ -312,7 +403,7 @@ impl TurnSocket {
             turn::encode_channel_data(channel, piece, &mut frames);
         }
         let batch = Transmit {
-            destination: self.server,
+            destination: server,
             ecn: None,
             contents: &frames,
             segment_size: (data.len() > segment).then_some(segment + CHANNEL_HEADER),
@@ -326,24 +417,40 @@ impl TurnSocket {
     /// relayed from one peer, packets from a proven direct address, or nothing
     /// (`meta.len` 0) for what is the socket's own business.
     fn open(&self, buf: &mut [u8], meta: &mut RecvMeta) {
-        if meta.addr == self.server {
+        if Some(meta.addr) == self.server {
             self.open_relayed(buf, meta);
             meta.ecn = None;
             return;
         }
-        let single = meta.stride >= meta.len;
-        if single && stun::is_stun(&buf[..meta.len]) {
-            if let Ok(message) = stun::decode(&buf[..meta.len]) {
-                let answer = self.routes().on_stun(meta.addr, &message);
-                if let Some(answer) = answer {
-                    let _ = self.io.get_ref().send_to(&answer, meta.addr);
+        // STUN (checks and their answers) is the socket's own business; GRO may have
+        // coalesced it with QUIC packets of the same size, or as a shorter last one.
+        let (len, stride) = (meta.len, meta.stride.max(1));
+        let (mut out, mut start) = (0usize, 0usize);
+        while start < len {
+            let end = (start + stride).min(len);
+            if stun::is_stun(&buf[start..end]) {
+                if let Ok(message) = stun::decode(&buf[start..end]) {
+                    let answer = self.routes().on_stun(meta.addr, &message);
+                    if let Some(answer) = answer {
+                        let _ = self.io.get_ref().send_to(&answer, meta.addr);
+                    }
                 }
+            } else {
+                // Only the last piece may be shorter, so the kept ones stay in stride.
+                buf.copy_within(start..end, out);
+                out += end - start;
             }
-            meta.len = 0;
+            start = end;
+        }
+        meta.len = out;
+        if out == 0 {
             return;
         }
         match self.routes().sender(meta.addr) {
             Some(peer) => meta.addr = peer,
+            // A plain socket hears its peer's relayed address (and nothing else
+            // QUIC would take) straight.
+            None if self.server.is_none() => {}
             None => meta.len = 0,
         }
     }
@@ -396,6 +503,10 @@ impl AsyncUdpSocket for TurnSocket {
         let route = self.routes().route(transmit.destination);
         match route {
             Route::Relayed => self.send_relayed(transmit),
+            Route::Back(relayed) => self.send_relayed(&Transmit {
+                destination: relayed,
+                ..*transmit
+            }),
             Route::Direct(to) => {
                 let direct = Transmit {
                     destination: to,

@@ -15,20 +15,33 @@
 //!
 //! The candidates travel over the relayed connection itself as QUIC datagrams (RFC
 //! 9221; the streams belong to the protocol on top), each one JSON object:
-//! `{"type":"candidates","token":HEX,"addrs":["udp://…",…]}` (the allocation's
-//! socket address and the address the relay saw it from). The dialer offers first,
-//! again every half second until answered (so a dialer that does not want a direct
-//! path never starts one); the listener answers each offer with its own, and both send checks ([`direct_path`](super::direct_path))
-//! until a path is proven: ten a second for five seconds, then one every two seconds
-//! for as long as the connection is relayed.
+//! `{"type":"candidates","token":HEX,"addrs":["udp://…",…]}` (the socket's own
+//! address and its public address as the relay, or for a dialer without an
+//! allocation the rendezvous, saw it). The dialer offers first, again every half
+//! second until answered (so a dialer that does not want a direct path never starts
+//! one); the listener answers each offer with its own, and both send checks
+//! ([`direct_path`](super::direct_path)) until a path is proven: ten a second for
+//! five seconds, then one every two seconds for as long as the connection is
+//! relayed.
+//!
+//! A dialer without an allocation of its own (it sends from a plain socket to the
+//! listener's relayed address) moves the same way: its socket is a
+//! [`TurnSocket::plain`].
+//!
+//! On the direct path both sides go on checking it, twice a second. When no check
+//! has been answered for [`DIRECT_SILENCE`], the side leaves it and its packets go
+//! through the relay again (the allocation is still there): the dialer's QUIC never
+//! stopped addressing the listener's relayed address, and the listener's QUIC
+//! follows the dialer's packets back to the relay as it followed them away. Then the
+//! checks for a direct path start over.
 
 use super::direct_path::Route;
 use super::turn_socket::TurnSocket;
 use crate::addr::Addr;
-use crate::{Error, Result};
+use crate::{Error, Result, narrate};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the dialer waits for the answer to its offer before sending it again.
 const OFFER_AGAIN: Duration = Duration::from_millis(500);
@@ -42,6 +55,10 @@ const FAST_EVERY: Duration = Duration::from_millis(100);
 const FAST_ROUNDS: u32 = 50;
 /// …then this often.
 const SLOW_EVERY: Duration = Duration::from_secs(2);
+/// How often a direct path in use is checked.
+const DIRECT_EVERY: Duration = Duration::from_millis(500);
+/// A direct path whose checks go unanswered this long is left for the relay.
+pub const DIRECT_SILENCE: Duration = Duration::from_secs(3);
 
 /// One side's candidates and token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,21 +68,13 @@ struct Offer {
 }
 
 impl Offer {
-    /// What `socket` offers: its own address (unless a wildcard) and the address the
-    /// relay saw it from.
-    fn of(socket: &TurnSocket) -> Result<Offer> {
-        let mut addrs = Vec::new();
-        let local = socket.socket_addr()?;
-        if !local.ip().is_unspecified() {
-            addrs.push(local);
-        }
-        if let Some(mapped) = socket.mapped().filter(|m| !addrs.contains(m)) {
-            addrs.push(mapped);
-        }
-        Ok(Offer {
+    /// What `socket` offers: its own address and its public one
+    /// ([`TurnSocket::candidates`]).
+    fn of(socket: &TurnSocket) -> Offer {
+        Offer {
             token: socket.token(),
-            addrs,
-        })
+            addrs: socket.candidates(),
+        }
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -146,39 +155,120 @@ async fn check_until<T>(
     }
 }
 
-/// The dialer's side: offers its candidates on `conn` (relayed over `socket`),
-/// checks the listener's until one is proven, and moves the connection there.
-/// Returns the direct address; runs as long as no path is proven (drop it to stop).
-pub async fn dialer(conn: &quinn::Connection, socket: &TurnSocket) -> Result<SocketAddr> {
-    let mine = Offer::of(socket)?;
+/// How a watch of the direct path ended.
+enum Watched {
+    /// The connection ended.
+    Closed,
+    /// The path stopped being used (it was left, or the peer moved).
+    Off,
+}
+
+/// Checks the direct path in use, `direct()` (`None` once the stream is off it),
+/// until the connection ends or the path goes silent for [`DIRECT_SILENCE`]; then
+/// leaves it, so that the packets go through the relay again (to `back`, the peer's
+/// relayed address, when given).
+async fn watch_direct(
+    conn: &quinn::Connection,
+    socket: &TurnSocket,
+    token: &str,
+    direct: impl Fn() -> Option<SocketAddr>,
+    back: Option<SocketAddr>,
+) -> Watched {
+    let mut watched: Option<(SocketAddr, Instant)> = None;
+    loop {
+        if conn.close_reason().is_some() {
+            return Watched::Closed;
+        }
+        let Some(to) = direct() else {
+            return Watched::Off;
+        };
+        // A path just taken (or moved to) counts from now.
+        let since = match watched {
+            Some((at, since)) if at == to => since,
+            _ => Instant::now(),
+        };
+        let last = socket.answered(to).map_or(since, |t| t.max(since));
+        if last.elapsed() >= DIRECT_SILENCE {
+            let silence = crate::cli::duration::format(DIRECT_SILENCE);
+            socket.leave(
+                to,
+                format!("the direct path to udp://{to} went silent (no check answered for {silence}): back on the relay"),
+            );
+            if let Some(relayed) = back {
+                socket.send_back(to, relayed);
+            }
+            return Watched::Off;
+        }
+        watched = Some((to, since));
+        let _ = socket.check(to, token);
+        smol::Timer::after(DIRECT_EVERY).await;
+    }
+}
+
+/// Offers this side's candidates until the listener answers with its own.
+async fn exchange(conn: &quinn::Connection, mine: &Offer) -> Result<Offer> {
     // Datagrams may be lost: the offer goes again until the answer comes.
-    let theirs = loop {
-        send(conn, &mine)?;
+    loop {
+        send(conn, mine)?;
         let answer = smol::future::or(async { Some(receive(conn).await) }, async {
             smol::Timer::after(OFFER_AGAIN).await;
             None
         });
         if let Some(answer) = answer.await {
-            break answer?;
+            return answer;
         }
-    };
+    }
+}
+
+/// The dialer's side: offers its candidates on `conn` (relayed over `socket`),
+/// checks the listener's until one is proven, and moves the connection there; goes
+/// back to the relay when the direct path goes silent, and looks for one again.
+/// Runs as long as the connection (drop it to stop).
+pub async fn dialer(conn: &quinn::Connection, socket: &TurnSocket) -> Result<()> {
+    let mine = Offer::of(socket);
+    narrate!("looking for a direct path: offering {:?}", mine.addrs);
+    let theirs = exchange(conn, &mine).await?;
+    narrate!("the peer's direct candidates: {:?}", theirs.addrs);
     let relayed = conn.remote_address();
-    let direct = check_until(socket, &theirs, || {
-        socket
-            .proven()
-            .into_iter()
-            .find(|a| theirs.addrs.contains(a))
-    })
-    .await;
-    socket.switch(relayed, direct);
-    Ok(direct)
+    loop {
+        let direct = check_until(socket, &theirs, || {
+            if conn.close_reason().is_some() {
+                return Some(None);
+            }
+            socket
+                .proven()
+                .into_iter()
+                .find(|a| theirs.addrs.contains(a))
+                .map(Some)
+        })
+        .await;
+        let Some(direct) = direct else {
+            return Ok(());
+        };
+        narrate!("a check to udp://{direct} was answered: moving the stream there");
+        socket.switch(relayed, direct);
+        let on = watch_direct(
+            conn,
+            socket,
+            &theirs.token,
+            || (socket.route(relayed) == Route::Direct(direct)).then_some(direct),
+            None,
+        );
+        if let Watched::Closed = on.await {
+            return Ok(());
+        }
+    }
 }
 
 /// The listener's side: answers the dialer's offer with its own candidates and
 /// checks the dialer's (which opens this side's NAT to them) until the connection
-/// has moved off the relay or ended. A dialer that makes no offer is never moved.
+/// has moved off the relay; then checks the direct path, leaves it when it goes
+/// silent, and starts over, until the connection ends. A dialer that makes no offer
+/// is never moved.
 pub async fn listener(conn: &quinn::Connection, socket: &TurnSocket) -> Result<()> {
-    let mine = Offer::of(socket)?;
+    let mine = Offer::of(socket);
+    // The dialer's relayed address (or, without an allocation, its public one).
+    let relayed = conn.remote_address();
     let theirs = receive(conn).await?;
     send(conn, &mine)?;
     // Every offer repeated (the answer was lost) is answered again.
@@ -188,13 +278,25 @@ pub async fn listener(conn: &quinn::Connection, socket: &TurnSocket) -> Result<(
         }
         Ok(())
     };
+    let direct = || match socket.route(conn.remote_address()) {
+        Route::Direct(to) => Some(to),
+        Route::Relayed | Route::Back(_) => None,
+    };
     let checks = async {
-        check_until(socket, &theirs, || {
-            let moved = socket.route(conn.remote_address()) != Route::Relayed;
-            (moved || conn.close_reason().is_some()).then_some(())
-        })
-        .await;
-        Ok(())
+        loop {
+            let closed = check_until(socket, &theirs, || {
+                let closed = conn.close_reason().is_some();
+                (closed || direct().is_some()).then_some(closed)
+            })
+            .await;
+            if closed {
+                return Ok(());
+            }
+            let watched = watch_direct(conn, socket, &theirs.token, direct, Some(relayed));
+            if let Watched::Closed = watched.await {
+                return Ok(());
+            }
+        }
     };
     smol::future::or(checks, answer).await
 }

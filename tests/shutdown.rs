@@ -75,8 +75,16 @@ fn stopped_from_a_script(home: &Path, program: &Path, args: &[String], signal: &
         .arg(program)
         .args(args);
     let mut sh = Running::start(cmd);
-    let pid = sh.wait_for(WAIT, |r| r["pid"].is_u64())["pid"].to_string();
-    sh.wait_for(WAIT, |r| r["type"].is_string());
+    // The program's first record may come before or after the shell's pid line.
+    let (mut pid, mut ready) = (None, false);
+    while pid.is_none() || !ready {
+        let record = sh.wait_for(WAIT, |r| r["pid"].is_u64() || r["type"].is_string());
+        match record["pid"].as_u64() {
+            Some(n) => pid = Some(n.to_string()),
+            None => ready = true,
+        }
+    }
+    let pid = pid.unwrap();
     let killed = Command::new("kill")
         .args([&format!("-{signal}"), &pid])
         .status()

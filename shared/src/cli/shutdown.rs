@@ -67,14 +67,17 @@ pub fn requested() -> Option<Reason> {
     Reason::from_u8(REASON.load(Ordering::SeqCst))
 }
 
-/// Starts the watcher thread, which installs the handlers (so that their set-up,
-/// with the async reactor's, does not hold up the tool's start). Errors installing
-/// them are reported and leave the default actions in place.
+/// Starts the watcher thread. Errors installing the handlers are reported and
+/// leave the default actions in place.
 pub fn watch() {
-    std::thread::spawn(|| match Signals::new([Signal::Int, Signal::Term]) {
-        Ok(signals) => smol::block_on(run(signals)),
-        Err(e) => crate::diag::warn(format_args!("cannot watch for signals: {e}")),
-    });
+    let signals = match Signals::new([Signal::Int, Signal::Term]) {
+        Ok(signals) => signals,
+        Err(e) => {
+            crate::diag::warn(format_args!("cannot watch for signals: {e}"));
+            return;
+        }
+    };
+    std::thread::spawn(move || smol::block_on(run(signals)));
 }
 
 async fn run(mut signals: Signals) {

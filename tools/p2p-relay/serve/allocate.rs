@@ -4,12 +4,12 @@
 use super::{RELAYED_BUFFER, RESERVATION_LIFETIME, Refused, Reply, Server, State, allocated, udp};
 use crate::alloc::{Allocation, Bucket};
 use crate::auth::Principal;
+use crate::batch::Batched;
 use p2p_shared::codec::stun::{Attribute, Message};
 use p2p_shared::codec::turn::{self, Turn, attr, code};
 use p2p_shared::ndjson::records;
 use p2p_shared::random;
 use serde_json::json;
-use smol::Async;
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
@@ -125,7 +125,7 @@ impl Server {
         &self,
         message: &Message,
         state: &mut State,
-    ) -> std::result::Result<(Async<UdpSocket>, Option<[u8; 8]>), Refused> {
+    ) -> std::result::Result<(Batched, Option<[u8; 8]>), Refused> {
         let full = || {
             (
                 code::INSUFFICIENT_CAPACITY,
@@ -146,7 +146,8 @@ impl Server {
             return state
                 .reservations
                 .remove(&token)
-                .map(|(socket, _)| (socket, None))
+                .and_then(|(socket, _)| relayed(socket))
+                .map(|socket| (socket, None))
                 .ok_or_else(full);
         }
         let reserve = even.is_some_and(|v| v.first().is_some_and(|b| b & 0x80 != 0));
@@ -163,7 +164,7 @@ impl Server {
             let socket = self.bind_relayed(true).ok_or_else(full)?;
             let port = socket.get_ref().local_addr().map_err(|_| full())?.port();
             let next = SocketAddr::new(self.relay_ip, port.wrapping_add(1));
-            if let Ok(held) = Async::<UdpSocket>::bind(next) {
+            if let Ok(held) = UdpSocket::bind(next) {
                 let token: [u8; 8] = random::bytes().map_err(|_| full())?;
                 state
                     .reservations
@@ -181,7 +182,7 @@ impl Server {
     }
 
     /// A relayed socket on a free port (from `--ports` when given; even if `even`).
-    fn bind_relayed(&self, even: bool) -> Option<Async<UdpSocket>> {
+    fn bind_relayed(&self, even: bool) -> Option<Batched> {
         for _ in 0..64 {
             let port = match self.args.ports {
                 None => 0,
@@ -191,17 +192,23 @@ impl Server {
                     lo + u16::try_from(r).unwrap_or(0)
                 }
             };
-            let Ok(socket) = Async::<UdpSocket>::bind(SocketAddr::new(self.relay_ip, port)) else {
+            let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.relay_ip, port)) else {
                 continue;
             };
-            let got = socket.get_ref().local_addr().ok()?.port();
+            let got = socket.local_addr().ok()?.port();
             if !even || got % 2 == 0 {
-                let sock = socket2::SockRef::from(socket.get_ref());
-                let _ = sock.set_recv_buffer_size(RELAYED_BUFFER);
-                let _ = sock.set_send_buffer_size(RELAYED_BUFFER);
-                return Some(socket);
+                return relayed(socket);
             }
         }
         None
     }
+}
+
+/// A bound socket made a relayed one: room for bursts, batched I/O, and
+/// don't-fragment where the system has it.
+fn relayed(socket: UdpSocket) -> Option<Batched> {
+    let sock = socket2::SockRef::from(&socket);
+    let _ = sock.set_recv_buffer_size(RELAYED_BUFFER);
+    let _ = sock.set_send_buffer_size(RELAYED_BUFFER);
+    Batched::new(socket).ok()
 }

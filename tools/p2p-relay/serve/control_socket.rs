@@ -1,30 +1,143 @@
 //! The control socket: every client's requests, Send indications and ChannelData
-//! arrive here.
+//! arrive here, and are handled in passes.
+//!
+//! A pass reads what is waiting, in batches, until the socket is drained or
+//! [`READ_PER_PASS`] datagrams are read; sorts them into requests and data; answers
+//! the requests (at most [`REQUESTS_PER_IP`] per source IP); then relays the data
+//! (at most [`DATA_PER_PASS`] datagrams), grouped by client so that one client's
+//! datagrams leave in runs. Between passes the relayed sockets' tasks run.
 
-use super::{MAX_PACKET, Server};
+use super::{DATA_PER_PASS, REQUESTS_PER_IP, Server};
+use crate::batch::Inbox;
 use p2p_shared::Result;
 use p2p_shared::codec::stun;
 use p2p_shared::codec::turn;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 use std::rc::Rc;
 
+/// Datagrams one pass reads at most before it answers and relays what it read.
+const READ_PER_PASS: usize = 2 * DATA_PER_PASS;
+/// The first two bytes of a Send indication (class indication, method Send).
+const SEND_INDICATION: [u8; 2] = [0x00, 0x16];
+
+/// What one pass read, kept between passes for its buffers.
+#[derive(Default)]
+struct Pass {
+    inbox: Inbox,
+    /// Requests (and any other STUN message but a Send indication), copied out.
+    requests: Vec<(SocketAddr, Range<usize>)>,
+    request_bytes: Vec<u8>,
+    /// Requests taken per source IP in this pass.
+    per_ip: HashMap<IpAddr, usize>,
+    /// ChannelData and Send indications, copied out.
+    data: Vec<(SocketAddr, Range<usize>)>,
+    data_bytes: Vec<u8>,
+}
+
+impl Pass {
+    fn clear(&mut self) {
+        self.requests.clear();
+        self.request_bytes.clear();
+        self.per_ip.clear();
+        self.data.clear();
+        self.data_bytes.clear();
+    }
+}
+
+/// Whether a datagram is data to relay rather than a request.
+fn is_data(datagram: &[u8]) -> bool {
+    datagram.starts_with(&SEND_INDICATION) || turn::decode_channel_data(datagram).is_some()
+}
+
+fn keep(
+    list: &mut Vec<(SocketAddr, Range<usize>)>,
+    bytes: &mut Vec<u8>,
+    from: SocketAddr,
+    d: &[u8],
+) {
+    let start = bytes.len();
+    bytes.extend_from_slice(d);
+    list.push((from, start..bytes.len()));
+}
+
 impl Server {
+    /// Serves the control socket, one pass each time it is readable.
     pub(super) async fn control_loop(self: Rc<Self>) -> Result<()> {
-        let mut buf = vec![0u8; MAX_PACKET];
+        let mut pass = Pass::default();
         loop {
-            let (len, from) = match self.control.recv_from(&mut buf).await {
-                Ok(got) => got,
+            self.control.readable().await?;
+            self.control_pass(&mut pass)?;
+            // The relayed sockets' tasks get their turn.
+            smol::future::yield_now().await;
+        }
+    }
+
+    /// One pass: read, answer the requests, relay the data.
+    fn control_pass(self: &Rc<Self>, pass: &mut Pass) -> Result<()> {
+        pass.clear();
+        let (mut read, mut behind, mut crowded) = (0usize, 0u64, 0u64);
+        while read < READ_PER_PASS {
+            match self.control.recv(&mut pass.inbox) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if p2p_shared::connect::punch::binding::transient(&e) => continue,
                 Err(e) => return Err(e.into()),
-            };
-            let packet = &buf[..len];
-            if let Some((channel, data)) = turn::decode_channel_data(packet) {
-                self.relay_channel_data(from, channel, data);
-                continue;
             }
+            let Pass {
+                inbox,
+                requests,
+                request_bytes,
+                per_ip,
+                data,
+                data_bytes,
+            } = pass;
+            for (from, datagram) in Inbox::datagrams(inbox) {
+                read += 1;
+                if is_data(datagram) {
+                    if data.len() < DATA_PER_PASS {
+                        keep(data, data_bytes, from, datagram);
+                    } else {
+                        behind += 1;
+                    }
+                    continue;
+                }
+                let taken = per_ip.entry(from.ip()).or_default();
+                if *taken < REQUESTS_PER_IP {
+                    *taken += 1;
+                    keep(requests, request_bytes, from, datagram);
+                } else {
+                    crowded += 1;
+                }
+            }
+        }
+        {
+            let stats = &mut self.state.borrow_mut().stats;
+            stats.dropped_behind += behind;
+            stats.dropped_requests += crowded;
+        }
+        for (from, at) in &pass.requests {
+            let packet = &pass.request_bytes[at.clone()];
             match stun::decode(packet) {
-                Ok(message) => self.stun(&message, packet, from),
+                Ok(message) => self.stun(&message, packet, *from),
                 Err(_) => self.state.borrow_mut().stats.malformed += 1,
             }
         }
+        // One client's datagrams together (in their order), so they leave in runs.
+        pass.data.sort_by_key(|(from, _)| *from);
+        for (from, at) in &pass.data {
+            let packet = &pass.data_bytes[at.clone()];
+            if let Some((channel, payload)) = turn::decode_channel_data(packet) {
+                self.relay_channel_data(*from, channel, payload);
+                continue;
+            }
+            match stun::decode(packet) {
+                Ok(message) => self.stun(&message, packet, *from),
+                Err(_) => self.state.borrow_mut().stats.malformed += 1,
+            }
+        }
+        self.flush_to_peers();
+        Ok(())
     }
 }

@@ -4,6 +4,20 @@
 //! ChannelData; each allocation owns a relayed socket read by its own task on the
 //! same single-threaded executor, so the state needs no locks. A sweep each second
 //! ends expired and idle allocations and drops expired permissions and channels.
+//!
+//! Every socket is read and written in batches ([`crate::batch`]): many datagrams
+//! per system call. The control socket is read in passes (`control_socket`): a
+//! pass answers the requests it read before it relays the data it read, answers at
+//! most [`REQUESTS_PER_IP`] requests per source IP, and relays at most
+//! [`DATA_PER_PASS`] datagrams, dropping the rest as the relay being behind; a
+//! relayed socket's task forwards one batch and then lets the others run
+//! (`to_client`). So a relay flooded with data still answers a new Allocate within
+//! one pass, and one noisy client IP cannot crowd out the others' requests.
+//!
+//! Files: `control_socket` (the passes), `requests` (checks, authentication,
+//! answers), `allocate`, `refresh_permit_bind`, `peer_policy` (which peers may be
+//! relayed to), `to_peer` and `to_client` (the two directions of relaying), `sweep`
+//! (expiry and `stats`).
 
 mod allocate;
 mod control_socket;
@@ -17,6 +31,7 @@ mod to_peer;
 use crate::alloc::Allocation;
 use crate::args::ServeArgs;
 use crate::auth::{Auth, Principal};
+use crate::batch::{Batched, Inbox, Outbox};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::cli::entry::Ctx;
 use p2p_shared::codec::stun::{Attribute, Message};
@@ -25,7 +40,7 @@ use p2p_shared::ndjson::output::Output;
 use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status};
 use serde_json::{Value, json};
-use smol::{Async, LocalExecutor};
+use smol::LocalExecutor;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -40,8 +55,13 @@ const CONTROL_BUFFER: usize = 8 << 20;
 /// stream, so a busy moment of the one relay thread does not drop packets (kernel
 /// memory, used only while packets wait).
 const RELAYED_BUFFER: usize = 1 << 20;
-/// The largest datagram handled.
-const MAX_PACKET: usize = 65536;
+/// Data datagrams (ChannelData and Send indications) relayed per pass of the
+/// control socket at most; what a pass reads beyond is dropped (`dropped_behind`):
+/// the relay is behind, and catching up matters more than old data.
+const DATA_PER_PASS: usize = 1024;
+/// Requests answered per source IP per pass at most (beyond: `dropped_requests`;
+/// a client retransmits).
+const REQUESTS_PER_IP: usize = 64;
 /// Attributes this server understands (comprehension-required ones not listed here
 /// get 420 Unknown Attribute).
 const KNOWN: &[u16] = &[
@@ -68,6 +88,8 @@ struct Stats {
     dropped_rate: u64,
     malformed: u64,
     challenges: u64,
+    dropped_behind: u64,
+    dropped_requests: u64,
     refusals: BTreeMap<u16, u64>,
 }
 
@@ -79,7 +101,7 @@ struct State {
     /// Every allocation's relayed address.
     relayed: HashSet<SocketAddr>,
     /// Ports held for a later Allocate (EVEN-PORT with its R bit), by token.
-    reservations: HashMap<[u8; 8], (Async<UdpSocket>, Instant)>,
+    reservations: HashMap<[u8; 8], (UdpSocket, Instant)>,
     stats: Stats,
 }
 
@@ -87,7 +109,7 @@ struct State {
 const RESERVATION_LIFETIME: Duration = Duration::from_secs(30);
 
 struct Server {
-    control: Async<UdpSocket>,
+    control: Batched,
     auth: Auth,
     args: ServeArgs,
     relay_ip: IpAddr,
@@ -95,8 +117,13 @@ struct Server {
     out: Output,
     state: RefCell<State>,
     executor: Rc<LocalExecutor<'static>>,
-    /// The buffer every relayed socket is read into (one thread: one at a time).
-    scratch: RefCell<Vec<u8>>,
+    /// The batch every relayed socket is read into (one thread: one at a time).
+    relayed_inbox: RefCell<Inbox>,
+    /// Datagrams for clients, sent through the control socket.
+    to_clients: RefCell<Outbox<()>>,
+    /// Datagrams for peers, each on the relayed socket of the allocation of the
+    /// client it names.
+    to_peers: RefCell<Outbox<SocketAddr>>,
 }
 
 /// A refusal: the error code and why.
@@ -116,14 +143,14 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         }
         None => args.bind.ip(),
     };
-    let control =
-        Async::<UdpSocket>::bind(args.bind).with_context(|| format!("binding {}", args.bind))?;
+    let control = UdpSocket::bind(args.bind).with_context(|| format!("binding {}", args.bind))?;
     // Room for bursts: every client's traffic passes this one socket (the kernel
     // caps the sizes at net.core.rmem_max and wmem_max).
-    let sock = socket2::SockRef::from(control.get_ref());
+    let sock = socket2::SockRef::from(&control);
     let _ = sock.set_recv_buffer_size(CONTROL_BUFFER);
     let _ = sock.set_send_buffer_size(CONTROL_BUFFER);
-    let local = control.get_ref().local_addr()?;
+    let local = control.local_addr()?;
+    let control = Batched::new(control)?;
     let mut own_ips = vec![local.ip(), relay_ip];
     if local.ip().is_unspecified() {
         own_ips.extend(
@@ -159,7 +186,9 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         out: ctx.out.clone(),
         state: RefCell::new(State::default()),
         executor: Rc::clone(&executor),
-        scratch: RefCell::new(vec![0; MAX_PACKET + 4]),
+        relayed_inbox: RefCell::default(),
+        to_clients: RefCell::default(),
+        to_peers: RefCell::default(),
     });
     let sweeper = executor.spawn(Rc::clone(&server).sweep_loop());
     let result = smol::block_on(executor.run(Rc::clone(&server).control_loop()));
@@ -221,6 +250,19 @@ impl Server {
     /// datagram, as a congested link would (a vanished client is its own problem).
     fn send(&self, bytes: &[u8], to: SocketAddr) {
         let _ = self.control.get_ref().send_to(bytes, to);
+    }
+
+    /// Sends what waits for clients.
+    fn flush_to_clients(&self) {
+        self.to_clients.borrow_mut().flush(|()| Some(&self.control));
+    }
+
+    /// Sends what waits for peers, each on its allocation's relayed socket.
+    fn flush_to_peers(&self) {
+        let state = self.state.borrow();
+        self.to_peers
+            .borrow_mut()
+            .flush(|client| state.allocations.get(client).map(|a| &*a.socket));
     }
 }
 

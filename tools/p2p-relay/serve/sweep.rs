@@ -67,6 +67,8 @@ impl Server {
             "dropped_rate": s.dropped_rate,
             "malformed": s.malformed,
             "challenges": s.challenges,
+            "dropped_behind": s.dropped_behind,
+            "dropped_requests": s.dropped_requests,
             "refusals": refusals,
         })));
     }

@@ -1,61 +1,90 @@
 //! Peer to client: what permitted peers send to a relayed socket goes to the
-//! client as ChannelData or a Data indication.
+//! client as ChannelData or a Data indication, through the control socket.
+//!
+//! Each allocation's task reads one batch, queues what may go, sends it in runs
+//! and lets the other tasks run before its next batch, so no busy allocation
+//! holds the thread while the control socket waits.
 
 use super::Server;
+use crate::batch::{Batched, Inbox};
 use p2p_shared::codec::stun::{Class, Message};
 use p2p_shared::codec::turn::{self, method};
 use p2p_shared::random;
-use smol::Async;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
+/// What reading one batch from a relayed socket came to.
+enum Forward {
+    /// A batch was handled; there may be more.
+    Again,
+    /// Nothing is waiting.
+    Drained,
+    /// The allocation or its socket is gone.
+    Gone,
+}
+
 impl Server {
     /// Reads one allocation's relayed socket and forwards what permitted peers send.
-    pub(super) async fn relay_loop(
-        self: Rc<Self>,
-        socket: Rc<Async<UdpSocket>>,
-        client: SocketAddr,
-    ) {
+    pub(super) async fn relay_loop(self: Rc<Self>, socket: Rc<Batched>, client: SocketAddr) {
         loop {
-            if socket.readable().await.is_err() {
-                return;
-            }
-            loop {
-                match self.forward_to_client(&socket, client) {
-                    Forward::Again => {}
-                    Forward::Drained => break,
-                    Forward::Gone => return,
+            match self.forward_batch(&socket, client) {
+                Forward::Again => smol::future::yield_now().await,
+                Forward::Drained => {
+                    if socket.readable().await.is_err() {
+                        return;
+                    }
                 }
+                Forward::Gone => return,
             }
         }
     }
 
-    /// Forwards one datagram waiting on an allocation's relayed socket to its
-    /// client. The datagram is read into the shared scratch buffer behind room for
-    /// the ChannelData header, so relaying on a channel copies nothing.
-    fn forward_to_client(&self, socket: &Async<UdpSocket>, client: SocketAddr) -> Forward {
-        let mut scratch = self.scratch.borrow_mut();
-        let (len, peer) = match socket.get_ref().recv_from(&mut scratch[4..]) {
-            Ok(got) => got,
+    /// Forwards one batch waiting on an allocation's relayed socket to its client.
+    fn forward_batch(&self, socket: &Batched, client: SocketAddr) -> Forward {
+        let mut inbox = self.relayed_inbox.borrow_mut();
+        match socket.recv(&mut inbox) {
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Forward::Drained,
             Err(e) if p2p_shared::connect::punch::binding::transient(&e) => return Forward::Again,
             Err(_) => return Forward::Gone,
-        };
+        }
+        let mut over = false;
+        for (peer, datagram) in Inbox::datagrams(&inbox) {
+            match self.forward_one(client, peer, datagram) {
+                Some(true) => {
+                    over = true;
+                    break;
+                }
+                Some(false) => {}
+                None => return Forward::Gone,
+            }
+        }
+        drop(inbox);
+        self.flush_to_clients();
+        if over {
+            self.end(client, "byte limit");
+            return Forward::Gone;
+        }
+        Forward::Again
+    }
+
+    /// Checks, counts and queues one datagram from `peer` for `client`: None when
+    /// the allocation is gone, else whether it reached its byte limit.
+    fn forward_one(&self, client: SocketAddr, peer: SocketAddr, datagram: &[u8]) -> Option<bool> {
         let now = Instant::now();
+        let len = datagram.len();
         let (channel, over) = {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
-            let Some(a) = state.allocations.get_mut(&client) else {
-                return Forward::Gone;
-            };
+            let a = state.allocations.get_mut(&client)?;
             if !a.permitted(peer.ip(), now) {
                 state.stats.dropped_no_permission += 1;
-                return Forward::Again;
+                return Some(false);
             }
             if !a.bucket.take(len) {
                 state.stats.dropped_rate += 1;
-                return Forward::Again;
+                return Some(false);
             }
             a.to_client += len as u64;
             a.active = now;
@@ -66,42 +95,24 @@ impl Server {
                 max_bytes > 0 && a.bytes() >= max_bytes,
             )
         };
+        let mut out = self.to_clients.borrow_mut();
         match channel {
-            Some(channel) => {
-                scratch[..2].copy_from_slice(&channel.to_be_bytes());
-                let n = u16::try_from(len).unwrap_or(u16::MAX);
-                scratch[2..4].copy_from_slice(&n.to_be_bytes());
-                self.send(&scratch[..4 + len], client);
-            }
+            Some(channel) => out.push((), client, |buf| {
+                turn::encode_channel_data(channel, datagram, buf);
+            }),
             None => {
                 let tid = random::bytes().unwrap_or([0; 12]);
                 let indication = Message {
                     class: Class::Indication,
                     method: method::DATA,
                     transaction_id: tid,
-                    attributes: vec![
-                        turn::xor_peer_address(peer, &tid),
-                        turn::data(&scratch[4..4 + len]),
-                    ],
+                    attributes: vec![turn::xor_peer_address(peer, &tid), turn::data(datagram)],
                 };
-                self.send(&indication.encode(), client);
+                out.push((), client, |buf| {
+                    buf.extend_from_slice(&indication.encode());
+                });
             }
         }
-        drop(scratch);
-        if over {
-            self.end(client, "byte limit");
-            return Forward::Gone;
-        }
-        Forward::Again
+        Some(over)
     }
-}
-
-/// What reading one datagram from a relayed socket came to.
-enum Forward {
-    /// One was handled (or dropped); there may be more.
-    Again,
-    /// None is waiting.
-    Drained,
-    /// The allocation or its socket is gone.
-    Gone,
 }

@@ -1,48 +1,47 @@
 //! Client to peer: Send indications and ChannelData from the control socket go
-//! out of the allocation's relayed socket, where a permission allows.
+//! out of the allocation's relayed socket, where a permission allows; queued, and
+//! sent in runs at the end of the control socket's pass.
 
 use super::Server;
 use p2p_shared::codec::stun::Message;
 use p2p_shared::codec::turn::Turn;
-use smol::Async;
-use std::net::{SocketAddr, UdpSocket};
-use std::rc::Rc;
+use std::net::SocketAddr;
 use std::time::Instant;
 
 impl Server {
-    /// Checks and counts a packet from the client to `peer`; the socket to send it
-    /// on when it may go.
-    pub(super) fn outbound(
-        &self,
-        from: SocketAddr,
-        peer: SocketAddr,
-        len: usize,
-    ) -> Option<Rc<Async<UdpSocket>>> {
+    /// Checks and counts a packet from the client to `peer` and queues it when it
+    /// may go (sent at the end of the pass, or at once when it ends the allocation).
+    fn outbound(&self, from: SocketAddr, peer: SocketAddr, data: &[u8]) {
+        let len = data.len();
         let now = Instant::now();
         let max_bytes = self.args.limits.max_bytes;
         let over;
-        let socket = {
+        {
             let mut state = self.state.borrow_mut();
             let state = &mut *state;
-            let a = state.allocations.get_mut(&from)?;
+            let Some(a) = state.allocations.get_mut(&from) else {
+                return;
+            };
             if !a.permitted(peer.ip(), now) {
                 state.stats.dropped_no_permission += 1;
-                return None;
+                return;
             }
             if !a.bucket.take(len) {
                 state.stats.dropped_rate += 1;
-                return None;
+                return;
             }
             a.to_peers += len as u64;
             a.active = now;
             state.stats.to_peers += len as u64;
             over = max_bytes > 0 && a.bytes() >= max_bytes;
-            Some(Rc::clone(&a.socket))
-        };
+        }
+        self.to_peers
+            .borrow_mut()
+            .push(from, peer, |out| out.extend_from_slice(data));
         if over {
+            self.flush_to_peers();
             self.end(from, "byte limit");
         }
-        socket
     }
 
     pub(super) fn relay_send(&self, message: &Message, from: SocketAddr) {
@@ -55,9 +54,7 @@ impl Server {
         if self.peer_allowed(peer, true).is_err() {
             return;
         }
-        if let Some(socket) = self.outbound(from, peer, data.len()) {
-            let _ = socket.get_ref().send_to(data, peer);
-        }
+        self.outbound(from, peer, data);
     }
 
     pub(super) fn relay_channel_data(&self, from: SocketAddr, channel: u16, data: &[u8]) {
@@ -72,8 +69,6 @@ impl Server {
                 .map(|(p, _)| *p)
         };
         let Some(peer) = peer else { return };
-        if let Some(socket) = self.outbound(from, peer, data.len()) {
-            let _ = socket.get_ref().send_to(data, peer);
-        }
+        self.outbound(from, peer, data);
     }
 }

@@ -5,7 +5,10 @@
 //! [`READ_PER_PASS`] datagrams are read; sorts them into requests and data; answers
 //! the requests (at most [`REQUESTS_PER_IP`] per source IP); then relays the data
 //! (at most [`DATA_PER_PASS`] datagrams), grouped by client so that one client's
-//! datagrams leave in runs. Between passes the relayed sockets' tasks run.
+//! datagrams leave in runs. Between passes the relayed sockets' tasks run; while
+//! they are busy, each runs a pass itself before its next batch once the last
+//! pass is [`PASS_EVERY`] old, so requests never wait behind every busy
+//! allocation's turn.
 
 use super::{DATA_PER_PASS, REQUESTS_PER_IP, Server};
 use crate::batch::Inbox;
@@ -16,6 +19,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// How old the last pass may get while relayed sockets keep the thread busy.
+const PASS_EVERY: Duration = Duration::from_millis(1);
 
 /// Datagrams one pass reads at most before it answers and relays what it read.
 const READ_PER_PASS: usize = 2 * DATA_PER_PASS;
@@ -24,7 +31,7 @@ const SEND_INDICATION: [u8; 2] = [0x00, 0x16];
 
 /// What one pass read, kept between passes for its buffers.
 #[derive(Default)]
-struct Pass {
+pub(super) struct Pass {
     inbox: Inbox,
     /// Requests (and any other STUN message but a Send indication), copied out.
     requests: Vec<(SocketAddr, Range<usize>)>,
@@ -65,17 +72,27 @@ fn keep(
 impl Server {
     /// Serves the control socket, one pass each time it is readable.
     pub(super) async fn control_loop(self: Rc<Self>) -> Result<()> {
-        let mut pass = Pass::default();
         loop {
             self.control.readable().await?;
-            self.control_pass(&mut pass)?;
+            self.control_pass()?;
             // The relayed sockets' tasks get their turn.
             smol::future::yield_now().await;
         }
     }
 
+    /// Runs a pass when the last one is [`PASS_EVERY`] old (a relayed socket's task
+    /// asks before each batch); an error of the socket is left to the control loop.
+    pub(super) fn control_pass_if_due(self: &Rc<Self>) {
+        if self.last_pass.get().elapsed() >= PASS_EVERY {
+            let _ = self.control_pass();
+        }
+    }
+
     /// One pass: read, answer the requests, relay the data.
-    fn control_pass(self: &Rc<Self>, pass: &mut Pass) -> Result<()> {
+    fn control_pass(self: &Rc<Self>) -> Result<()> {
+        self.last_pass.set(Instant::now());
+        let mut pass = self.pass.borrow_mut();
+        let pass = &mut *pass;
         pass.clear();
         let (mut read, mut behind, mut crowded) = (0usize, 0u64, 0u64);
         while read < READ_PER_PASS {

@@ -11,8 +11,10 @@
 //! most [`REQUESTS_PER_IP`] requests per source IP, and relays at most
 //! [`DATA_PER_PASS`] datagrams, dropping the rest as the relay being behind; a
 //! relayed socket's task forwards one batch and then lets the others run
-//! (`to_client`). So a relay flooded with data still answers a new Allocate within
-//! one pass, and one noisy client IP cannot crowd out the others' requests.
+//! (`to_client`), and runs a pass itself first when the last one is more than a
+//! millisecond old. So a relay flooded with data still answers a new Allocate
+//! within about a millisecond and a pass, and one noisy client IP cannot crowd out
+//! the others' requests.
 //!
 //! Files: `control_socket` (the passes), `requests` (checks, authentication,
 //! answers), `allocate`, `refresh_permit_bind`, `peer_policy` (which peers may be
@@ -41,7 +43,7 @@ use p2p_shared::ndjson::records::{self, Listening};
 use p2p_shared::{Context, Error, Result, Status};
 use serde_json::{Value, json};
 use smol::LocalExecutor;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::rc::Rc;
@@ -117,6 +119,10 @@ struct Server {
     out: Output,
     state: RefCell<State>,
     executor: Rc<LocalExecutor<'static>>,
+    /// The control socket's pass: its buffers.
+    pass: RefCell<control_socket::Pass>,
+    /// When the last pass began.
+    last_pass: Cell<Instant>,
     /// The batch every relayed socket is read into (one thread: one at a time).
     relayed_inbox: RefCell<Inbox>,
     /// Datagrams for clients, sent through the control socket.
@@ -186,6 +192,8 @@ pub fn run(args: &ServeArgs, ctx: &Ctx) -> Result<Status> {
         out: ctx.out.clone(),
         state: RefCell::new(State::default()),
         executor: Rc::clone(&executor),
+        pass: RefCell::default(),
+        last_pass: Cell::new(Instant::now()),
         relayed_inbox: RefCell::default(),
         to_clients: RefCell::default(),
         to_peers: RefCell::default(),

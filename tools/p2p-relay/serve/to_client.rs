@@ -2,8 +2,9 @@
 //! client as ChannelData or a Data indication, through the control socket.
 //!
 //! Each allocation's task reads one batch, queues what may go, sends it in runs
-//! and lets the other tasks run before its next batch, so no busy allocation
-//! holds the thread while the control socket waits.
+//! and lets the other tasks run before its next batch; before each batch it lets
+//! the control socket have a pass when the last is due, so no busy allocation, nor
+//! all of them in turn, holds the thread while requests wait.
 
 use super::Server;
 use crate::batch::{Batched, Inbox};
@@ -41,7 +42,8 @@ impl Server {
     }
 
     /// Forwards one batch waiting on an allocation's relayed socket to its client.
-    fn forward_batch(&self, socket: &Batched, client: SocketAddr) -> Forward {
+    fn forward_batch(self: &Rc<Self>, socket: &Batched, client: SocketAddr) -> Forward {
+        self.control_pass_if_due();
         let mut inbox = self.relayed_inbox.borrow_mut();
         match socket.recv(&mut inbox) {
             Ok(_) => {}

@@ -58,6 +58,8 @@ fn is_data(datagram: &[u8]) -> bool {
     datagram.starts_with(&SEND_INDICATION) || turn::decode_channel_data(datagram).is_some()
 }
 
+/// Copies one datagram `d` from `from` out of the inbox, to be handled later in
+/// the pass.
 fn keep(
     list: &mut Vec<(SocketAddr, Range<usize>)>,
     bytes: &mut Vec<u8>,

@@ -1139,3 +1139,134 @@ fn a_punchable_pair_starts_relayed_and_moves_to_direct_in_the_nat_lab() {
     let got = std::fs::read(h.join("received.bin")).unwrap();
     assert!(got == [before, after].concat(), "the received bytes differ");
 }
+
+/// Bytes waiting in the receive queue of the UDP socket on 127.0.0.1:`port` (from
+/// /proc/net/udp: the kernel's memory for them, which grows with each datagram).
+fn udp_queued(port: u16) -> u64 {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    let local = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 4 && f[1] == local)
+        .and_then(|f| f[4].split(':').nth(1).map(str::to_owned))
+        .map_or(0, |rx| u64::from_str_radix(&rx, 16).unwrap())
+}
+
+/// Waits until the relay's socket on `port` holds more than `before` (what another
+/// thread sends has arrived), and returns what it holds.
+fn until_queued_beyond(port: u16, before: u64) -> u64 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = udp_queued(port);
+        if now > before {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing more queued at the relay"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Signals the relay process (`STOP`, `CONT`).
+fn signal(server: &Running, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Receives STUN answers waiting on `socket` (without waiting for more).
+fn answers_waiting(socket: &UdpSocket) -> usize {
+    socket.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1500];
+    std::iter::from_fn(|| socket.recv_from(&mut buf).ok()).count()
+}
+
+#[test]
+fn a_relay_behind_answers_requests_first_and_fairly() {
+    use p2p_shared::codec::{stun, turn};
+    let home = common::tempdir();
+    let (mut server, addr) = serve(
+        home.path(),
+        &[
+            "--user",
+            "alice:pw",
+            "--allow-loopback-peers",
+            "--rate",
+            "0",
+            "--stats-every",
+            "100ms",
+        ],
+    );
+    let mut client = allocate(addr, user("alice", "pw")).unwrap();
+    let (peer, peer_addr) = peer_socket();
+    socket2::SockRef::from(&peer)
+        .set_recv_buffer_size(4 << 20)
+        .unwrap();
+    client.create_permission(&[peer_addr]).unwrap();
+
+    // The relay stops; meanwhile a flood of ChannelData on a channel not bound yet,
+    // then the ChannelBind for it, 100 Binding requests from one IP and 10 from
+    // another, and a newcomer's Allocate, all queue on its socket: its next pass
+    // reads them all at once.
+    signal(&server, "STOP");
+    let mut frame = Vec::new();
+    for i in 0..1100u32 {
+        frame.clear();
+        turn::encode_channel_data(turn::CHANNEL_MIN, &i.to_be_bytes(), &mut frame);
+        client.socket().send_to(&frame, addr).unwrap();
+    }
+    let queued = udp_queued(addr.port());
+    let binder = std::thread::spawn(move || {
+        let channel = client.bind_channel(peer_addr);
+        (client, channel)
+    });
+    let mut queued = until_queued_beyond(addr.port(), queued);
+    let (noisy, quiet) = (
+        UdpSocket::bind("127.0.0.3:0").unwrap(),
+        UdpSocket::bind("127.0.0.2:0").unwrap(),
+    );
+    for (socket, n) in [(&noisy, 100), (&quiet, 10)] {
+        for _ in 0..n {
+            let tid = p2p_shared::random::bytes().unwrap();
+            let request = stun::Message {
+                class: stun::Class::Request,
+                method: stun::BINDING,
+                transaction_id: tid,
+                attributes: vec![],
+            };
+            socket.send_to(&request.encode(), addr).unwrap();
+        }
+    }
+    queued = until_queued_beyond(addr.port(), queued);
+    let newcomer = std::thread::spawn(move || allocate(addr, user("alice", "pw")));
+    until_queued_beyond(addr.port(), queued);
+    signal(&server, "CONT");
+
+    // The channel was bound first, so the data behind it went through: the first
+    // 1,024 datagrams, in order; the pass dropped the rest as behind.
+    let (_client, channel) = binder.join().unwrap();
+    assert_eq!(channel.unwrap(), turn::CHANNEL_MIN);
+    let mut buf = [0u8; 64];
+    for i in 0..1024u32 {
+        let (n, _) = peer.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], i.to_be_bytes(), "datagram {i}");
+    }
+    let stats = server.wait_for(WAIT, |r| {
+        r["type"] == "stats" && r["dropped_behind"].as_u64() > Some(0)
+    });
+    assert_eq!(stats["dropped_behind"], 1100 - 1024);
+    assert_eq!(stats["bytes_to_peers"], 1024 * 4);
+    // 64 requests answered per IP in a pass: the noisy IP's other 36 dropped, the
+    // quiet one's all answered.
+    assert_eq!(stats["dropped_requests"], 36);
+    assert_eq!(answers_waiting(&noisy), 64);
+    assert_eq!(answers_waiting(&quiet), 10);
+    // And the newcomer got its allocation.
+    newcomer.join().unwrap().unwrap();
+}

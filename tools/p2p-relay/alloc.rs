@@ -2,10 +2,10 @@
 //! token bucket that bounds its rate, and its byte counts. No I/O here.
 
 use crate::auth::Principal;
+use crate::batch::Batched;
 use p2p_shared::codec::turn;
-use smol::Async;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -66,7 +66,7 @@ pub struct Allocation {
     /// same answer).
     pub tid: [u8; 12],
     /// The relayed socket.
-    pub socket: Rc<Async<UdpSocket>>,
+    pub socket: Rc<Batched>,
     /// Its address.
     pub relayed: SocketAddr,
     /// When it expires unless refreshed.

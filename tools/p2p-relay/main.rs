@@ -5,6 +5,7 @@
 mod alloc;
 mod args;
 mod auth;
+mod batch;
 mod probe;
 mod serve;
 

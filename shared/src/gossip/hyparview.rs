@@ -106,6 +106,16 @@ impl HyParView {
         self.passive.len()
     }
 
+    /// The passive candidates' peer ids.
+    pub fn passive(&self) -> Vec<PeerId> {
+        self.passive.iter().map(|p| p.id).collect()
+    }
+
+    /// Peers asked to become neighbours (NEIGHBOR or JOIN) and not answered yet.
+    pub fn pending(&self) -> Vec<PeerId> {
+        self.pending.keys().copied().collect()
+    }
+
     /// True if `peer` is an active neighbour.
     pub fn is_active(&self, peer: &PeerId) -> bool {
         self.active.iter().any(|p| p.id == *peer)

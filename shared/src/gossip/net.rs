@@ -291,6 +291,15 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         }
     }
 
+    /// The peers with a current link, its number (as in [`LinkEvent::LinkEnded`])
+    /// and whether we dialled it.
+    pub fn links(&self) -> Vec<(PeerId, u64, bool)> {
+        self.links
+            .iter()
+            .map(|(peer, link)| (*peer, link.id, link.dialer == self.me))
+            .collect()
+    }
+
     /// The QUIC endpoint.
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint

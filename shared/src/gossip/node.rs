@@ -301,6 +301,26 @@ impl Node {
         self.views.active()
     }
 
+    /// The passive candidates.
+    pub fn passive(&self) -> Vec<PeerId> {
+        self.views.passive()
+    }
+
+    /// Peers asked to become neighbours and not answered yet.
+    pub fn pending(&self) -> Vec<PeerId> {
+        self.views.pending()
+    }
+
+    /// The neighbours messages are pushed to in full (Plumtree).
+    pub fn eager(&self) -> &[PeerId] {
+        self.tree.eager()
+    }
+
+    /// The neighbours only told of messages by IHAVE (Plumtree).
+    pub fn lazy(&self) -> &[PeerId] {
+        self.tree.lazy()
+    }
+
     /// A round trip to `peer` measured by the transport, milliseconds: the wait for
     /// that neighbour's answer to a graft follows it.
     pub fn link_rtt(&mut self, peer: PeerId, ms: f64) {

@@ -11,7 +11,9 @@
 //! How it departs from the paper: becoming neighbours is always confirmed by a
 //! NEIGHBOR frame from the side that accepted (our transport is connection
 //! oriented, so a silent accept would leave the asker unsure); a rejection is a
-//! DISCONNECT that keeps the asker as a passive candidate.
+//! DISCONNECT that keeps the asker as a passive candidate, preceded by a sample of
+//! our views (a SHUFFLEREPLY) so that the asker learns whom else to ask; and the
+//! peer that just refused or dropped us is not asked again at once.
 
 use super::frame::{PeerInfo, Wire};
 use super::rng::Rng;
@@ -249,6 +251,15 @@ impl HyParView {
         if high || asked || self.active.len() + self.pending.len() < self.cfg.active {
             self.connect(peer, acts);
         } else {
+            // Refused, but told whom else to ask: a sample of our neighbours and
+            // candidates. Without it a node whose only candidates are full nodes
+            // asks them forever, and two or three nodes that joined at once
+            // through the same contact stay an island of their own (each other's
+            // only neighbours, the full contact their only candidate).
+            let mut hint = self.rng.sample(&self.active, self.cfg.shuffle_active);
+            hint.extend(self.rng.sample(&self.passive, self.cfg.shuffle_passive));
+            hint.retain(|p| p.id != peer.id);
+            acts.push(Action::Send(peer.id, Wire::ShuffleReply(hint)));
             acts.push(Action::Send(peer.id, Wire::Disconnect { alive: true }));
             acts.push(Action::Close(peer.id));
             self.add_passive(peer);
@@ -268,7 +279,9 @@ impl HyParView {
         }
         acts.push(Action::Close(from));
         if was_pending || !alive || self.active.len() < self.cfg.active {
-            self.repair(now, acts);
+            // Not the peer that just refused or dropped us, again at once: that
+            // would loop as fast as the network.
+            self.ask_candidate(now, Some(from), acts);
         }
     }
 
@@ -406,6 +419,11 @@ impl HyParView {
 
     /// Asks a passive candidate to fill a free active slot.
     pub fn repair(&mut self, now: u64, acts: &mut Vec<Action>) {
+        self.ask_candidate(now, None, acts);
+    }
+
+    /// Asks a passive candidate other than `except` to fill a free active slot.
+    fn ask_candidate(&mut self, now: u64, except: Option<PeerId>, acts: &mut Vec<Action>) {
         let timeout = self.cfg.pending_timeout_ms;
         self.pending
             .retain(|_, sent| now.saturating_sub(*sent) < timeout);
@@ -415,7 +433,7 @@ impl HyParView {
         let candidates: Vec<PeerInfo> = self
             .passive
             .iter()
-            .filter(|p| !self.pending.contains_key(&p.id))
+            .filter(|p| !self.pending.contains_key(&p.id) && Some(p.id) != except)
             .cloned()
             .collect();
         if let Some(peer) = self.rng.pick(&candidates).cloned() {
@@ -457,5 +475,72 @@ impl HyParView {
             acts.push(Action::Close(peer.id));
             acts.push(Action::Down(peer.id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    fn peer(n: u8) -> PeerInfo {
+        PeerInfo {
+            id: Identity::from_seed([n; 32]).id(),
+            addrs: Vec::new(),
+        }
+    }
+
+    fn neighbor(p: &PeerInfo, high: bool) -> Wire {
+        Wire::Neighbor {
+            me: p.clone(),
+            high,
+        }
+    }
+
+    #[test]
+    fn a_refused_neighbor_request_says_whom_else_to_ask() {
+        let (a, b, c) = (peer(1), peer(2), peer(3));
+        let mut acts = Vec::new();
+        // `a` is full: five neighbours.
+        let mut full = HyParView::new(a.clone(), ViewConfig::default(), 1);
+        for n in 10..15 {
+            full.handle(peer(n).id, neighbor(&peer(n), true), 0, &mut acts);
+        }
+        assert_eq!(full.active().len(), 5);
+        // `b` has one neighbour, `c`, and one candidate, `a`.
+        let mut asker = HyParView::new(b.clone(), ViewConfig::default(), 2);
+        asker.handle(c.id, neighbor(&c, true), 0, &mut acts);
+        asker.handle(c.id, Wire::ShuffleReply(vec![a.clone()]), 0, &mut acts);
+        acts.clear();
+        asker.repair(1, &mut acts);
+        assert_eq!(acts, vec![Action::Send(a.id, neighbor(&b, false))]);
+        // `a` refuses, but names some of its neighbours and candidates.
+        acts.clear();
+        full.handle(b.id, neighbor(&b, false), 2, &mut acts);
+        let Some(Action::Send(to, Wire::ShuffleReply(hint))) = acts.first().cloned() else {
+            panic!("no sample before the refusal: {acts:?}");
+        };
+        assert_eq!(to, b.id);
+        assert!(!hint.is_empty() && hint.iter().all(|p| full.is_active(&p.id)));
+        assert_eq!(
+            acts[1..],
+            [
+                Action::Send(b.id, Wire::Disconnect { alive: true }),
+                Action::Close(b.id)
+            ]
+        );
+        // `b` asks one of them next, not `a` again.
+        acts.clear();
+        asker.handle(a.id, Wire::ShuffleReply(hint.clone()), 3, &mut acts);
+        asker.handle(a.id, Wire::Disconnect { alive: true }, 3, &mut acts);
+        let asked: Vec<PeerId> = acts
+            .iter()
+            .filter_map(|act| match act {
+                Action::Send(to, Wire::Neighbor { .. }) => Some(*to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(asked.len(), 1, "{acts:?}");
+        assert!(hint.iter().any(|p| p.id == asked[0]), "{acts:?}");
     }
 }

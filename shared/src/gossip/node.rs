@@ -474,7 +474,7 @@ impl Node {
             .extend(sends.into_iter().map(|(to, wire)| Output::Send(to, wire)));
     }
 
-    fn apply(&mut self, acts: Vec<Action>, _now: u64) {
+    fn apply(&mut self, acts: Vec<Action>, now: u64) {
         for act in acts {
             match act {
                 Action::Send(to, wire) => self.out.push_back(Output::Send(to, wire)),
@@ -485,7 +485,7 @@ impl Node {
                     self.send_summary(peer);
                 }
                 Action::Down(peer) => {
-                    self.tree.neighbor_down(&peer);
+                    self.tree.neighbor_down(&peer, now);
                     self.out.push_back(Output::PeerDown(peer));
                 }
             }

@@ -12,8 +12,9 @@
 //! NEIGHBOR frame from the side that accepted (our transport is connection
 //! oriented, so a silent accept would leave the asker unsure); a rejection is a
 //! DISCONNECT that keeps the asker as a passive candidate, preceded by a sample of
-//! our views (a SHUFFLEREPLY) so that the asker learns whom else to ask; and the
-//! peer that just refused or dropped us is not asked again at once.
+//! our views (a SHUFFLEREPLY) so that the asker learns whom else to ask at its
+//! next refill (not at once: while every candidate is full that would loop as
+//! fast as the network); and a neighbour that drops us is not asked again at once.
 
 use super::frame::{PeerInfo, Wire};
 use super::rng::Rng;
@@ -268,6 +269,7 @@ impl HyParView {
 
     fn on_disconnect(&mut self, from: PeerId, alive: bool, now: u64, acts: &mut Vec<Action>) {
         let was_pending = self.pending.remove(&from).is_some();
+        let was_active = self.is_active(&from);
         if let Some(i) = self.active.iter().position(|p| p.id == from) {
             let peer = self.active.remove(i);
             acts.push(Action::Down(from));
@@ -278,9 +280,12 @@ impl HyParView {
             self.passive.retain(|p| p.id != from);
         }
         acts.push(Action::Close(from));
-        if was_pending || !alive || self.active.len() < self.cfg.active {
-            // Not the peer that just refused or dropped us, again at once: that
-            // would loop as fast as the network.
+        // A refusal waits for the next one-second refill (which can pick from the
+        // sample that came with it): asking again at once would loop as fast as
+        // the network while every candidate is full. A lost neighbour is replaced
+        // at once, by someone other than the peer that just dropped us.
+        let refused = was_pending && !was_active;
+        if !refused && (!alive || self.active.len() < self.cfg.active) {
             self.ask_candidate(now, Some(from), acts);
         }
     }
@@ -529,18 +534,24 @@ mod tests {
                 Action::Close(b.id)
             ]
         );
-        // `b` asks one of them next, not `a` again.
+        // `b` keeps them as candidates, and asks nobody at once (while every
+        // candidate is full that would loop as fast as the network)...
         acts.clear();
         asker.handle(a.id, Wire::ShuffleReply(hint.clone()), 3, &mut acts);
         asker.handle(a.id, Wire::Disconnect { alive: true }, 3, &mut acts);
-        let asked: Vec<PeerId> = acts
-            .iter()
-            .filter_map(|act| match act {
-                Action::Send(to, Wire::Neighbor { .. }) => Some(*to),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(asked.len(), 1, "{acts:?}");
-        assert!(hint.iter().any(|p| p.id == asked[0]), "{acts:?}");
+        assert_eq!(acts, vec![Action::Close(a.id)]);
+        let candidates = asker.passive();
+        assert!(hint.iter().all(|p| candidates.contains(&p.id)));
+        assert!(candidates.contains(&a.id), "the refuser stays a candidate");
+        // ...but at its next refill.
+        acts.clear();
+        asker.repair(1_003, &mut acts);
+        assert!(
+            matches!(
+                acts[..],
+                [Action::Send(_, Wire::Neighbor { high: false, .. })]
+            ),
+            "{acts:?}"
+        );
     }
 }

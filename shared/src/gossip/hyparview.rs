@@ -14,7 +14,9 @@
 //! DISCONNECT that keeps the asker as a passive candidate, preceded by a sample of
 //! our views (a SHUFFLEREPLY) so that the asker learns whom else to ask at its
 //! next refill (not at once: while every candidate is full that would loop as
-//! fast as the network); and a neighbour that drops us is not asked again at once.
+//! fast as the network); a neighbour that drops us is not asked again at once; and
+//! a node with less than half its active view asks with high priority, not only
+//! one with none.
 
 use super::frame::{PeerInfo, Wire};
 use super::rng::Rng;
@@ -442,7 +444,11 @@ impl HyParView {
             .cloned()
             .collect();
         if let Some(peer) = self.rng.pick(&candidates).cloned() {
-            let high = self.active.is_empty();
+            // High priority (accepted even by a full node) below half the view,
+            // not only when it is empty as in the paper: two or three nodes that
+            // are each other's only neighbours would otherwise stay an island
+            // while every node outside is full and refuses them.
+            let high = self.active.len() * 2 < self.cfg.active;
             self.pending.insert(peer.id, now);
             acts.push(Action::Send(
                 peer.id,
@@ -512,12 +518,20 @@ mod tests {
             full.handle(peer(n).id, neighbor(&peer(n), true), 0, &mut acts);
         }
         assert_eq!(full.active().len(), 5);
-        // `b` has one neighbour, `c`, and one candidate, `a`.
+        // `b` has one neighbour, `c`, and one candidate, `a`: with less than half
+        // its active view it asks with high priority...
         let mut asker = HyParView::new(b.clone(), ViewConfig::default(), 2);
         asker.handle(c.id, neighbor(&c, true), 0, &mut acts);
         asker.handle(c.id, Wire::ShuffleReply(vec![a.clone()]), 0, &mut acts);
         acts.clear();
         asker.repair(1, &mut acts);
+        assert_eq!(acts, vec![Action::Send(a.id, neighbor(&b, true))]);
+        // ...and with three, with low priority.
+        for n in [4, 5] {
+            asker.handle(peer(n).id, neighbor(&peer(n), true), 1, &mut acts);
+        }
+        acts.clear();
+        asker.repair(5_002, &mut acts);
         assert_eq!(acts, vec![Action::Send(a.id, neighbor(&b, false))]);
         // `a` refuses, but names some of its neighbours and candidates.
         acts.clear();

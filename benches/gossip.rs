@@ -9,7 +9,8 @@
 //! 3. 50 `p2p-gossip` processes on loopback QUIC.
 //!
 //! Each runs 1,000 messages from random authors, then 1,000 more with 20% of the
-//! nodes killed halfway (`BENCH_GOSSIP_PARTS=sim,inproc,processes` picks parts).
+//! nodes killed halfway (`BENCH_GOSSIP_PARTS=sim,inproc,processes` picks parts,
+//! `BENCH_GOSSIP_MODES=plumtree,flood` modes).
 //! Run by `scripts/bench-gossip`; prints per mode the delivery ratio, p50/p99 time
 //! for a message to reach every live node, relative message redundancy (copies
 //! received per delivered message, minus one), frame bytes sent per delivered
@@ -61,6 +62,8 @@ enum Seen {
     Listening(usize, String),
     Message(usize, u64, Instant),
     Stats(usize, Value),
+    /// A node's trace of membership events (in one process only).
+    Trace(usize, Vec<String>),
 }
 
 /// One node of the swarm: a process, or a task of this process.
@@ -170,6 +173,7 @@ struct Swarm {
     rx: Receiver<Seen>,
     stats: HashMap<usize, Value>,
     received: HashMap<u64, HashMap<usize, Instant>>,
+    traces: HashMap<usize, Vec<String>>,
 }
 
 impl Swarm {
@@ -180,6 +184,7 @@ impl Swarm {
             rx,
             stats: HashMap::new(),
             received: HashMap::new(),
+            traces: HashMap::new(),
         };
         for i in 0..NODES {
             let peers: Vec<String> = if i == 0 {
@@ -222,6 +227,7 @@ impl Swarm {
             rx,
             stats: HashMap::new(),
             received: HashMap::new(),
+            traces: HashMap::new(),
         };
         for i in 0..NODES {
             let contact = if i == 0 {
@@ -254,6 +260,9 @@ impl Swarm {
             Seen::Stats(node, record) => {
                 self.stats.insert(node, record);
             }
+            Seen::Trace(node, lines) => {
+                self.traces.insert(node, lines);
+            }
         }
     }
 
@@ -264,6 +273,86 @@ impl Swarm {
             .recv_timeout(end.saturating_duration_since(Instant::now()))
         {
             self.note(seen);
+        }
+    }
+
+    /// Names each receiver that missed messages, with its views and links and who
+    /// counts it as a neighbour; in one process, also the trace of its membership
+    /// events (its own, and every other node's lines that name it).
+    fn diagnose(&mut self, missed: &[(usize, usize)], sent: usize) {
+        if missed.is_empty() {
+            return;
+        }
+        let tasks = self
+            .nodes
+            .iter()
+            .flatten()
+            .any(|m| matches!(m, Member::Task { .. }));
+        if tasks {
+            for member in self.nodes.iter().flatten() {
+                if let Member::Task { tx, .. } = member {
+                    let _ = tx.send_blocking(inproc::Ev::Dump);
+                }
+            }
+            self.pump_for(Duration::from_millis(500));
+        }
+        let list = |v: &Value| -> Vec<String> {
+            v.as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for &(n, count) in missed {
+            let s = self.stats.get(&n);
+            let view = |f: &str| s.and_then(|s| s[f].as_u64()).unwrap_or(0);
+            eprintln!(
+                "node {n} missed {count} of {sent} messages (active view {}, passive {})",
+                view("active"),
+                view("passive")
+            );
+            if let Some(views) = s.map(|s| &s["views"]).filter(|v| v.is_object()) {
+                eprintln!("  its views: {views}");
+            }
+            let name = format!("n{n}");
+            for field in ["active", "eager", "lazy", "links"] {
+                let holders: Vec<String> = self
+                    .alive()
+                    .into_iter()
+                    .filter(|m| {
+                        self.stats.get(m).is_some_and(|s| {
+                            list(&s["views"][field])
+                                .iter()
+                                .any(|p| p.split(['<', '>']).next() == Some(name.as_str()))
+                        })
+                    })
+                    .map(|m| format!("n{m}"))
+                    .collect();
+                eprintln!("  in the {field} view of: {holders:?}");
+            }
+            if tasks {
+                let name = name.as_str();
+                let mut lines: Vec<&String> = self
+                    .traces
+                    .iter()
+                    .flat_map(|(&m, lines)| {
+                        lines.iter().filter(move |l| {
+                            m == n || l.split(|c: char| !c.is_alphanumeric()).any(|w| w == name)
+                        })
+                    })
+                    .collect();
+                lines.sort_by_key(|l| {
+                    l.split_whitespace()
+                        .next()
+                        .and_then(|t| t.parse::<u64>().ok())
+                });
+                eprintln!("  trace:");
+                for line in lines {
+                    eprintln!("    {line}");
+                }
+            }
         }
     }
 
@@ -342,25 +431,20 @@ impl Swarm {
                 reach_ms.push(last.duration_since(*at).as_secs_f64() * 1000.0);
             }
         }
-        // A receiver that missed many messages is named, with its views.
-        for n in &survivors {
-            let missed = sent
-                .iter()
-                .filter(|(k, (author, _))| {
-                    author != n && !self.received.get(k).is_some_and(|g| g.contains_key(n))
-                })
-                .count();
-            if missed > 0 {
-                let s = self.stats.get(n);
-                let view = |f: &str| s.and_then(|s| s[f].as_u64()).unwrap_or(0);
-                eprintln!(
-                    "node {n} missed {missed} of {} messages (active view {}, passive {})",
-                    sent.len(),
-                    view("active"),
-                    view("passive")
-                );
-            }
-        }
+        let missed: Vec<(usize, usize)> = survivors
+            .iter()
+            .map(|n| {
+                let count = sent
+                    .iter()
+                    .filter(|(k, (author, _))| {
+                        author != n && !self.received.get(k).is_some_and(|g| g.contains_key(n))
+                    })
+                    .count();
+                (*n, count)
+            })
+            .filter(|&(_, count)| count > 0)
+            .collect();
+        self.diagnose(&missed, sent.len());
         reach_ms.sort_by(f64::total_cmp);
         let pct = |p: f64| {
             if reach_ms.is_empty() {
@@ -570,30 +654,37 @@ fn header(first: &str) {
     );
 }
 
-/// Runs both modes on swarms made by `make`, prints their rows under `label`.
+/// Runs both modes (or those `BENCH_GOSSIP_MODES` names) on swarms made by
+/// `make`, prints their rows under `label`.
 fn real(label: &str, make: &mut dyn FnMut(Mode, &mut Rng) -> Swarm) {
+    let modes = std::env::var("BENCH_GOSSIP_MODES").unwrap_or_else(|_| "plumtree,flood".to_owned());
     let mut results = Vec::new();
     for (name, mode) in [("plumtree", Mode::Plumtree), ("flood", Mode::Flood)] {
+        if !modes.split(',').any(|m| m.trim() == name) {
+            continue;
+        }
         let mut rng = Rng::new(42);
         let mut swarm = make(mode, &mut rng);
-        // A warm-up round lets Plumtree prune its tree (the paper's steady state).
-        swarm.phase(1_000_000, &[], &mut rng);
-        let steady = swarm.phase(0, &[], &mut rng);
         let row_label = format!("{label:<9} {name}");
+        // A warm-up round lets Plumtree prune its tree (the paper's steady state).
+        let warm_up = swarm.phase(1_000_000, &[], &mut rng);
+        row(&row_label, "warm-up", &warm_up);
+        let steady = swarm.phase(0, &[], &mut rng);
         row(&row_label, "steady", &steady);
         let kill: Vec<usize> = rng.sample(&(1..NODES).collect::<Vec<_>>(), KILLED);
         let killed = swarm.phase(MESSAGES as u64, &kill, &mut rng);
         row(&row_label, "20% killed", &killed);
         results.push((steady, killed));
     }
-    let (p, f) = (&results[0], &results[1]);
-    println!(
-        "{label}: flood/plumtree: bytes {:.1}x (steady), {:.1}x (killed); p99 {:.2}x (steady), {:.2}x (killed)",
-        f.0.bytes_per_byte / p.0.bytes_per_byte,
-        f.1.bytes_per_byte / p.1.bytes_per_byte,
-        f.0.p99 / p.0.p99,
-        f.1.p99 / p.1.p99
-    );
+    if let [p, f] = &results[..] {
+        println!(
+            "{label}: flood/plumtree: bytes {:.1}x (steady), {:.1}x (killed); p99 {:.2}x (steady), {:.2}x (killed)",
+            f.0.bytes_per_byte / p.0.bytes_per_byte,
+            f.1.bytes_per_byte / p.1.bytes_per_byte,
+            f.0.p99 / p.0.p99,
+            f.1.p99 / p.1.p99
+        );
+    }
     println!();
 }
 

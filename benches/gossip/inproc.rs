@@ -8,19 +8,30 @@
 //! A killed node's task stops at once and its endpoint closes: its neighbours
 //! learn it at once from QUIC, where a process killed with SIGKILL is noticed
 //! only after the 5 s idle timeout.
+//!
+//! For a diagnosis, each node's `stats` carry its views and links (by node
+//! number), and each node keeps a trace of its membership events (connections,
+//! membership and PRUNE/GRAFT frames received, neighbours up and down), which
+//! [`Ev::Dump`] asks for.
 
 use super::{Member, STATS_EVERY, Seen};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::gossip::driver::{DRAIN, Driver};
 use p2p_shared::gossip::net::{self, LinkEvent, Net};
 use p2p_shared::gossip::rate::RateLimit;
-use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo};
+use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo, Wire};
 use p2p_shared::identity::Identity;
+use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::now_millis;
 use serde_json::{Value, json};
 use smol::channel::Receiver;
+use std::collections::VecDeque;
+use std::sync::OnceLock;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
+
+/// Trace lines kept per node.
+const TRACE: usize = 600;
 
 /// What a node's task waits for (short-lived, so not boxed).
 #[allow(clippy::large_enum_variant)]
@@ -31,6 +42,8 @@ pub enum Ev {
     Publish(Value),
     /// Stop at once (no goodbye to the neighbours).
     Kill,
+    /// Report the trace of membership events.
+    Dump,
 }
 
 impl From<LinkEvent> for Ev {
@@ -39,12 +52,64 @@ impl From<LinkEvent> for Ev {
     }
 }
 
-/// Starts node `i` (the same identity as the process benchmark's `k{i}.json`),
-/// joining through `contact`; it reports to `seen`.
-pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>) -> Member {
+/// Node `i`'s identity (the same as the process benchmark's `k{i}.json`).
+fn identity(i: usize) -> Identity {
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-    let identity = Identity::from_seed(seed);
+    Identity::from_seed(seed)
+}
+
+/// The node number of `id` (as `n7`), or the id itself for a stranger.
+pub fn who(id: &PeerId) -> String {
+    static IDS: OnceLock<Vec<PeerId>> = OnceLock::new();
+    let ids = IDS.get_or_init(|| (0..super::NODES).map(|i| identity(i).id()).collect());
+    ids.iter()
+        .position(|p| p == id)
+        .map_or_else(|| id.to_string(), |i| format!("n{i}"))
+}
+
+fn names(ids: &[PeerId]) -> Vec<String> {
+    ids.iter().map(who).collect()
+}
+
+/// Milliseconds since the benchmark started (one clock for every node's trace).
+fn stamp() -> u64 {
+    static T0: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(T0.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A trace line for a link event worth keeping (not message traffic).
+fn describe(event: &LinkEvent) -> Option<String> {
+    Some(match event {
+        LinkEvent::Frame { peer, wire } => {
+            let what = match wire {
+                Wire::Gossip { .. }
+                | Wire::IHave(_)
+                | Wire::History { .. }
+                | Wire::Summary(_)
+                | Wire::Graft(_) => return None,
+                Wire::ForwardJoin { peer, ttl } => {
+                    format!("forward_join({}, ttl {ttl})", who(&peer.id))
+                }
+                Wire::Neighbor { high, .. } => format!("neighbor(high {high})"),
+                Wire::Disconnect { alive } => format!("disconnect(alive {alive})"),
+                other => other.name().to_owned(),
+            };
+            format!("<- {} {what}", who(peer))
+        }
+        LinkEvent::LinkEnded { peer, link, why } => {
+            format!("link #{link} with {} ended: {why}", who(peer))
+        }
+        LinkEvent::Dialed { peer, result } => match result {
+            Ok(_) => format!("dialled {}", who(peer)),
+            Err(e) => format!("dialling {} failed: {e}", who(peer)),
+        },
+        LinkEvent::Accepted { peer, .. } => format!("accepted {}", who(peer)),
+    })
+}
+/// Starts node `i`, joining through `contact`; it reports to `seen`.
+pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>) -> Member {
+    let identity = identity(i);
     let mut cfg = Config::new("bench");
     cfg.mode = mode;
     cfg.tree = super::tree(&std::env::var("BENCH_GOSSIP_TREE").unwrap_or_default());
@@ -75,6 +140,13 @@ pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>
 /// timers), then due timers, then what the node asked for.
 async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Seen>) {
     let mut next_stats = Instant::now() + STATS_EVERY;
+    let mut trace: VecDeque<String> = VecDeque::new();
+    let note = |trace: &mut VecDeque<String>, line: String| {
+        if trace.len() == TRACE {
+            trace.pop_front();
+        }
+        trace.push_back(format!("{:>7} n{i} {line}", stamp()));
+    };
     loop {
         if let Some(first) = driver.next(&rx, Some(next_stats)).await {
             let mut event = Some(first);
@@ -82,7 +154,25 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
             while let Some(e) = event.take() {
                 match e {
                     Ev::Link(link) => {
+                        let line = describe(&link);
+                        let peer = match &link {
+                            LinkEvent::Accepted { peer, .. } | LinkEvent::Dialed { peer, .. } => {
+                                Some(*peer)
+                            }
+                            _ => None,
+                        };
                         let _ = driver.link_event(link);
+                        if let Some(mut line) = line {
+                            // Which link a new connection left current.
+                            if let Some(peer) = peer {
+                                let current = driver.net.links().into_iter().find(|l| l.0 == peer);
+                                line += &current.map_or_else(
+                                    || ", no link".to_owned(),
+                                    |l| format!(", current #{}", l.1),
+                                );
+                            }
+                            note(&mut trace, line);
+                        }
                     }
                     Ev::Publish(data) => {
                         let now = driver.now();
@@ -92,6 +182,12 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
                         let endpoint = driver.net.endpoint();
                         endpoint.shut(0, b"killed", Duration::ZERO).await;
                         return;
+                    }
+                    Ev::Dump => {
+                        let lines = trace.iter().cloned().collect();
+                        if seen.send(Seen::Trace(i, lines)).is_err() {
+                            return;
+                        }
                     }
                 }
                 handled += 1;
@@ -111,15 +207,30 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
                 "grafts": s.grafts,
                 "active": s.active,
                 "passive": s.passive,
+                "views": {
+                    "active": names(&driver.node.active()),
+                    "pending": names(&driver.node.pending()),
+                    "passive": names(&driver.node.passive()),
+                    "eager": names(driver.node.eager()),
+                    "lazy": names(driver.node.lazy()),
+                    "links": driver.net.links().iter()
+                        .map(|(p, id, ours)| format!("{}{}#{id}", who(p), if *ours { ">" } else { "<" }))
+                        .collect::<Vec<_>>(),
+                },
             });
             if seen.send(Seen::Stats(i, record)).is_err() {
                 return;
             }
         }
         let _ = driver.drive(|_: &Node, output| {
-            if let Output::Deliver(message, _) = output {
-                let k = message.data["k"].as_u64().unwrap_or(u64::MAX);
-                let _ = seen.send(Seen::Message(i, k, Instant::now()));
+            match output {
+                Output::Deliver(message, _) => {
+                    let k = message.data["k"].as_u64().unwrap_or(u64::MAX);
+                    let _ = seen.send(Seen::Message(i, k, Instant::now()));
+                }
+                Output::PeerUp(peer) => note(&mut trace, format!("up {}", who(&peer))),
+                Output::PeerDown(peer) => note(&mut trace, format!("down {}", who(&peer))),
+                _ => {}
             }
             Ok(())
         });

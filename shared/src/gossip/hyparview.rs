@@ -11,7 +11,12 @@
 //! How it departs from the paper: becoming neighbours is always confirmed by a
 //! NEIGHBOR frame from the side that accepted (our transport is connection
 //! oriented, so a silent accept would leave the asker unsure); a rejection is a
-//! DISCONNECT that keeps the asker as a passive candidate.
+//! DISCONNECT that keeps the asker as a passive candidate, preceded by a sample of
+//! our views (a SHUFFLEREPLY) so that the asker learns whom else to ask at its
+//! next refill (not at once: while every candidate is full that would loop as
+//! fast as the network); a neighbour that drops us is not asked again at once; and
+//! a node with less than half its active view asks with high priority, not only
+//! one with none.
 
 use super::frame::{PeerInfo, Wire};
 use super::rng::Rng;
@@ -104,6 +109,16 @@ impl HyParView {
     /// The number of passive candidates.
     pub fn passive_len(&self) -> usize {
         self.passive.len()
+    }
+
+    /// The passive candidates' peer ids.
+    pub fn passive(&self) -> Vec<PeerId> {
+        self.passive.iter().map(|p| p.id).collect()
+    }
+
+    /// Peers asked to become neighbours (NEIGHBOR or JOIN) and not answered yet.
+    pub fn pending(&self) -> Vec<PeerId> {
+        self.pending.keys().copied().collect()
     }
 
     /// True if `peer` is an active neighbour.
@@ -239,6 +254,15 @@ impl HyParView {
         if high || asked || self.active.len() + self.pending.len() < self.cfg.active {
             self.connect(peer, acts);
         } else {
+            // Refused, but told whom else to ask: a sample of our neighbours and
+            // candidates. Without it a node whose only candidates are full nodes
+            // asks them forever, and two or three nodes that joined at once
+            // through the same contact stay an island of their own (each other's
+            // only neighbours, the full contact their only candidate).
+            let mut hint = self.rng.sample(&self.active, self.cfg.shuffle_active);
+            hint.extend(self.rng.sample(&self.passive, self.cfg.shuffle_passive));
+            hint.retain(|p| p.id != peer.id);
+            acts.push(Action::Send(peer.id, Wire::ShuffleReply(hint)));
             acts.push(Action::Send(peer.id, Wire::Disconnect { alive: true }));
             acts.push(Action::Close(peer.id));
             self.add_passive(peer);
@@ -247,6 +271,7 @@ impl HyParView {
 
     fn on_disconnect(&mut self, from: PeerId, alive: bool, now: u64, acts: &mut Vec<Action>) {
         let was_pending = self.pending.remove(&from).is_some();
+        let was_active = self.is_active(&from);
         if let Some(i) = self.active.iter().position(|p| p.id == from) {
             let peer = self.active.remove(i);
             acts.push(Action::Down(from));
@@ -257,8 +282,13 @@ impl HyParView {
             self.passive.retain(|p| p.id != from);
         }
         acts.push(Action::Close(from));
-        if was_pending || !alive || self.active.len() < self.cfg.active {
-            self.repair(now, acts);
+        // A refusal waits for the next one-second refill (which can pick from the
+        // sample that came with it): asking again at once would loop as fast as
+        // the network while every candidate is full. A lost neighbour is replaced
+        // at once, by someone other than the peer that just dropped us.
+        let refused = was_pending && !was_active;
+        if !refused && (!alive || self.active.len() < self.cfg.active) {
+            self.ask_candidate(now, Some(from), acts);
         }
     }
 
@@ -396,6 +426,11 @@ impl HyParView {
 
     /// Asks a passive candidate to fill a free active slot.
     pub fn repair(&mut self, now: u64, acts: &mut Vec<Action>) {
+        self.ask_candidate(now, None, acts);
+    }
+
+    /// Asks a passive candidate other than `except` to fill a free active slot.
+    fn ask_candidate(&mut self, now: u64, except: Option<PeerId>, acts: &mut Vec<Action>) {
         let timeout = self.cfg.pending_timeout_ms;
         self.pending
             .retain(|_, sent| now.saturating_sub(*sent) < timeout);
@@ -405,11 +440,15 @@ impl HyParView {
         let candidates: Vec<PeerInfo> = self
             .passive
             .iter()
-            .filter(|p| !self.pending.contains_key(&p.id))
+            .filter(|p| !self.pending.contains_key(&p.id) && Some(p.id) != except)
             .cloned()
             .collect();
         if let Some(peer) = self.rng.pick(&candidates).cloned() {
-            let high = self.active.is_empty();
+            // High priority (accepted even by a full node) below half the view,
+            // not only when it is empty as in the paper: two or three nodes that
+            // are each other's only neighbours would otherwise stay an island
+            // while every node outside is full and refuses them.
+            let high = self.active.len() * 2 < self.cfg.active;
             self.pending.insert(peer.id, now);
             acts.push(Action::Send(
                 peer.id,
@@ -447,5 +486,86 @@ impl HyParView {
             acts.push(Action::Close(peer.id));
             acts.push(Action::Down(peer.id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+
+    fn peer(n: u8) -> PeerInfo {
+        PeerInfo {
+            id: Identity::from_seed([n; 32]).id(),
+            addrs: Vec::new(),
+        }
+    }
+
+    fn neighbor(p: &PeerInfo, high: bool) -> Wire {
+        Wire::Neighbor {
+            me: p.clone(),
+            high,
+        }
+    }
+
+    #[test]
+    fn a_refused_neighbor_request_says_whom_else_to_ask() {
+        let (a, b, c) = (peer(1), peer(2), peer(3));
+        let mut acts = Vec::new();
+        // `a` is full: five neighbours.
+        let mut full = HyParView::new(a.clone(), ViewConfig::default(), 1);
+        for n in 10..15 {
+            full.handle(peer(n).id, neighbor(&peer(n), true), 0, &mut acts);
+        }
+        assert_eq!(full.active().len(), 5);
+        // `b` has one neighbour, `c`, and one candidate, `a`: with less than half
+        // its active view it asks with high priority...
+        let mut asker = HyParView::new(b.clone(), ViewConfig::default(), 2);
+        asker.handle(c.id, neighbor(&c, true), 0, &mut acts);
+        asker.handle(c.id, Wire::ShuffleReply(vec![a.clone()]), 0, &mut acts);
+        acts.clear();
+        asker.repair(1, &mut acts);
+        assert_eq!(acts, vec![Action::Send(a.id, neighbor(&b, true))]);
+        // ...and with three, with low priority.
+        for n in [4, 5] {
+            asker.handle(peer(n).id, neighbor(&peer(n), true), 1, &mut acts);
+        }
+        acts.clear();
+        asker.repair(5_002, &mut acts);
+        assert_eq!(acts, vec![Action::Send(a.id, neighbor(&b, false))]);
+        // `a` refuses, but names some of its neighbours and candidates.
+        acts.clear();
+        full.handle(b.id, neighbor(&b, false), 2, &mut acts);
+        let Some(Action::Send(to, Wire::ShuffleReply(hint))) = acts.first().cloned() else {
+            panic!("no sample before the refusal: {acts:?}");
+        };
+        assert_eq!(to, b.id);
+        assert!(!hint.is_empty() && hint.iter().all(|p| full.is_active(&p.id)));
+        assert_eq!(
+            acts[1..],
+            [
+                Action::Send(b.id, Wire::Disconnect { alive: true }),
+                Action::Close(b.id)
+            ]
+        );
+        // `b` keeps them as candidates, and asks nobody at once (while every
+        // candidate is full that would loop as fast as the network)...
+        acts.clear();
+        asker.handle(a.id, Wire::ShuffleReply(hint.clone()), 3, &mut acts);
+        asker.handle(a.id, Wire::Disconnect { alive: true }, 3, &mut acts);
+        assert_eq!(acts, vec![Action::Close(a.id)]);
+        let candidates = asker.passive();
+        assert!(hint.iter().all(|p| candidates.contains(&p.id)));
+        assert!(candidates.contains(&a.id), "the refuser stays a candidate");
+        // ...but at its next refill.
+        acts.clear();
+        asker.repair(1_003, &mut acts);
+        assert!(
+            matches!(
+                acts[..],
+                [Action::Send(_, Wire::Neighbor { high: false, .. })]
+            ),
+            "{acts:?}"
+        );
     }
 }

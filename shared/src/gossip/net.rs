@@ -2,7 +2,9 @@
 //! peer, each side sending its frames on its own unidirectional stream.
 //!
 //! Frames to a peer without a connection are queued while it is dialled (at the
-//! addresses the overlay knows). When both sides dial each other at once, both keep
+//! addresses the overlay knows); closing such a peer still sends them once the
+//! connection is up (a shuffle's answer to a peer that is not a neighbour is sent
+//! and closed at once), then retires the link. When both sides dial each other at once, both keep
 //! the connection dialled by the smaller peer id and retire the other: its queued
 //! frames are still written and read, then it closes. A link's outgoing queue is
 //! bounded; frames beyond it are dropped and counted (gossip repairs them through
@@ -16,7 +18,7 @@ use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
 use crate::narrate;
 use smol::channel::{Receiver, Sender, TrySendError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -122,6 +124,9 @@ pub struct Net<E> {
     events: Sender<E>,
     links: HashMap<PeerId, Link>,
     dialing: HashMap<PeerId, Vec<Vec<u8>>>,
+    /// Peers closed while being dialled: their link retires once the queued
+    /// frames are on it.
+    closing: HashSet<PeerId>,
     next_link: u64,
     max_frame: usize,
     /// Counters.
@@ -137,6 +142,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             events,
             links: HashMap::new(),
             dialing: HashMap::new(),
+            closing: HashSet::new(),
             next_link: 0,
             max_frame,
             traffic: Traffic::default(),
@@ -183,6 +189,8 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             return true;
         }
         if let Some(queue) = self.dialing.get_mut(&to) {
+            // Wanted again: keep the link once it is up.
+            self.closing.remove(&to);
             if queue.len() < DIAL_QUEUE {
                 queue.push(frame);
             } else {
@@ -217,15 +225,19 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         true
     }
 
-    /// Closes the link to `peer` once its queued frames are written.
+    /// Closes the link to `peer` once its queued frames are written (for a peer
+    /// being dialled, once the connection is up and they are on it).
     pub fn close(&mut self, peer: &PeerId) {
         self.links.remove(peer);
-        self.dialing.remove(peer);
+        if self.dialing.contains_key(peer) {
+            self.closing.insert(*peer);
+        }
     }
 
     /// A dial failed; its queued frames are dropped.
     pub fn dial_failed(&mut self, peer: &PeerId) {
         self.dialing.remove(peer);
+        self.closing.remove(peer);
     }
 
     /// True if a dial to `peer` is under way (its result still matters).
@@ -278,6 +290,11 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
                 }
             }
         }
+        // Our own dial of a peer closed meanwhile has delivered the queue: retire
+        // it. A connection the peer made is kept (it has something to tell us).
+        if self.closing.remove(&peer) && ours {
+            self.links.remove(&peer);
+        }
     }
 
     /// A link's reader ended; true if it was `peer`'s current link (the peer is
@@ -289,6 +306,15 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         } else {
             false
         }
+    }
+
+    /// The peers with a current link, its number (as in [`LinkEvent::LinkEnded`])
+    /// and whether we dialled it.
+    pub fn links(&self) -> Vec<(PeerId, u64, bool)> {
+        self.links
+            .iter()
+            .map(|(peer, link)| (*peer, link.id, link.dialer == self.me))
+            .collect()
     }
 
     /// The QUIC endpoint.
@@ -421,5 +447,61 @@ async fn read_frames<E: From<LinkEvent>>(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(seed: u8) -> (Identity, Net<LinkEvent>, Receiver<LinkEvent>, PeerInfo) {
+        let identity = Identity::from_seed([seed; 32]);
+        let endpoint = bind(&identity, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = Addr::from_socket(Scheme::Udp, endpoint.local_addr().unwrap());
+        let (tx, rx) = smol::channel::bounded(64);
+        let info = PeerInfo {
+            id: identity.id(),
+            addrs: vec![addr],
+        };
+        (identity, Net::new(endpoint, tx, 1 << 16), rx, info)
+    }
+
+    /// A frame sent to a peer that is not connected yet and closed at once (a
+    /// shuffle's answer to a peer that is not a neighbour) still arrives, and the
+    /// link then closes.
+    #[test]
+    fn frames_queued_for_a_dial_go_out_when_the_peer_is_closed_at_once() {
+        let (_a, mut a_net, a_rx, _) = node(1);
+        let (_b, mut b_net, b_rx, b_info) = node(2);
+        b_net.spawn_acceptor();
+        let sample = Wire::ShuffleReply(vec![b_info.clone()]);
+        assert!(a_net.send(b_info.id, sample.encode(), Some(&b_info)));
+        a_net.close(&b_info.id);
+        let run = async {
+            let mut got = None;
+            loop {
+                let event = smol::future::or(async { (true, a_rx.recv().await.unwrap()) }, async {
+                    (false, b_rx.recv().await.unwrap())
+                })
+                .await;
+                match event {
+                    (true, LinkEvent::Dialed { peer, result }) => {
+                        a_net.connected(peer, result.unwrap(), true);
+                        assert!(a_net.links().is_empty(), "the link retires");
+                    }
+                    (false, LinkEvent::Accepted { peer, conn }) => {
+                        b_net.connected(peer, conn, false);
+                    }
+                    (false, LinkEvent::Frame { wire, .. }) => got = Some(wire),
+                    (false, LinkEvent::LinkEnded { .. }) => return got,
+                    _ => {}
+                }
+            }
+        };
+        let got = smol::block_on(smol::future::or(async { Some(run.await) }, async {
+            smol::Timer::after(Duration::from_secs(20)).await;
+            None
+        }));
+        assert_eq!(got, Some(Some(sample)), "the queued frame, then the end");
     }
 }

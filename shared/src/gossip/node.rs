@@ -301,6 +301,26 @@ impl Node {
         self.views.active()
     }
 
+    /// The passive candidates.
+    pub fn passive(&self) -> Vec<PeerId> {
+        self.views.passive()
+    }
+
+    /// Peers asked to become neighbours and not answered yet.
+    pub fn pending(&self) -> Vec<PeerId> {
+        self.views.pending()
+    }
+
+    /// The neighbours messages are pushed to in full (Plumtree).
+    pub fn eager(&self) -> &[PeerId] {
+        self.tree.eager()
+    }
+
+    /// The neighbours only told of messages by IHAVE (Plumtree).
+    pub fn lazy(&self) -> &[PeerId] {
+        self.tree.lazy()
+    }
+
     /// A round trip to `peer` measured by the transport, milliseconds: the wait for
     /// that neighbour's answer to a graft follows it.
     pub fn link_rtt(&mut self, peer: PeerId, ms: f64) {
@@ -454,7 +474,7 @@ impl Node {
             .extend(sends.into_iter().map(|(to, wire)| Output::Send(to, wire)));
     }
 
-    fn apply(&mut self, acts: Vec<Action>, _now: u64) {
+    fn apply(&mut self, acts: Vec<Action>, now: u64) {
         for act in acts {
             match act {
                 Action::Send(to, wire) => self.out.push_back(Output::Send(to, wire)),
@@ -465,7 +485,7 @@ impl Node {
                     self.send_summary(peer);
                 }
                 Action::Down(peer) => {
-                    self.tree.neighbor_down(&peer);
+                    self.tree.neighbor_down(&peer, now);
                     self.out.push_back(Output::PeerDown(peer));
                 }
             }

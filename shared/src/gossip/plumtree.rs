@@ -15,6 +15,11 @@
 //! graft's answer follows that link's round trip; and a graft the tree did not need
 //! (the eager copy came after all) is undone at once by a PRUNE. The default keeps
 //! the paper's fixed timers, which measured better (docs/gossip.md, Benchmark).
+//!
+//! One departure from the paper: when an eager neighbour's connection is lost,
+//! what it was to push to us will only be announced by others, so for one graft
+//! wait announced messages are grafted at once (the first graft re-attaches us to
+//! the tree), instead of each waiting for an eager copy that cannot come.
 
 use super::estimate::{Estimate, clamp_ms};
 use super::frame::Wire;
@@ -119,6 +124,9 @@ pub struct Plumtree {
     grafted: HashMap<MessageId, Grafted>,
     graft_order: VecDeque<(u64, MessageId)>,
     grafts: u64,
+    /// Until when announced messages are grafted at once: an eager neighbour's
+    /// connection was lost, so what it was to pass on will not come by push.
+    graft_now_until: u64,
 }
 
 impl Plumtree {
@@ -139,6 +147,7 @@ impl Plumtree {
             grafted: HashMap::new(),
             graft_order: VecDeque::new(),
             grafts: 0,
+            graft_now_until: 0,
         }
     }
 
@@ -189,8 +198,23 @@ impl Plumtree {
         }
     }
 
-    /// A neighbour left: forget it, and what it announced.
-    pub fn neighbor_down(&mut self, peer: &PeerId) {
+    /// A neighbour left at `now`: forget it, and what it announced. If it was
+    /// eager, messages it was to push to us will only be announced by others now:
+    /// for a while (one graft wait) they are grafted at once instead of after the
+    /// wait, and so are those already announced.
+    pub fn neighbor_down(&mut self, peer: &PeerId, now: u64) {
+        if self.eager.contains(peer) {
+            self.graft_now_until = now + self.wait_ms();
+            for missing in self.missing.values_mut() {
+                if let Some(key) = missing.timer.filter(|key| key.0 > now)
+                    && let Some(id) = self.timers.remove(&key)
+                {
+                    let key = (now, key.1);
+                    missing.timer = Some(key);
+                    self.timers.insert(key, id);
+                }
+            }
+        }
         self.eager.retain(|p| p != peer);
         self.lazy.retain(|p| p != peer);
         self.queued.remove(peer);
@@ -379,7 +403,11 @@ impl Plumtree {
             if !self.missing.contains_key(&id) && self.missing.len() >= self.cfg.max_missing {
                 continue;
             }
-            let wait = self.wait_ms();
+            let wait = if now < self.graft_now_until {
+                0
+            } else {
+                self.wait_ms()
+            };
             let missing = self.missing.entry(id).or_insert_with(|| Missing {
                 since: now,
                 ..Missing::default()
@@ -511,6 +539,41 @@ mod tests {
         assert!(sends.is_empty(), "the answer to our graft keeps the link");
         assert_eq!(tree.next_deadline(), None);
         assert_eq!(tree.retry_ms(&b), 40, "a 10 ms round trip: the floor");
+    }
+
+    #[test]
+    fn losing_an_eager_neighbour_grafts_announced_messages_at_once() {
+        let (a, b) = ids();
+        let c = Identity::from_seed([3; 32]).id();
+        let mut tree = Plumtree::new(TreeConfig::default());
+        for peer in [a, b, c] {
+            tree.neighbor_up(peer);
+        }
+        tree.pruned(b);
+        tree.pruned(c);
+        let mut sends = Vec::new();
+        // Losing a lazy neighbour changes nothing: announced messages wait.
+        tree.neighbor_down(&c, 0);
+        tree.ihave(b, vec![([1; 32], 2)], |_| false, 0);
+        tree.tick(10, &mut sends);
+        assert!(sends.is_empty(), "waits for the eager copy");
+        // The eager neighbour's connection is lost: what it was to push will not
+        // come, so the message already announced is grafted now, and so is one
+        // announced next.
+        tree.neighbor_down(&a, 10);
+        tree.tick(10, &mut sends);
+        assert_eq!(sends, vec![(b, Wire::Graft([1; 32]))]);
+        sends.clear();
+        tree.ihave(b, vec![([2; 32], 2)], |_| false, 20);
+        tree.tick(20, &mut sends);
+        assert_eq!(sends, vec![(b, Wire::Graft([2; 32]))]);
+        // One graft wait later, announcements wait again.
+        sends.clear();
+        tree.ihave(b, vec![([3; 32], 2)], |_| false, 90);
+        tree.tick(169, &mut sends);
+        assert!(sends.is_empty(), "back to the usual wait");
+        tree.tick(170, &mut sends);
+        assert_eq!(sends, vec![(b, Wire::Graft([3; 32]))]);
     }
 
     #[test]

@@ -155,7 +155,9 @@ fn p2p_dht_tells_the_bootstrap_nodes_that_answered_and_each_lookup() {
     has(&told, "node(s), 1 peer(s)");
     has(&told, "with 1 peer(s)");
 
-    // A bootstrap node that never answers is named when its lookup is done.
+    // A bootstrap node that never answers is named when its lookup is done. It is the
+    // only one given: beside live ones, the lookup may start once their answers have
+    // filled the routing table, never ask the silent node, and end first.
     let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let dead = format!("udp://{}", closed.local_addr().unwrap());
     drop(closed);
@@ -168,7 +170,7 @@ fn p2p_dht_tells_the_bootstrap_nodes_that_answered_and_each_lookup() {
             "--request-timeout",
             "300ms",
             "--bootstrap",
-            &format!("{bootstrap},{dead}"),
+            &dead,
         ],
     );
     has(&told, &format!("no answer from {dead} (find_node of "));

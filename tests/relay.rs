@@ -789,15 +789,7 @@ fn symmetric_pair_through_the_relay(test: &str, own_allocation: bool) {
         &["serve", "--bind", SERVER, "--alt", ALT],
     ));
     rendezvous.wait_for(WAIT, |r| r["type"] == "listening");
-    let relay_addr = "203.0.113.1:3480";
-    let mut relay = Running::start(lab.command(
-        h,
-        "srv",
-        &bin!("p2p-relay"),
-        &["serve", "--bind", relay_addr, "--allow-any-peer"],
-    ));
-    relay.wait_for(WAIT, |r| r["type"] == "listening");
-    let relay_url = format!("turn://{relay_addr}");
+    let (mut relay, relay_url) = lab_relay(&lab, h);
     let script = format!(
         "exec \"$0\" listen --rendezvous {SERVER} --relay {relay_url} --ticket-file ticket.json > received.bin"
     );
@@ -1071,32 +1063,8 @@ fn a_punchable_pair_starts_relayed_and_moves_to_direct_in_the_nat_lab() {
     };
     let home = common::tempdir();
     let h = home.path();
-    let relay_addr = "203.0.113.1:3480";
-    let mut relay = Running::start(lab.command(
-        h,
-        "srv",
-        &bin!("p2p-relay"),
-        &["serve", "--bind", relay_addr, "--allow-any-peer"],
-    ));
-    relay.wait_for(WAIT, |r| r["type"] == "listening");
-    let relay_url = format!("turn://{relay_addr}");
-    let script = format!(
-        "exec \"$0\" listen --relay {relay_url} --ticket-file ticket.json --events listen.ndjson > received.bin"
-    );
-    let mut listen = lab.command(h, "a", Path::new("sh"), &["-c", &script]);
-    listen.arg(bin!("p2p-pipe")).current_dir(h);
-    let mut listener = Running::start(listen);
-    let end = Instant::now() + WAIT;
-    let ticket: Value = loop {
-        if let Ok(text) = std::fs::read_to_string(h.join("ticket.json"))
-            && text.ends_with('\n')
-        {
-            break serde_json::from_str(text.trim()).unwrap();
-        }
-        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    listener.close_stdin();
+    let (_relay, relay_url) = lab_relay(&lab, h);
+    let (mut listener, ticket) = lab_listener(&lab, h, &relay_url);
     let events = h.join("connect.ndjson");
     let mut cmd = lab.command(
         h,
@@ -1138,6 +1106,48 @@ fn a_punchable_pair_starts_relayed_and_moves_to_direct_in_the_nat_lab() {
     assert_eq!(status, Some(0), "{}", listener.stderr());
     let got = std::fs::read(h.join("received.bin")).unwrap();
     assert!(got == [before, after].concat(), "the received bytes differ");
+}
+
+/// `p2p-relay serve` on the NAT lab's public server host (any peer key allowed);
+/// returns it, running, with its `turn://` URL.
+pub(crate) fn lab_relay(lab: &common::natlab::Lab, home: &Path) -> (Running, String) {
+    let addr = "203.0.113.1:3480";
+    let mut relay = Running::start(lab.command(
+        home,
+        "srv",
+        &bin!("p2p-relay"),
+        &["serve", "--bind", addr, "--allow-any-peer"],
+    ));
+    relay.wait_for(WAIT, |r| r["type"] == "listening");
+    (relay, format!("turn://{addr}"))
+}
+
+/// `p2p-pipe listen --relay RELAY` on host A of `lab`, its stdout into
+/// `received.bin` and its events into `listen.ndjson` in `home`, stdin closed;
+/// returns it with its ticket.
+pub(crate) fn lab_listener(
+    lab: &common::natlab::Lab,
+    home: &Path,
+    relay: &str,
+) -> (Running, Value) {
+    let script = format!(
+        "exec \"$0\" listen --relay {relay} --ticket-file ticket.json --events listen.ndjson > received.bin"
+    );
+    let mut listen = lab.command(home, "a", Path::new("sh"), &["-c", &script]);
+    listen.arg(bin!("p2p-pipe")).current_dir(home);
+    let mut listener = Running::start(listen);
+    let end = Instant::now() + WAIT;
+    let ticket: Value = loop {
+        if let Ok(text) = std::fs::read_to_string(home.join("ticket.json"))
+            && text.ends_with('\n')
+        {
+            break serde_json::from_str(text.trim()).unwrap();
+        }
+        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    listener.close_stdin();
+    (listener, ticket)
 }
 
 /// Bytes waiting in the receive queue of the UDP socket on 127.0.0.1:`port` (from

@@ -4,7 +4,10 @@
 //! loses no byte.
 
 use crate::common;
-use crate::relay::{WAIT, await_direct, noise, path_events, pipe_listener, received_intact, serve};
+use crate::relay::{
+    WAIT, await_direct, lab_listener, lab_relay, noise, path_events, pipe_listener,
+    received_intact, serve,
+};
 
 use common::Running;
 use serde_json::Value;
@@ -129,30 +132,6 @@ fn cut(lab: &common::natlab::Lab, home: &Path, ip: &str) {
     }
 }
 
-/// `p2p-pipe listen --relay RELAY` on host A of `lab`, its stdout into
-/// `received.bin` and its events into `listen.ndjson` in `home`, stdin closed;
-/// returns it with its ticket.
-fn lab_listener(lab: &common::natlab::Lab, home: &Path, relay: &str) -> (Running, Value) {
-    let script = format!(
-        "exec \"$0\" listen --relay {relay} --ticket-file ticket.json --events listen.ndjson > received.bin"
-    );
-    let mut listen = lab.command(home, "a", Path::new("sh"), &["-c", &script]);
-    listen.arg(bin!("p2p-pipe")).current_dir(home);
-    let mut listener = Running::start(listen);
-    let end = Instant::now() + WAIT;
-    let ticket: Value = loop {
-        if let Ok(text) = std::fs::read_to_string(home.join("ticket.json"))
-            && text.ends_with('\n')
-        {
-            break serde_json::from_str(text.trim()).unwrap();
-        }
-        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    listener.close_stdin();
-    (listener, ticket)
-}
-
 /// In the NAT lab (root): a pair behind port-restricted NATs starts on the relay
 /// (`--relay-first`) and moves to the direct path between the NATs; then host A's
 /// firewall drops that path. Both sides find it silent, go back to the relay (a
@@ -167,15 +146,7 @@ fn a_direct_path_that_goes_silent_goes_back_to_the_relay_in_the_nat_lab() {
     };
     let home = common::tempdir();
     let h = home.path();
-    let relay_addr = "203.0.113.1:3480";
-    let mut relay = Running::start(lab.command(
-        h,
-        "srv",
-        &bin!("p2p-relay"),
-        &["serve", "--bind", relay_addr, "--allow-any-peer"],
-    ));
-    relay.wait_for(WAIT, |r| r["type"] == "listening");
-    let relay_url = format!("turn://{relay_addr}");
+    let (_relay, relay_url) = lab_relay(&lab, h);
     let (mut listener, ticket) = lab_listener(&lab, h, &relay_url);
     let events = h.join("connect.ndjson");
     let listener_events = h.join("listen.ndjson");

@@ -22,21 +22,29 @@ pub const LINGER: Duration = Duration::from_secs(2);
 
 /// `p2p-pipe connect`.
 pub fn run(args: &ConnectArgs, ctx: &Ctx) -> Result<Status> {
+    // Already started by `main` unless a flag came before the subcommand.
     quic::warm::start();
-    // stdin is read, and the stdout writer started, while the path is found (but not
-    // when they carry the signalled candidates first, or when TCP connections are
-    // forwarded instead).
-    let early = args.local.is_none() && args.common.signal == Signal::Rendezvous;
-    let stdin = early.then(session::read_stdin);
-    let stdout = early.then(|| session::write_stdout(true)).transpose()?;
     let identity = paths::identity(&args.common, ctx)?;
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;
     let bind = args
         .bind
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    // stdin is read, and the stdout writer started, while the path is found (but not
+    // when they carry the signalled candidates first, or when TCP connections are
+    // forwarded instead): their threads start once the first handshake is on its way.
+    let early = args.local.is_none() && args.common.signal == Signal::Rendezvous;
+    let mut io = None;
     let (peer, path) = match args.common.signal {
         Signal::Stdio => signalled(args, &identity, bind)?,
-        Signal::Rendezvous => dial(args, &identity, bind, &reporter)?,
+        Signal::Rendezvous => dial(args, &identity, bind, &reporter, || {
+            if early {
+                io = Some((session::read_stdin(), session::write_stdout(true)));
+            }
+        })?,
+    };
+    let (stdin, stdout) = match io {
+        Some((stdin, stdout)) => (Some(stdin), Some(stdout?)),
+        None => (None, None),
     };
     if args.require_direct && !path.via.is_direct() {
         return Err(Error::failure(format!(
@@ -149,11 +157,14 @@ async fn pipe(
 }
 
 /// Resolves the target and walks its candidates.
+/// `under_way` runs once the first attempt has started (its first packets sent or
+/// queued), beside the rest of the attempt.
 fn dial(
     args: &ConnectArgs,
     identity: &Identity,
     bind: SocketAddr,
     reporter: &Reporter,
+    under_way: impl FnOnce(),
 ) -> Result<(p2p_shared::identity::peer_id::PeerId, Path)> {
     let (ticket, found) = if args.dumbpipe {
         let text = args.target.as_deref().unwrap_or_default().trim();
@@ -236,14 +247,18 @@ fn dial(
     let attempt = dialer.connect(ticket.id, &candidates, |candidate, err| {
         reporter.failed(&candidate.to_string(), err.message());
     });
-    let path = smol::block_on(smol::future::or(attempt, async {
+    let attempt = smol::future::or(attempt, async {
         smol::Timer::after(timeout).await;
         Err(Error::timeout(format!(
             "no path to {} within {}",
             ticket.id,
             p2p_shared::cli::duration::format(timeout)
         )))
-    }))?;
+    });
+    // The attempt is polled first, so it has sent its first packets before
+    // `under_way` runs.
+    let (path, ()) = smol::block_on(smol::future::zip(attempt, async { under_way() }));
+    let path = path?;
     Ok((ticket.id, path))
 }
 

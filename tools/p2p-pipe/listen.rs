@@ -34,6 +34,7 @@ struct Arrival {
 
 /// `p2p-pipe listen`.
 pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
+    // Already started by `main` unless a flag came before the subcommand.
     quic::warm::start();
     let identity = paths::identity(&args.common, ctx)?;
     let reporter = Reporter::open(args.common.events.as_deref(), ctx)?;

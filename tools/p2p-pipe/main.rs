@@ -17,6 +17,14 @@ use p2p_shared::{Result, Status};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A session's one-time costs are paid in the background from the first instant,
+    // while the arguments are parsed (not for --help, --version and the like).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "connect" || a == "listen")
+    {
+        p2p_shared::connect::quic::warm::start();
+    }
     p2p_shared::cli::entry::main::<Args>(run)
 }
 

@@ -13,11 +13,17 @@ use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use ed25519_dalek::{Signer, SigningKey};
 
-/// Starts the warm-up in the background and returns at once.
+/// Starts the warm-up in the background and returns at once. Call it first thing
+/// (`p2p-pipe` does, before parsing its arguments): the earlier it starts, the more
+/// of it is done before the first handshake.
+/// Only the first call does anything.
 pub fn start() {
-    let _ = std::thread::Builder::new()
-        .name("warm-up".into())
-        .spawn(warm_up);
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("warm-up".into())
+            .spawn(warm_up);
+    });
 }
 
 fn warm_up() {

@@ -295,12 +295,17 @@ fn a_large_transfer_arrives_intact_both_ways() {
     assert_eq!(closed["ok"], true);
     assert_eq!(closed["bytes_out"], up.len());
     assert_eq!(closed["bytes_in"], down.len());
+    let mine = ev[0].clone();
     let ev = events(&listen_events);
     assert_eq!(
         ev[0]["id"],
         id_b.as_str(),
         "the listener knows who connected"
     );
+    // The connector is bound to the wildcard address; its path names the address
+    // its packets really leave from, the one the listener sees them come from.
+    assert_eq!(mine["local"], ev[0]["remote"], "{mine} {}", ev[0]);
+    assert_eq!(mine["remote"], ev[0]["local"], "{mine} {}", ev[0]);
     assert!(c.stderr().contains("path: direct"), "{}", c.stderr());
 }
 

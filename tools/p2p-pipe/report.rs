@@ -23,7 +23,7 @@ use p2p_shared::{Context, Result, diag};
 use serde_json::{Value, json};
 use std::fs::File;
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -119,6 +119,7 @@ impl Reporter {
         (local, remote): (SocketAddr, SocketAddr),
         reason: &str,
     ) {
+        let local = concrete(local, conn, remote);
         let rtt = conn.rtt();
         self.note(format_args!(
             "path: {via} udp://{local} -> udp://{remote} to {peer}, rtt {:.2} ms ({reason})",
@@ -173,6 +174,30 @@ impl Reporter {
             }),
         ));
     }
+}
+
+/// `local` with its address filled in when the socket is bound to a wildcard
+/// (`0.0.0.0`, `::`): the address the peer's packets arrived at (a listener), else
+/// the one the system sends from toward `remote`. Finding it sends nothing.
+fn concrete(local: SocketAddr, conn: &quinn::Connection, remote: SocketAddr) -> SocketAddr {
+    if !local.ip().is_unspecified() {
+        return local;
+    }
+    conn.local_ip()
+        .or_else(|| source_toward(remote))
+        .map_or(local, |ip| SocketAddr::new(ip, local.port()))
+}
+
+/// The source address the routing table picks for packets to `remote` (a UDP
+/// socket's connect sends no packet).
+fn source_toward(remote: SocketAddr) -> Option<IpAddr> {
+    let any: IpAddr = match remote {
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let socket = UdpSocket::bind((any, 0)).ok()?;
+    socket.connect(remote).ok()?;
+    Some(socket.local_addr().ok()?.ip())
 }
 
 /// How often the path is checked for a change.

@@ -177,6 +177,29 @@ fn p2p_dht_tells_the_bootstrap_nodes_that_answered_and_each_lookup() {
     has(&told, "timed out");
     has(&told, "lookup of a9993e36… done: ");
 
+    // Beside live nodes, with a long timeout, the silent node's request is still out
+    // when the lookup has its peer and the tool ends: it is named then.
+    let told = narrated(
+        &dht,
+        home,
+        &[
+            "get-peers",
+            "--topic",
+            "verbose",
+            "--count",
+            "1",
+            "--request-timeout",
+            "20s",
+            "--bootstrap",
+            &format!("{bootstrap},{dead}"),
+        ],
+    );
+    has(&told, "with 1 peer(s)");
+    has(
+        &told,
+        &format!("still unanswered when the tool ended: {dead} (find_node of "),
+    );
+
     let told = narrated(&dht, home, &["ping", &addrs[0]]);
     has(&told, &format!("asked {} (ping)", addrs[0]));
     has(&told, &format!("{} answered ping in", addrs[0]));

@@ -127,6 +127,7 @@ fn main_from<A: clap::Parser>(argv: Vec<OsString>, run: fn(A, &Ctx) -> Result<St
         quiet,
     };
     let outcome = run(args, &ctx).and_then(|status| ctx.out.flush().map(|()| status));
+    verbose::exiting();
     finish(outcome)
 }
 

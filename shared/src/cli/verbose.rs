@@ -15,8 +15,8 @@
 use crate::diag;
 use std::fmt;
 use std::io::Write;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 /// `-v`: each step.
@@ -60,6 +60,29 @@ pub fn say(level: u8, message: fmt::Arguments<'_>) {
     let text = diag::terminal_safe(&message.to_string(), diag::MAX_MESSAGE);
     let line = format!(";; +{at} {}: {text}\n", diag::tool_name());
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// What is told once a tool's work is done, before it exits (for example the
+/// requests still unanswered then).
+static AT_EXIT: Mutex<Vec<fn()>> = Mutex::new(Vec::new());
+
+/// Has `tell` run once the tool's work is done (by the entry point, before the tool
+/// exits). Register each `tell` once.
+pub fn at_exit(tell: fn()) {
+    if let Ok(mut tells) = AT_EXIT.lock() {
+        tells.push(tell);
+    }
+}
+
+/// Runs what [`at_exit`] registered (the entry point calls it once the tool ran).
+pub fn exiting() {
+    let tells = AT_EXIT
+        .lock()
+        .map(|mut tells| std::mem::take(&mut *tells))
+        .unwrap_or_default();
+    for tell in tells {
+        tell();
+    }
 }
 
 /// Tells a step on stderr under `-v`: `narrate!("asked {server}")`.

@@ -79,6 +79,16 @@ pub fn timed_out(target: &str) -> Vec<Sent> {
     gone
 }
 
+/// Every request still unanswered, oldest first. Forgotten from now on.
+pub fn unanswered() -> Vec<Sent> {
+    let Ok(mut sent) = SENT.lock() else {
+        return Vec::new();
+    };
+    let mut left: Vec<Sent> = sent.drain().map(|(_, s)| s).collect();
+    left.sort_by_key(|s| s.at);
+    left
+}
+
 /// `transaction_id: 7` in a message's text.
 fn transaction_id(message: &str) -> Option<u32> {
     let rest = message.split("transaction_id: ").nth(1)?;

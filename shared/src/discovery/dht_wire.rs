@@ -22,7 +22,7 @@ use crate::cli::verbose::{self, PACKET, STEP};
 use crate::discovery::dht_requests;
 use std::fmt::{self, Write as _};
 use std::net::SocketAddrV4;
-use std::sync::Mutex;
+use std::sync::{Mutex, Once};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
@@ -218,9 +218,44 @@ fn sending(fields: &Fields) -> Vec<(u8, String)> {
         return Vec::new();
     };
     match dht_requests::sent(fields.krpc(), to) {
-        Some(request) => vec![(PACKET, format!("sent {} to udp://{to}", request.kind))],
+        Some(request) => {
+            static TOLD_AT_EXIT: Once = Once::new();
+            TOLD_AT_EXIT.call_once(|| crate::cli::verbose::at_exit(unanswered_at_exit));
+            vec![(PACKET, format!("sent {} to udp://{to}", request.kind))]
+        }
         None => Vec::new(),
     }
+}
+
+/// The most unanswered requests named one by one when the tool ends.
+const MAX_NAMED: usize = 8;
+
+/// Names the requests still unanswered when the tool's work is done: no timeout
+/// told of them, since the tool ended first.
+fn unanswered_at_exit() {
+    let left = dht_requests::unanswered();
+    if left.is_empty() {
+        return;
+    }
+    let named: Vec<String> = left
+        .iter()
+        .take(MAX_NAMED)
+        .map(|s| {
+            let about = s
+                .target
+                .as_ref()
+                .map_or_else(String::new, |t| format!(" of {t}…"));
+            format!("udp://{} ({}{about})", s.to, s.kind)
+        })
+        .collect();
+    let more = match left.len().saturating_sub(MAX_NAMED) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    crate::narrate!(
+        "still unanswered when the tool ended: {}{more}",
+        named.join(", ")
+    );
 }
 
 /// A response or error: told with the request it answers (`-v`; a liveness ping at

@@ -54,6 +54,15 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
     } else {
         args.binds.clone()
     };
+    // stdin is read and the stdout writer started before a peer can arrive (before the
+    // ticket goes out), so that the first bytes each way wait for no thread to start
+    // (not when stdin carries the signalled candidate, nor when streams are forwarded
+    // to TCP).
+    let early = args.forward.is_none() && args.common.signal == Signal::Rendezvous;
+    let stdin = early.then(session::read_stdin);
+    let stdout = early
+        .then(|| session::write_stdout(!args.keep))
+        .transpose()?;
     let (tx, rx) = smol::channel::unbounded::<Arrival>();
     if args.common.signal == Signal::Stdio {
         let (peer, via, endpoint, _) = paths::signalled(
@@ -70,13 +79,13 @@ pub fn run(args: &ListenArgs, ctx: &Ctx) -> Result<Status> {
     }
     drop(tx);
     smol::block_on(smol::future::or(
-        serve(args, ctx, &reporter, &rx),
+        serve(args, ctx, &reporter, &rx, (stdin, stdout)),
         crate::connect::interrupted(),
     ))
 }
 
-/// Binds the direct endpoints (and the relayed one with `--relay`), publishes the
-/// ticket, and starts accepting on each, and punching for callers of the rendezvous.
+/// Binds the direct endpoints (and the relayed one with `--relay`), starts accepting
+/// on each, and punching for callers of the rendezvous, then publishes the ticket.
 fn start_listening(
     args: &ListenArgs,
     ctx: &Ctx,
@@ -128,13 +137,6 @@ fn start_listening(
             .relay
             .map_or_else(|| "none".to_owned(), |a| format!("udp://{a}"))
     );
-    publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
-    if args.dumbpipe {
-        ctx.note(format_args!(
-            "dumbpipe connect {}",
-            crate::dumbpipe::encode(&ticket.id, &ticket.addrs)
-        ));
-    }
     for endpoint in endpoints {
         spawn_acceptor(endpoint, Via::Direct, tx.clone());
     }
@@ -155,25 +157,28 @@ fn start_listening(
             tx.clone(),
         );
     }
+    // The ticket goes out last, once everything that serves a peer runs: a peer that
+    // dials the moment it appears finds the listener ready.
+    publish_ticket(&ticket, args.ticket_file.as_deref(), ctx)?;
+    if args.dumbpipe {
+        ctx.note(format_args!(
+            "dumbpipe connect {}",
+            crate::dumbpipe::encode(&ticket.id, &ticket.addrs)
+        ));
+    }
     Ok(())
 }
 
-/// Serves arrivals: one (or, with `--keep`, one after another).
+/// Serves arrivals: one (or, with `--keep`, one after another), the first with the
+/// early `stdin` and `stdout` when they were started.
 async fn serve(
     args: &ListenArgs,
     ctx: &Ctx,
     reporter: &Reporter,
     rx: &smol::channel::Receiver<Arrival>,
+    (mut stdin, mut stdout): (Option<session::Stdin>, Option<session::Stdout>),
 ) -> Result<Status> {
     let mut status = Status::Success;
-    // stdin is read and the stdout writer started before a peer arrives, so that the
-    // first bytes each way wait for no thread to start (not when stdin carried the
-    // signalled candidate, nor when streams are forwarded to TCP).
-    let early = args.forward.is_none() && args.common.signal == Signal::Rendezvous;
-    let mut stdin = early.then(session::read_stdin);
-    let mut stdout = early
-        .then(|| session::write_stdout(!args.keep))
-        .transpose()?;
     while let Ok(arrival) = rx.recv().await {
         let Arrival {
             peer,

@@ -11,8 +11,9 @@
 //!
 //! For a diagnosis, each node's `stats` carry its views and links (by node
 //! number), and each node keeps a trace of its membership events (connections,
-//! membership and PRUNE/GRAFT frames received, neighbours up and down), which
-//! [`Ev::Dump`] asks for.
+//! membership and PRUNE/GRAFT frames received, neighbours up and down, and each
+//! delivery more than 60 ms after its publication with the node's eager and lazy
+//! links then), which [`Ev::Dump`] asks for.
 
 use super::{Member, STATS_EVERY, Seen};
 use p2p_shared::addr::{Addr, Scheme};
@@ -32,6 +33,9 @@ use std::time::{Duration, Instant};
 
 /// Trace lines kept per node.
 const TRACE: usize = 600;
+/// A delivery this late after its publication (ms, by the message's timestamp)
+/// is noted in the node's trace, with the node's links at that moment.
+const LATE_MS: u64 = 60;
 
 /// What a node's task waits for (short-lived, so not boxed).
 #[allow(clippy::large_enum_variant)]
@@ -73,7 +77,7 @@ fn names(ids: &[PeerId]) -> Vec<String> {
 }
 
 /// Milliseconds since the benchmark started (one clock for every node's trace).
-fn stamp() -> u64 {
+pub fn stamp() -> u64 {
     static T0: OnceLock<Instant> = OnceLock::new();
     u64::try_from(T0.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -222,11 +226,22 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
                 return;
             }
         }
-        let _ = driver.drive(|_: &Node, output| {
+        let _ = driver.drive(|node: &Node, output| {
             match output {
-                Output::Deliver(message, _) => {
+                Output::Deliver(message, hops) => {
                     let k = message.data["k"].as_u64().unwrap_or(u64::MAX);
                     let _ = seen.send(Seen::Message(i, k, Instant::now()));
+                    let late = now_millis().saturating_sub(message.ts);
+                    if late >= LATE_MS {
+                        let line = format!(
+                            "late k={k} from {} hops {hops} after {late} ms; eager {:?} lazy {:?} grafts {}",
+                            who(&message.author),
+                            names(node.eager()),
+                            names(node.lazy()),
+                            node.stats().grafts
+                        );
+                        note(&mut trace, line);
+                    }
                 }
                 Output::PeerUp(peer) => note(&mut trace, format!("up {}", who(&peer))),
                 Output::PeerDown(peer) => note(&mut trace, format!("down {}", who(&peer))),

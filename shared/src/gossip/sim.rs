@@ -249,12 +249,14 @@ impl Sim {
         if self.nodes[i].take().is_none() {
             return;
         }
-        let peers: Vec<usize> = self
+        let mut peers: Vec<usize> = self
             .link_clock
             .keys()
             .filter(|(a, b)| *a == i || *b == i)
             .map(|&(a, b)| if a == i { b } else { a })
             .collect();
+        // In a fixed order: the same seed gives the same run.
+        peers.sort_unstable();
         for peer in peers {
             let at = self.now + self.net.detect_ms;
             self.stale.insert((peer, i));

@@ -170,6 +170,38 @@ struct Slow {
     late: usize,
 }
 
+impl Slow {
+    /// Message `k` from `author`, sent `at`, arrived at every one of `receivers`
+    /// at `times`.
+    fn of(
+        k: u64,
+        author: usize,
+        at: Instant,
+        receivers: &HashSet<usize>,
+        times: Option<&HashMap<usize, Instant>>,
+    ) -> Slow {
+        let time = |n: &usize| times.and_then(|t| t.get(n)).copied();
+        let last = receivers
+            .iter()
+            .copied()
+            .max_by_key(time)
+            .unwrap_or(usize::MAX);
+        let ms = time(&last).map_or(f64::NAN, |t| t.duration_since(at).as_secs_f64() * 1000.0);
+        let late = receivers
+            .iter()
+            .filter(|n| time(n).is_some_and(|t| t.duration_since(at) > Duration::from_millis(60)))
+            .count();
+        Slow {
+            k,
+            ms,
+            author,
+            at,
+            last,
+            late,
+        }
+    }
+}
+
 /// Slowest messages named after a phase with kills.
 const SLOWEST: usize = 12;
 
@@ -510,29 +542,9 @@ impl Swarm {
             got += arrived.len();
             want += receivers.len();
             if arrived.len() == receivers.len() {
-                let last = arrived.into_iter().max().unwrap();
-                let ms = last.duration_since(*at).as_secs_f64() * 1000.0;
-                reach_ms.push(ms);
-                let last_node = receivers
-                    .iter()
-                    .copied()
-                    .max_by_key(|n| times.and_then(|t| t.get(n)).copied())
-                    .unwrap_or(usize::MAX);
-                slow.push(Slow {
-                    k: *k,
-                    ms,
-                    author: *author,
-                    at: *at,
-                    last: last_node,
-                    late: receivers
-                        .iter()
-                        .filter(|n| {
-                            times
-                                .and_then(|t| t.get(n))
-                                .is_some_and(|t| t.duration_since(*at) > Duration::from_millis(60))
-                        })
-                        .count(),
-                });
+                let reach = Slow::of(*k, *author, *at, &receivers, times);
+                reach_ms.push(reach.ms);
+                slow.push(reach);
             }
         }
         if let Some(killed_at) = killed_at {

@@ -20,7 +20,7 @@ use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::gossip::driver::{DRAIN, Driver};
 use p2p_shared::gossip::net::{self, LinkEvent, Net};
 use p2p_shared::gossip::rate::RateLimit;
-use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo, Wire};
+use p2p_shared::gossip::{Config, Message, Mode, Node, Output, PeerInfo, Wire};
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::now_millis;
@@ -111,6 +111,21 @@ fn describe(event: &LinkEvent) -> Option<String> {
         LinkEvent::Accepted { peer, .. } => format!("accepted {}", who(peer)),
     })
 }
+/// A trace line for a delivery more than [`LATE_MS`] after its publication, with
+/// the node's links then.
+fn late(node: &Node, message: &Message, k: u64, hops: u16) -> Option<String> {
+    let late = now_millis().saturating_sub(message.ts);
+    (late >= LATE_MS).then(|| {
+        format!(
+            "late k={k} from {} hops {hops} after {late} ms; eager {:?} lazy {:?} grafts {}",
+            who(&message.author),
+            names(node.eager()),
+            names(node.lazy()),
+            node.stats().grafts
+        )
+    })
+}
+
 /// Starts node `i`, joining through `contact`; it reports to `seen`.
 pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>) -> Member {
     let identity = identity(i);
@@ -231,15 +246,7 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
                 Output::Deliver(message, hops) => {
                     let k = message.data["k"].as_u64().unwrap_or(u64::MAX);
                     let _ = seen.send(Seen::Message(i, k, Instant::now()));
-                    let late = now_millis().saturating_sub(message.ts);
-                    if late >= LATE_MS {
-                        let line = format!(
-                            "late k={k} from {} hops {hops} after {late} ms; eager {:?} lazy {:?} grafts {}",
-                            who(&message.author),
-                            names(node.eager()),
-                            names(node.lazy()),
-                            node.stats().grafts
-                        );
+                    if let Some(line) = late(node, &message, k, hops) {
                         note(&mut trace, line);
                     }
                 }

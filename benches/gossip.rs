@@ -267,6 +267,7 @@ impl Swarm {
 
     /// The same swarm as tasks of this process (one QUIC endpoint each).
     fn in_process(mode: Mode, rng: &mut Rng) -> Swarm {
+        inproc::stalls();
         let (tx, rx) = mpsc::channel();
         let mut swarm = Swarm {
             nodes: Vec::new(),
@@ -445,6 +446,29 @@ impl Swarm {
             }
         }
         self.pump_for(Duration::from_millis(500));
+        let at = killed_at.1;
+        let stalls: Vec<(u64, u64)> = inproc::stalls()
+            .lock()
+            .map(|log| {
+                log.iter()
+                    .filter(|(t, _)| *t + 100 >= at)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let first: Vec<String> = stalls
+            .iter()
+            .filter(|(t, _)| *t < at + 1_000)
+            .map(|(t, late)| format!("+{}:{late}", t.saturating_sub(at)))
+            .collect();
+        eprintln!(
+            "executor wake-ups over 5 ms late in the second after the kills (ms after: ms late): {first:?}; worst of the phase's rest {:?}",
+            stalls
+                .iter()
+                .filter(|(t, _)| *t >= at + 1_000)
+                .map(|s| s.1)
+                .max()
+        );
         let mut lasts: Vec<usize> = Vec::new();
         for s in top {
             if !lasts.contains(&s.last) && lasts.len() < 4 {

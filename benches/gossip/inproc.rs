@@ -27,8 +27,8 @@ use p2p_shared::ndjson::peer::now_millis;
 use serde_json::{Value, json};
 use smol::channel::Receiver;
 use std::collections::VecDeque;
-use std::sync::OnceLock;
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Trace lines kept per node.
@@ -111,6 +111,36 @@ fn describe(event: &LinkEvent) -> Option<String> {
         LinkEvent::Accepted { peer, .. } => format!("accepted {}", who(peer)),
     })
 }
+/// Late wake-ups of the executor: (stamp, how late in ms).
+pub type Stalls = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// How late the executor's threads ran a task that asks to wake every 5 ms:
+/// (stamp, lateness ms) for each wake-up more than 5 ms late. Started by the
+/// first call; tells a stall of the whole process from one node's.
+pub fn stalls() -> Stalls {
+    static STALLS: OnceLock<Stalls> = OnceLock::new();
+    STALLS
+        .get_or_init(|| {
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let out = log.clone();
+            smol::spawn(async move {
+                loop {
+                    let due = Instant::now() + Duration::from_millis(5);
+                    smol::Timer::at(due).await;
+                    let late = u64::try_from(due.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    if late > 5
+                        && let Ok(mut log) = out.lock()
+                    {
+                        log.push((stamp(), late));
+                    }
+                }
+            })
+            .detach();
+            log
+        })
+        .clone()
+}
+
 /// A trace line for a delivery more than [`LATE_MS`] after its publication, with
 /// the node's links then.
 fn late(node: &Node, message: &Message, k: u64, hops: u16) -> Option<String> {

@@ -159,6 +159,52 @@ fn start(dir: &Path, i: usize, mode: &str, peers: &[String], tx: Sender<Seen>) -
     child
 }
 
+/// How long one message took to reach every live node, and who was last.
+struct Slow {
+    k: u64,
+    ms: f64,
+    author: usize,
+    at: Instant,
+    last: usize,
+    /// Receivers that got it more than 60 ms after it was sent.
+    late: usize,
+}
+
+impl Slow {
+    /// Message `k` from `author`, sent `at`, arrived at every one of `receivers`
+    /// at `times`.
+    fn of(
+        k: u64,
+        author: usize,
+        at: Instant,
+        receivers: &HashSet<usize>,
+        times: Option<&HashMap<usize, Instant>>,
+    ) -> Slow {
+        let time = |n: &usize| times.and_then(|t| t.get(n)).copied();
+        let last = receivers
+            .iter()
+            .copied()
+            .max_by_key(time)
+            .unwrap_or(usize::MAX);
+        let ms = time(&last).map_or(f64::NAN, |t| t.duration_since(at).as_secs_f64() * 1000.0);
+        let late = receivers
+            .iter()
+            .filter(|n| time(n).is_some_and(|t| t.duration_since(at) > Duration::from_millis(60)))
+            .count();
+        Slow {
+            k,
+            ms,
+            author,
+            at,
+            last,
+            late,
+        }
+    }
+}
+
+/// Slowest messages named after a phase with kills.
+const SLOWEST: usize = 12;
+
 struct Phase {
     grafts: f64,
     delivered: f64,
@@ -221,6 +267,7 @@ impl Swarm {
 
     /// The same swarm as tasks of this process (one QUIC endpoint each).
     fn in_process(mode: Mode, rng: &mut Rng) -> Swarm {
+        inproc::stalls();
         let (tx, rx) = mpsc::channel();
         let mut swarm = Swarm {
             nodes: Vec::new(),
@@ -356,22 +403,111 @@ impl Swarm {
         }
     }
 
+    /// Names the slowest messages of a phase with kills: when each was sent
+    /// relative to the kills, its author, its last receiver and how many receivers
+    /// got it more than 60 ms late; in one process, also the trace of the last
+    /// receivers from the kills on (deliveries more than 60 ms late are in it).
+    fn report_slow(&mut self, slow: &mut [Slow], kill: &[usize], killed_at: (Instant, u64)) {
+        slow.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        let top = &slow[..slow.len().min(SLOWEST)];
+        eprintln!(
+            "killed: {:?}",
+            kill.iter().map(|k| format!("n{k}")).collect::<Vec<_>>()
+        );
+        eprintln!("slowest {} messages:", top.len());
+        for s in top {
+            let sent = if s.at >= killed_at.0 {
+                format!(
+                    "+{:.0}",
+                    s.at.duration_since(killed_at.0).as_secs_f64() * 1000.0
+                )
+            } else {
+                format!(
+                    "-{:.0}",
+                    killed_at.0.duration_since(s.at).as_secs_f64() * 1000.0
+                )
+            };
+            eprintln!(
+                "  k={} {:.1} ms, sent {sent} ms after the kills by n{}, last n{}, {} receivers over 60 ms",
+                s.k, s.ms, s.author, s.last, s.late
+            );
+        }
+        let tasks = self
+            .nodes
+            .iter()
+            .flatten()
+            .any(|m| matches!(m, Member::Task { .. }));
+        if !tasks {
+            return;
+        }
+        for member in self.nodes.iter().flatten() {
+            if let Member::Task { tx, .. } = member {
+                let _ = tx.send_blocking(inproc::Ev::Dump);
+            }
+        }
+        self.pump_for(Duration::from_millis(500));
+        let at = killed_at.1;
+        let stalls: Vec<(u64, u64)> = inproc::stalls()
+            .lock()
+            .map(|log| {
+                log.iter()
+                    .filter(|(t, _)| *t + 100 >= at)
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default();
+        let first: Vec<String> = stalls
+            .iter()
+            .filter(|(t, _)| *t < at + 1_000)
+            .map(|(t, late)| format!("+{}:{late}", t.saturating_sub(at)))
+            .collect();
+        eprintln!(
+            "executor wake-ups over 5 ms late in the second after the kills (ms after: ms late): {first:?}; worst of the phase's rest {:?}",
+            stalls
+                .iter()
+                .filter(|(t, _)| *t >= at + 1_000)
+                .map(|s| s.1)
+                .max()
+        );
+        let mut lasts: Vec<usize> = Vec::new();
+        for s in top {
+            if !lasts.contains(&s.last) && lasts.len() < 4 {
+                lasts.push(s.last);
+            }
+        }
+        let since = killed_at.1.saturating_sub(50);
+        for n in lasts {
+            eprintln!("  trace of n{n} from the kills on:");
+            for line in self.traces.get(&n).into_iter().flatten() {
+                let at = line
+                    .split_whitespace()
+                    .next()
+                    .and_then(|t| t.parse::<u64>().ok());
+                if at.is_some_and(|t| t >= since) {
+                    eprintln!("    {line}");
+                }
+            }
+        }
+    }
+
     fn alive(&self) -> Vec<usize> {
         (0..NODES).filter(|&i| self.nodes[i].is_some()).collect()
     }
 
-    fn totals(&self) -> (u64, u64, u64, u64) {
-        self.alive().iter().filter_map(|i| self.stats.get(i)).fold(
-            (0, 0, 0, 0),
-            |(d, n, b, g), s| {
+    /// The counters of `nodes` summed: duplicates, delivered, bytes, grafts. A
+    /// phase compares them over the same nodes (its survivors) before and after.
+    fn totals(&self, nodes: &[usize]) -> (u64, u64, u64, u64) {
+        nodes
+            .iter()
+            .filter_map(|i| self.stats.get(i))
+            .fold((0, 0, 0, 0), |(d, n, b, g), s| {
                 (
                     d + s["duplicates"].as_u64().unwrap_or(0),
                     n + s["delivered"].as_u64().unwrap_or(0),
                     b + s["bytes_sent"].as_u64().unwrap_or(0),
                     g + s["grafts"].as_u64().unwrap_or(0),
                 )
-            },
-        )
+            })
     }
 
     /// Publishes messages `first..first + MESSAGES`, killing `kill` halfway.
@@ -381,11 +517,13 @@ impl Swarm {
             .into_iter()
             .filter(|i| !kill.contains(i))
             .collect();
-        let before = self.totals();
+        let before = self.totals(&survivors);
         let mut sent: HashMap<u64, (usize, Instant)> = HashMap::new();
         let pad = "x".repeat(PAD);
+        let mut killed_at = None;
         for n in 0..MESSAGES {
-            if n == MESSAGES / 2 {
+            if n == MESSAGES / 2 && !kill.is_empty() {
+                killed_at = Some((Instant::now(), inproc::stamp()));
                 for &k in kill {
                     self.nodes[k] = None;
                 }
@@ -413,8 +551,9 @@ impl Swarm {
             self.pump_for(Duration::from_millis(100));
         }
         self.pump_for(Duration::from_millis(1200));
-        let after = self.totals();
+        let after = self.totals(&survivors);
         let mut reach_ms = Vec::new();
+        let mut slow: Vec<Slow> = Vec::new();
         let (mut got, mut want) = (0usize, 0usize);
         for (k, (author, at)) in &sent {
             let receivers: HashSet<usize> =
@@ -427,9 +566,13 @@ impl Swarm {
             got += arrived.len();
             want += receivers.len();
             if arrived.len() == receivers.len() {
-                let last = arrived.into_iter().max().unwrap();
-                reach_ms.push(last.duration_since(*at).as_secs_f64() * 1000.0);
+                let reach = Slow::of(*k, *author, *at, &receivers, times);
+                reach_ms.push(reach.ms);
+                slow.push(reach);
             }
+        }
+        if let Some(killed_at) = killed_at {
+            self.report_slow(&mut slow, kill, killed_at);
         }
         let missed: Vec<(usize, usize)> = survivors
             .iter()
@@ -476,13 +619,13 @@ fn sim_phase(sim: &mut Sim, kill: &[usize], rng: &mut Rng) -> Phase {
         .into_iter()
         .filter(|i| !kill.contains(i))
         .collect();
+    // Over the survivors before and after (the killed nodes' counters would make
+    // the differences too small).
     let totals = |sim: &Sim| {
-        sim.alive()
-            .iter()
-            .fold((0u64, 0u64, 0u64), |(d, n, g), &i| {
-                let s = sim.stats(i).unwrap();
-                (d + s.duplicates, n + s.delivered, g + s.grafts)
-            })
+        survivors.iter().fold((0u64, 0u64, 0u64), |(d, n, g), &i| {
+            let s = sim.stats(i).unwrap();
+            (d + s.duplicates, n + s.delivered, g + s.grafts)
+        })
     };
     let before = totals(sim);
     let bytes_before = sim.traffic.bytes;

@@ -11,27 +11,31 @@
 //!
 //! For a diagnosis, each node's `stats` carry its views and links (by node
 //! number), and each node keeps a trace of its membership events (connections,
-//! membership and PRUNE/GRAFT frames received, neighbours up and down), which
-//! [`Ev::Dump`] asks for.
+//! membership and PRUNE/GRAFT frames received, neighbours up and down, and each
+//! delivery more than 60 ms after its publication with the node's eager and lazy
+//! links then), which [`Ev::Dump`] asks for.
 
 use super::{Member, STATS_EVERY, Seen};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::gossip::driver::{DRAIN, Driver};
 use p2p_shared::gossip::net::{self, LinkEvent, Net};
 use p2p_shared::gossip::rate::RateLimit;
-use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo, Wire};
+use p2p_shared::gossip::{Config, Message, Mode, Node, Output, PeerInfo, Wire};
 use p2p_shared::identity::Identity;
 use p2p_shared::identity::peer_id::PeerId;
 use p2p_shared::ndjson::peer::now_millis;
 use serde_json::{Value, json};
 use smol::channel::Receiver;
 use std::collections::VecDeque;
-use std::sync::OnceLock;
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Trace lines kept per node.
 const TRACE: usize = 600;
+/// A delivery this late after its publication (ms, by the message's timestamp)
+/// is noted in the node's trace, with the node's links at that moment.
+const LATE_MS: u64 = 60;
 
 /// What a node's task waits for (short-lived, so not boxed).
 #[allow(clippy::large_enum_variant)]
@@ -73,7 +77,7 @@ fn names(ids: &[PeerId]) -> Vec<String> {
 }
 
 /// Milliseconds since the benchmark started (one clock for every node's trace).
-fn stamp() -> u64 {
+pub fn stamp() -> u64 {
     static T0: OnceLock<Instant> = OnceLock::new();
     u64::try_from(T0.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
 }
@@ -107,6 +111,51 @@ fn describe(event: &LinkEvent) -> Option<String> {
         LinkEvent::Accepted { peer, .. } => format!("accepted {}", who(peer)),
     })
 }
+/// Late wake-ups of the executor: (stamp, how late in ms).
+pub type Stalls = Arc<Mutex<Vec<(u64, u64)>>>;
+
+/// How late the executor's threads ran a task that asks to wake every 5 ms:
+/// (stamp, lateness ms) for each wake-up more than 5 ms late. Started by the
+/// first call; tells a stall of the whole process from one node's.
+pub fn stalls() -> Stalls {
+    static STALLS: OnceLock<Stalls> = OnceLock::new();
+    STALLS
+        .get_or_init(|| {
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let out = log.clone();
+            smol::spawn(async move {
+                loop {
+                    let due = Instant::now() + Duration::from_millis(5);
+                    smol::Timer::at(due).await;
+                    let late = u64::try_from(due.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    if late > 5
+                        && let Ok(mut log) = out.lock()
+                    {
+                        log.push((stamp(), late));
+                    }
+                }
+            })
+            .detach();
+            log
+        })
+        .clone()
+}
+
+/// A trace line for a delivery more than [`LATE_MS`] after its publication, with
+/// the node's links then.
+fn late(node: &Node, message: &Message, k: u64, hops: u16) -> Option<String> {
+    let late = now_millis().saturating_sub(message.ts);
+    (late >= LATE_MS).then(|| {
+        format!(
+            "late k={k} from {} hops {hops} after {late} ms; eager {:?} lazy {:?} grafts {}",
+            who(&message.author),
+            names(node.eager()),
+            names(node.lazy()),
+            node.stats().grafts
+        )
+    })
+}
+
 /// Starts node `i`, joining through `contact`; it reports to `seen`.
 pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>) -> Member {
     let identity = identity(i);
@@ -222,11 +271,14 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
                 return;
             }
         }
-        let _ = driver.drive(|_: &Node, output| {
+        let _ = driver.drive(|node: &Node, output| {
             match output {
-                Output::Deliver(message, _) => {
+                Output::Deliver(message, hops) => {
                     let k = message.data["k"].as_u64().unwrap_or(u64::MAX);
                     let _ = seen.send(Seen::Message(i, k, Instant::now()));
+                    if let Some(line) = late(node, &message, k, hops) {
+                        note(&mut trace, line);
+                    }
                 }
                 Output::PeerUp(peer) => note(&mut trace, format!("up {}", who(&peer))),
                 Output::PeerDown(peer) => note(&mut trace, format!("down {}", who(&peer))),

@@ -203,6 +203,14 @@ impl HyParView {
     fn on_join(&mut self, peer: &PeerInfo, acts: &mut Vec<Action>) {
         let id = peer.id;
         self.learn(peer);
+        // A JOIN from a neighbour: it was restarted (or dropped us) and knows
+        // nothing of our link, and waits for our NEIGHBOR. It is taken in again as
+        // new: down, then up and confirmed. Left unanswered, a restarted node
+        // stayed alone until a shuffle happened to reach it.
+        if let Some(i) = self.active.iter().position(|p| p.id == id) {
+            self.active.remove(i);
+            acts.push(Action::Down(id));
+        }
         self.connect(peer.clone(), acts);
         for other in self.active.clone() {
             if other.id != id {

@@ -6,9 +6,15 @@
 //! connection is up (a shuffle's answer to a peer that is not a neighbour is sent
 //! and closed at once), then retires the link. When both sides dial each other at once, both keep
 //! the connection dialled by the smaller peer id and retire the other: its queued
-//! frames are still written and read, then it closes. A link's outgoing queue is
-//! bounded; frames beyond it are dropped and counted (gossip repairs them through
-//! IHAVE/GRAFT and anti-entropy), so a slow neighbour never holds up the others.
+//! frames are still written and read, then it closes. A peer dials only while it
+//! holds no connection to us, so its dial over a link older than any handshake
+//! can take is no simultaneous dial: it lost that link (it was restarted, or
+//! closed it), and its new connection replaces the link at once. A dial that
+//! completes when nobody waits for it any more (its peer was closed meanwhile and
+//! its queue went out on the peer's own connection) is closed, not kept idle.
+//! A link's outgoing queue is bounded; frames beyond it are dropped and counted
+//! (gossip repairs them through IHAVE/GRAFT and anti-entropy), so a slow
+//! neighbour never holds up the others.
 
 use super::frame::{FrameDecoder, PeerInfo, Wire};
 use crate::addr::{Addr, Scheme};
@@ -22,7 +28,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Frames queued per link before new ones are dropped.
 const LINK_QUEUE: usize = 8192;
@@ -30,6 +36,11 @@ const LINK_QUEUE: usize = 8192;
 const DIAL_QUEUE: usize = 1024;
 /// How long a closing link waits for the peer to finish its side.
 const LINGER: Duration = Duration::from_secs(3);
+/// A neighbour silent this long is dropped; it also bounds a handshake.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// A link older than this cannot be one of two simultaneous dials (twice the
+/// handshake bound: either side's event loop may be late).
+const STALE_AFTER: Duration = Duration::from_secs(10);
 /// The application close code of an orderly close.
 const CODE_DONE: u32 = 0;
 
@@ -75,7 +86,7 @@ pub enum LinkEvent {
 /// them), and a neighbour that goes silent is dropped after 5 s.
 pub fn bind(identity: &Identity, addr: SocketAddr) -> crate::Result<Arc<Endpoint>> {
     let tuning = Tuning {
-        idle_timeout: Duration::from_secs(5),
+        idle_timeout: IDLE_TIMEOUT,
         ..Tuning::default()
     };
     let listen = Listen {
@@ -103,6 +114,7 @@ struct Link {
     tx: Sender<Vec<u8>>,
     dialer: PeerId,
     conn: quinn::Connection,
+    since: Instant,
 }
 
 /// Traffic counters.
@@ -129,6 +141,8 @@ pub struct Net<E> {
     closing: HashSet<PeerId>,
     next_link: u64,
     max_frame: usize,
+    /// Links older than this are replaced by the peer's new connection.
+    stale_after: Duration,
     /// Counters.
     pub traffic: Traffic,
 }
@@ -145,6 +159,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             closing: HashSet::new(),
             next_link: 0,
             max_frame,
+            stale_after: STALE_AFTER,
             traffic: Traffic::default(),
         }
     }
@@ -247,6 +262,12 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
 
     /// A connection to `peer` is up, dialled by us (`ours`) or by them.
     pub fn connected(&mut self, peer: PeerId, conn: quinn::Connection, ours: bool) {
+        if ours && !self.dialing.contains_key(&peer) && !self.links.contains_key(&peer) {
+            // Nobody waits for this dial: the peer was closed after its own
+            // connection took our queue. Kept, it would stay up idle.
+            conn.close(CODE_DONE.into(), b"done");
+            return;
+        }
         let dialer = if ours { self.me } else { peer };
         self.next_link += 1;
         let id = self.next_link;
@@ -264,11 +285,16 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             tx,
             dialer,
             conn,
+            since: Instant::now(),
         };
         let keep_new = match self.links.get(&peer) {
             None => true,
             // The same side dialled again (the old link is dying): the new one wins.
             Some(old) if old.dialer == dialer => true,
+            // Too old for a simultaneous dial: the peer lost the old link (it was
+            // restarted, or closed it). Kept, it would carry our frames to nobody
+            // until the idle timeout while the peer's new connection retired.
+            Some(old) if old.since.elapsed() > self.stale_after => true,
             // Both sides dialled: the connection dialled by the smaller id wins.
             Some(_) => dialer < if dialer == self.me { peer } else { self.me },
         };
@@ -503,5 +529,120 @@ mod tests {
             None
         }));
         assert_eq!(got, Some(Some(sample)), "the queued frame, then the end");
+    }
+
+    /// Waits (20 s at most) for `rx`'s next event that `want` takes.
+    fn next_event<T>(rx: &Receiver<LinkEvent>, mut want: impl FnMut(LinkEvent) -> Option<T>) -> T {
+        smol::block_on(async {
+            let wait = async {
+                loop {
+                    if let Some(got) = want(rx.recv().await.expect("events")) {
+                        return Some(got);
+                    }
+                }
+            };
+            smol::future::or(wait, async {
+                smol::Timer::after(Duration::from_secs(20)).await;
+                None
+            })
+            .await
+        })
+        .expect("the event within 20 s")
+    }
+
+    fn accepted(event: LinkEvent) -> Option<(PeerId, quinn::Connection)> {
+        match event {
+            LinkEvent::Accepted { peer, conn } => Some((peer, conn)),
+            _ => None,
+        }
+    }
+
+    fn dialed(event: LinkEvent) -> Option<(PeerId, quinn::Connection)> {
+        match event {
+            LinkEvent::Dialed { peer, result } => Some((peer, result.expect("dialled"))),
+            _ => None,
+        }
+    }
+
+    /// A peer restarted with the same identity (its old process silent, as after
+    /// SIGKILL) dials us while we still hold the link we dialled to the old one,
+    /// although our id is the smaller: its new connection replaces the stale
+    /// link, so what we send next reaches the new process.
+    #[test]
+    fn a_restarted_peer_s_connection_replaces_our_stale_link_at_once() {
+        let mut seeds = [1u8, 2];
+        if Identity::from_seed([1; 32]).id() > Identity::from_seed([2; 32]).id() {
+            seeds.swap(0, 1);
+        }
+        let (_a, mut a_net, a_rx, a_info) = node(seeds[0]);
+        let (_old, mut old_net, old_rx, old_info) = node(seeds[1]);
+        a_net.spawn_acceptor();
+        old_net.spawn_acceptor();
+        a_net.stale_after = Duration::from_millis(100);
+        assert!(a_net.send(old_info.id, Wire::Prune.encode(), Some(&old_info)));
+        let (peer, conn) = next_event(&a_rx, dialed);
+        a_net.connected(peer, conn, true);
+        let (peer, conn) = next_event(&old_rx, accepted);
+        old_net.connected(peer, conn, false);
+        std::thread::sleep(Duration::from_millis(200));
+        // The old process goes silent (still up, reading nothing); the new one,
+        // on another port, dials A.
+        let (_new, mut new_net, new_rx, _) = node(seeds[1]);
+        assert!(new_net.send(a_info.id, Wire::Prune.encode(), Some(&a_info)));
+        let (peer, conn) = next_event(&new_rx, dialed);
+        new_net.connected(peer, conn, true);
+        let (peer, conn) = next_event(&a_rx, accepted);
+        assert_eq!(peer, old_info.id, "the same identity");
+        a_net.connected(peer, conn, false);
+        let hello = Wire::Graft([7; 32]);
+        assert!(a_net.send(peer, hello.encode(), None));
+        let got = next_event(&new_rx, |e| match e {
+            LinkEvent::Frame { wire, .. } => Some(wire),
+            _ => None,
+        });
+        assert_eq!(got, hello, "A's frame reached the restarted peer");
+        drop(old_net);
+    }
+
+    /// Both sides dial at once; A takes B's connection first, then closes B: its
+    /// own dial, completing after that, is closed instead of kept as an idle link.
+    #[test]
+    fn a_dial_completing_after_its_peer_was_closed_is_not_kept() {
+        let (_a, mut a_net, a_rx, a_info) = node(3);
+        let (_b, mut b_net, b_rx, b_info) = node(4);
+        a_net.spawn_acceptor();
+        b_net.spawn_acceptor();
+        assert!(a_net.send(b_info.id, Wire::Prune.encode(), Some(&b_info)));
+        assert!(b_net.send(a_info.id, Wire::Prune.encode(), Some(&a_info)));
+        let mut ours = None;
+        let mut theirs = None;
+        while ours.is_none() || theirs.is_none() {
+            next_event(&a_rx, |e| {
+                match e {
+                    LinkEvent::Dialed { result, .. } => ours = Some(result.expect("dialled")),
+                    LinkEvent::Accepted { conn, .. } => theirs = Some(conn),
+                    _ => return None,
+                }
+                Some(())
+            });
+        }
+        let (_, conn) = next_event(&b_rx, dialed);
+        b_net.connected(a_info.id, conn, true);
+        a_net.connected(b_info.id, theirs.unwrap(), false);
+        a_net.close(&b_info.id);
+        let ours = ours.unwrap();
+        a_net.connected(b_info.id, ours.clone(), true);
+        assert!(a_net.links().is_empty(), "no link kept to a closed peer");
+        let closed = smol::block_on(smol::future::or(
+            async {
+                ours.closed().await;
+                true
+            },
+            async {
+                smol::Timer::after(Duration::from_secs(20)).await;
+                false
+            },
+        ));
+        assert!(closed, "the unwanted connection is closed");
     }
 }

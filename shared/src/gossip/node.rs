@@ -21,9 +21,12 @@ use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::sync::Arc;
+
+/// The shortest time between two answers to one neighbour's summaries, ms.
+const SUMMARY_EVERY_MS: u64 = 1_000;
 
 /// How messages are spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +220,9 @@ pub struct Node {
     buckets: HashMap<PeerId, Bucket>,
     pulls: HashMap<PeerId, usize>,
     answered: HashMap<PeerId, u64>,
+    /// The newest summary per neighbour that came within a second of our last
+    /// answer to it, answered when that second is over.
+    deferred: BTreeMap<PeerId, Vec<(PeerId, u64)>>,
     reported: HashMap<PeerId, u64>,
     next_seq: u64,
     wall_base: u64,
@@ -266,6 +272,7 @@ impl Node {
             buckets: HashMap::new(),
             pulls: HashMap::new(),
             answered: HashMap::new(),
+            deferred: BTreeMap::new(),
             reported: HashMap::new(),
             next_seq: 1,
             wall_base: wall_ms.saturating_sub(now),
@@ -409,6 +416,7 @@ impl Node {
         self.buckets.remove(&peer);
         self.pulls.remove(&peer);
         self.answered.remove(&peer);
+        self.deferred.remove(&peer);
         self.reported.remove(&peer);
     }
 
@@ -443,6 +451,9 @@ impl Node {
         if let Some(t) = self.tree.next_deadline() {
             at = at.min(t);
         }
+        for peer in self.deferred.keys() {
+            at = at.min(self.answer_due(peer));
+        }
         at
     }
 
@@ -461,6 +472,17 @@ impl Node {
             self.views.repair(now, &mut acts);
         }
         self.apply(acts, now);
+        let due: Vec<PeerId> = self
+            .deferred
+            .keys()
+            .filter(|p| now >= self.answer_due(p))
+            .copied()
+            .collect();
+        for peer in due {
+            if let Some(entries) = self.deferred.remove(&peer) {
+                self.on_summary(peer, entries, now);
+            }
+        }
         if now >= self.next_summary {
             self.next_summary = now + self.cfg.summary_every_ms;
             if let Some(&peer) = self.rng.pick(&self.views.active()) {
@@ -500,10 +522,20 @@ impl Node {
             .push_back(Output::Send(peer, Wire::Summary(summary)));
     }
 
+    /// When a deferred summary from `peer` may be answered.
+    fn answer_due(&self, peer: &PeerId) -> u64 {
+        self.answered
+            .get(peer)
+            .map_or(0, |&at| at + SUMMARY_EVERY_MS)
+    }
+
     fn on_summary(&mut self, from: PeerId, entries: Vec<(PeerId, u64)>, now: u64) {
-        // One answer per neighbour per second: a summary costs us up to a whole store.
-        if self.answered.get(&from).is_some_and(|&at| now < at + 1_000) {
-            self.stats.rate_limited += 1;
+        // One answer per neighbour per second: a summary costs us up to a whole
+        // store. One that comes sooner waits for the second to end (the newest
+        // replaces an older one): dropped, a restarted neighbour's first summary,
+        // which follows the old process's by less than that, went unanswered.
+        if now < self.answer_due(&from) {
+            self.deferred.insert(from, entries);
             return;
         }
         self.answered.insert(from, now);

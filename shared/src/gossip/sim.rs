@@ -1,7 +1,14 @@
 //! A deterministic in-process network of gossip nodes, for tests and the
 //! benchmark: virtual time, per-link FIFO delivery after a latency, connections
 //! that open on first send and close when either side closes, killed nodes whose
-//! neighbours notice after a detection delay. The same seed gives the same run.
+//! neighbours notice after a detection delay, and killed nodes restarted with the
+//! same identity. The same seed gives the same run.
+//!
+//! A killed node's neighbours hold *stale* links to it: what they send on one is
+//! lost, and they learn of the kill after the detection delay (or 50 ms after they
+//! send on it, at most). When the node is restarted and connects to such a
+//! neighbour, its new connection replaces the stale link there at once (as
+//! [`super::net`] does), so the old one's end is never reported.
 //!
 //! Optionally each node is *descheduled* now and then, as a process is on a machine
 //! with far more runnable processes than cores: it runs for a random time, then
@@ -17,7 +24,7 @@ use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
 use serde_json::Value;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 /// Network behaviour.
 #[derive(Debug, Clone)]
@@ -59,6 +66,9 @@ enum Event {
     Closed {
         at: usize,
         peer: usize,
+        /// The end of a stale link to a killed node: ignored if the link was
+        /// replaced (or its end reported) meanwhile.
+        stale: bool,
     },
     Tick(usize),
 }
@@ -96,6 +106,8 @@ pub struct Sim {
     events: HashMap<usize, Event>,
     next_event: usize,
     link_clock: HashMap<(usize, usize), u64>,
+    /// Links (holder, killed peer) that carry nothing any more.
+    stale: HashSet<(usize, usize)>,
     tick_at: Vec<Option<u64>>,
     now: u64,
     rng: Rng,
@@ -123,6 +135,7 @@ impl Sim {
             events: HashMap::new(),
             next_event: 0,
             link_clock: HashMap::new(),
+            stale: HashSet::new(),
             tick_at: Vec::new(),
             now: 0,
             deliveries: HashMap::new(),
@@ -140,6 +153,21 @@ impl Sim {
     /// Adds a node with a fresh identity; returns its index.
     pub fn add_node(&mut self, cfg: Config) -> usize {
         let i = self.nodes.len();
+        let (node, info) = self.make_node(i, cfg);
+        self.index.insert(info.id, i);
+        self.infos.push(info);
+        self.nodes.push(Some(node));
+        self.tick_at.push(None);
+        self.pauses.push(Pauses::new(
+            self.net.seed ^ ((i as u64 + 1) << 32),
+            self.now,
+        ));
+        self.after_call(i);
+        i
+    }
+
+    /// Node `i`, with the identity and address every run gives it.
+    fn make_node(&mut self, i: usize, cfg: Config) -> (Node, PeerInfo) {
         let mut seed = [0u8; 32];
         seed[..8].copy_from_slice(&self.net.seed.to_le_bytes());
         seed[8..16].copy_from_slice(&(i as u64).to_le_bytes());
@@ -160,16 +188,19 @@ impl Sim {
             self.now,
             1_700_000_000_000 + self.now,
         );
-        self.index.insert(info.id, i);
-        self.infos.push(info);
-        self.nodes.push(Some(node));
-        self.tick_at.push(None);
-        self.pauses.push(Pauses::new(
-            self.net.seed ^ ((i as u64 + 1) << 32),
-            self.now,
-        ));
+        (node, info)
+    }
+
+    /// Starts killed node `i` again with its identity and nothing else (a process
+    /// restarted without `--store`). Its old neighbours still hold stale links to
+    /// it until they notice the kill, or until it connects to them again.
+    pub fn restart(&mut self, i: usize, cfg: Config) {
+        if self.nodes[i].is_some() {
+            return;
+        }
+        let (node, _) = self.make_node(i, cfg);
+        self.nodes[i] = Some(node);
         self.after_call(i);
-        i
     }
 
     /// The node at `i`, unless killed.
@@ -218,15 +249,25 @@ impl Sim {
         if self.nodes[i].take().is_none() {
             return;
         }
-        let peers: Vec<usize> = self
+        let mut peers: Vec<usize> = self
             .link_clock
             .keys()
             .filter(|(a, b)| *a == i || *b == i)
             .map(|&(a, b)| if a == i { b } else { a })
             .collect();
+        // In a fixed order: the same seed gives the same run.
+        peers.sort_unstable();
         for peer in peers {
             let at = self.now + self.net.detect_ms;
-            self.schedule(at, Event::Closed { at: peer, peer: i });
+            self.stale.insert((peer, i));
+            self.schedule(
+                at,
+                Event::Closed {
+                    at: peer,
+                    peer: i,
+                    stale: true,
+                },
+            );
         }
         self.link_clock.retain(|(a, b), _| *a != i && *b != i);
     }
@@ -288,7 +329,10 @@ impl Sim {
                 node.handle(from_id, *wire, now);
                 self.after_call(to);
             }
-            Event::Closed { at, peer } => {
+            Event::Closed { at, peer, stale } => {
+                if stale && !self.stale.remove(&(at, peer)) {
+                    return;
+                }
                 let peer_id = self.infos[peer].id;
                 let Some(node) = self.nodes[at].as_mut() else {
                     return;
@@ -327,9 +371,19 @@ impl Sim {
                     self.traffic.frames += 1;
                     self.traffic.bytes += size;
                     *self.traffic.by_kind.entry(wire.name()).or_default() += size;
-                    if self.nodes[j].is_none() {
+                    // A restarted node's new connection replaces the stale link.
+                    self.stale.remove(&(j, i));
+                    if self.nodes[j].is_none() || self.stale.contains(&(i, j)) {
                         let at = now + self.net.detect_ms.min(50);
-                        self.schedule(at, Event::Closed { at: i, peer: j });
+                        self.stale.insert((i, j));
+                        self.schedule(
+                            at,
+                            Event::Closed {
+                                at: i,
+                                peer: j,
+                                stale: true,
+                            },
+                        );
                         continue;
                     }
                     let jitter = if self.net.jitter_ms > 0 {
@@ -355,7 +409,14 @@ impl Sim {
                     };
                     if let Some(at) = self.link_clock.remove(&Self::link(i, j)) {
                         let at = at.max(now) + self.net.latency_ms;
-                        self.schedule(at, Event::Closed { at: j, peer: i });
+                        self.schedule(
+                            at,
+                            Event::Closed {
+                                at: j,
+                                peer: i,
+                                stale: false,
+                            },
+                        );
                     }
                 }
                 Output::Deliver(message, hops) => {

@@ -153,6 +153,70 @@ fn a_late_joiner_catches_up_through_anti_entropy() {
     assert_eq!(sim.redelivered, 0);
 }
 
+/// A node killed (as by SIGKILL: its neighbours notice only after 5 s) and
+/// started again with the same identity at once, joining through a neighbour that
+/// still counts it as active, is taken in again at once and pulls what it missed,
+/// long before the kill is noticed or a shuffle comes by. The contact used to
+/// leave a JOIN from a peer it held active unanswered, and the other neighbour
+/// ignored the walk announcing it, so the restarted node stayed alone (the
+/// process test of the restart took 6-16 s, waiting for a shuffle).
+#[test]
+fn a_restarted_node_is_taken_in_again_at_once_by_neighbours_holding_its_old_link() {
+    let mut sim = Sim::new(NetConfig {
+        detect_ms: 5_000,
+        ..NetConfig::default()
+    });
+    let cfg = Config::new("t");
+    for _ in 0..3 {
+        sim.add_node(cfg.clone());
+    }
+    // 0 - 1, and 2 joins through 1 (its walk makes 0 take it in as well).
+    sim.join(1, 0);
+    sim.run_for(100);
+    sim.join(2, 1);
+    // Killed within a second of joining, so that its neighbours answered its
+    // first summary less than a second before the restarted node sends its own.
+    sim.run_for(300);
+    let holders = |sim: &Sim| {
+        [0, 1]
+            .into_iter()
+            .filter(|&i| {
+                sim.node(i)
+                    .unwrap()
+                    .active()
+                    .contains(&sim.node(2).unwrap().id())
+            })
+            .count()
+    };
+    assert_eq!(holders(&sim), 2, "both count 2 as a neighbour");
+    sim.kill(2);
+    let missed = [
+        sim.publish(0, &json!("m1")).unwrap(),
+        sim.publish(0, &json!("m2")).unwrap(),
+    ];
+    // Restarted before its neighbours notice (pushing m1 and m2 to it tells them
+    // within 50 ms in the simulation; its own connection replaces the stale link).
+    sim.run_for(10);
+    sim.restart(2, cfg);
+    sim.join(2, 1);
+    sim.run_for(1_000);
+    let restarted = sim.node(2).unwrap();
+    assert!(
+        !restarted.active().is_empty(),
+        "the restarted node has a neighbour"
+    );
+    for id in &missed {
+        assert!(
+            sim.deliveries
+                .get(id)
+                .is_some_and(|d| d.iter().any(|d| d.node == 2)),
+            "the restarted node pulled {}",
+            hex::encode(id)
+        );
+    }
+    assert_eq!(sim.redelivered, 0);
+}
+
 #[test]
 fn two_halves_reconcile_when_a_partition_heals() {
     let mut sim = Sim::new(NetConfig::default());

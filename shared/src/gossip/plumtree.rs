@@ -19,11 +19,7 @@
 //! One departure from the paper: when an eager neighbour's connection is lost,
 //! what it was to push to us will only be announced by others, so for one graft
 //! wait announced messages are grafted at once (the first graft re-attaches us to
-//! the tree), instead of each waiting for an eager copy that cannot come. The
-//! same holds when a message's first graft goes out after a whole wait: the tree
-//! is cut somewhere between us and its author (a node killed further up, an
-//! eviction, prunes that crossed), and every other message announced meanwhile
-//! is missing for the same reason.
+//! the tree), instead of each waiting for an eager copy that cannot come.
 
 use super::estimate::{Estimate, clamp_ms};
 use super::frame::Wire;
@@ -208,7 +204,16 @@ impl Plumtree {
     /// wait, and so are those already announced.
     pub fn neighbor_down(&mut self, peer: &PeerId, now: u64) {
         if self.eager.contains(peer) {
-            self.graft_at_once(now);
+            self.graft_now_until = now + self.wait_ms();
+            for missing in self.missing.values_mut() {
+                if let Some(key) = missing.timer.filter(|key| key.0 > now)
+                    && let Some(id) = self.timers.remove(&key)
+                {
+                    let key = (now, key.1);
+                    missing.timer = Some(key);
+                    self.timers.insert(key, id);
+                }
+            }
         }
         self.eager.retain(|p| p != peer);
         self.lazy.retain(|p| p != peer);
@@ -217,22 +222,6 @@ impl Plumtree {
         self.rtt.remove(peer);
         for missing in self.missing.values_mut() {
             missing.announcers.retain(|(p, _)| p != peer);
-        }
-    }
-
-    /// The tree is cut between us and some authors: for one graft wait, announced
-    /// messages are grafted at once, and so are those already announced (their
-    /// timers are due now).
-    fn graft_at_once(&mut self, now: u64) {
-        self.graft_now_until = now + self.wait_ms();
-        for missing in self.missing.values_mut() {
-            if let Some(key) = missing.timer.filter(|key| key.0 > now)
-                && let Some(id) = self.timers.remove(&key)
-            {
-                let key = (now, key.1);
-                missing.timer = Some(key);
-                self.timers.insert(key, id);
-            }
         }
     }
 
@@ -475,10 +464,6 @@ impl Plumtree {
             let Some(id) = self.timers.remove(&key) else {
                 break;
             };
-            // A first graft for this message means the tree did not bring it in
-            // a whole wait: it is cut here, and the other messages announced
-            // meanwhile will not come by push either.
-            let first = !self.grafted.contains_key(&id) && now >= self.graft_now_until;
             let Some(missing) = self.missing.get_mut(&id) else {
                 continue;
             };
@@ -503,9 +488,6 @@ impl Plumtree {
             self.grafts += 1;
             self.make_eager(peer);
             sends.push((peer, Wire::Graft(id)));
-            if first {
-                self.graft_at_once(now);
-            }
         }
     }
 }
@@ -592,35 +574,6 @@ mod tests {
         assert!(sends.is_empty(), "back to the usual wait");
         tree.tick(170, &mut sends);
         assert_eq!(sends, vec![(b, Wire::Graft([3; 32]))]);
-    }
-
-    /// A graft after a whole wait shows the tree is cut between us and the
-    /// message's author, though no neighbour was seen to go (a dead node further
-    /// up, an eviction, prunes that crossed): the other messages announced
-    /// meanwhile are grafted at once, and so are those announced during the next
-    /// wait, instead of each waiting out its own timer.
-    #[test]
-    fn a_graft_after_a_whole_wait_grafts_the_other_announced_messages_at_once() {
-        let (a, b) = ids();
-        let mut tree = Plumtree::new(TreeConfig::default());
-        tree.neighbor_up(a);
-        tree.neighbor_up(b);
-        tree.pruned(b);
-        let mut sends = Vec::new();
-        for (k, at) in [(1u8, 0), (2, 30), (3, 60)] {
-            tree.ihave(b, vec![([k; 32], 2)], |_| false, at);
-        }
-        tree.tick(79, &mut sends);
-        assert!(sends.is_empty(), "waits for the eager copies");
-        tree.tick(80, &mut sends);
-        let grafts = |ks: &[u8]| -> Vec<(PeerId, Wire)> {
-            ks.iter().map(|&k| (b, Wire::Graft([k; 32]))).collect()
-        };
-        assert_eq!(sends, grafts(&[1, 2, 3]), "all three at the first timeout");
-        sends.clear();
-        tree.ihave(b, vec![([4; 32], 2)], |_| false, 100);
-        tree.tick(100, &mut sends);
-        assert_eq!(sends, grafts(&[4]), "one announced next: at once");
     }
 
     #[test]

@@ -129,19 +129,14 @@ fn p2p_dht_tells_the_bootstrap_nodes_that_answered_and_each_lookup() {
         DEADLINE,
     );
     assert_eq!(announce.code(), 0, "{}", announce.stderr);
-    let told = narrated(
-        &dht,
-        home,
-        &[
-            "get-peers",
-            "--topic",
-            "verbose",
-            "--count",
-            "1",
-            "--bootstrap",
-            &bootstrap,
-        ],
-    );
+    // The announced peer looked up through `bootstrap`, with `extra` arguments.
+    let get_peers = |bootstrap: &str, extra: &[&str]| {
+        let mut args = vec!["get-peers", "--topic", "verbose", "--count", "1"];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--bootstrap", bootstrap]);
+        narrated(&dht, home, &args)
+    };
+    let told = get_peers(&bootstrap, &[]);
     has(&told, "bootstrapping from udp://");
     assert!(
         addrs
@@ -179,20 +174,9 @@ fn p2p_dht_tells_the_bootstrap_nodes_that_answered_and_each_lookup() {
 
     // Beside live nodes, with a long timeout, the silent node's request is still out
     // when the lookup has its peer and the tool ends: it is named then.
-    let told = narrated(
-        &dht,
-        home,
-        &[
-            "get-peers",
-            "--topic",
-            "verbose",
-            "--count",
-            "1",
-            "--request-timeout",
-            "20s",
-            "--bootstrap",
-            &format!("{bootstrap},{dead}"),
-        ],
+    let told = get_peers(
+        &format!("{bootstrap},{dead}"),
+        &["--request-timeout", "20s"],
     );
     has(&told, "with 1 peer(s)");
     has(

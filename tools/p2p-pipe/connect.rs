@@ -157,6 +157,7 @@ async fn pipe(
 }
 
 /// Resolves the target and walks its candidates.
+///
 /// `under_way` runs once the first attempt has started (its first packets sent or
 /// queued), beside the rest of the attempt.
 fn dial(

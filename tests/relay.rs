@@ -790,25 +790,13 @@ fn symmetric_pair_through_the_relay(test: &str, own_allocation: bool) {
     ));
     rendezvous.wait_for(WAIT, |r| r["type"] == "listening");
     let (mut relay, relay_url) = lab_relay(&lab, h);
-    let script = format!(
-        "exec \"$0\" listen --rendezvous {SERVER} --relay {relay_url} --ticket-file ticket.json > received.bin"
+    let (mut listener, ticket) = lab_listener(
+        &lab,
+        h,
+        &format!("--rendezvous {SERVER} --relay {relay_url}"),
     );
-    let mut listen = lab.command(h, "a", Path::new("sh"), &["-c", &script]);
-    listen.arg(bin!("p2p-pipe")).current_dir(h);
-    let mut listener = Running::start(listen);
-    let end = Instant::now() + WAIT;
-    let ticket: Value = loop {
-        if let Ok(text) = std::fs::read_to_string(h.join("ticket.json"))
-            && text.ends_with('\n')
-        {
-            break serde_json::from_str(text.trim()).unwrap();
-        }
-        assert!(Instant::now() < end, "no ticket:\n{}", listener.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    };
     let relayed = ticket["relay"].as_str().unwrap().to_owned();
     assert!(relayed.starts_with("udp://203.0.113.1:"));
-    listener.close_stdin();
     let data = plaintext();
     let events = h.join("connect.ndjson");
     let mut args = vec![
@@ -1064,27 +1052,9 @@ fn a_punchable_pair_starts_relayed_and_moves_to_direct_in_the_nat_lab() {
     let home = common::tempdir();
     let h = home.path();
     let (_relay, relay_url) = lab_relay(&lab, h);
-    let (mut listener, ticket) = lab_listener(&lab, h, &relay_url);
+    let (mut listener, ticket) = lab_listener(&lab, h, &format!("--relay {relay_url}"));
     let events = h.join("connect.ndjson");
-    let mut cmd = lab.command(
-        h,
-        "b",
-        &bin!("p2p-pipe"),
-        &[
-            "connect",
-            ticket["ticket"].as_str().unwrap(),
-            "--relay",
-            &relay_url,
-            "--relay-first",
-            "--events",
-            events.to_str().unwrap(),
-        ],
-    );
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(h.join("connector.err")).unwrap());
-    let mut connector = common::Guard(cmd.spawn().unwrap());
-    let mut stdin = connector.0.stdin.take().unwrap();
+    let (mut connector, mut stdin) = lab_relay_first_connector(&lab, h, &ticket, &relay_url);
     let (before, after) = (noise(1 << 20, 3), noise(4 << 20, 4));
     stdin.write_all(&before).unwrap();
     let moved = await_direct(&events, Duration::from_secs(20));
@@ -1122,16 +1092,16 @@ pub(crate) fn lab_relay(lab: &common::natlab::Lab, home: &Path) -> (Running, Str
     (relay, format!("turn://{addr}"))
 }
 
-/// `p2p-pipe listen --relay RELAY` on host A of `lab`, its stdout into
-/// `received.bin` and its events into `listen.ndjson` in `home`, stdin closed;
-/// returns it with its ticket.
+/// `p2p-pipe listen OPTIONS` (for example `--relay turn://…`) on host A of `lab`, its
+/// stdout into `received.bin` and its events into `listen.ndjson` in `home`, stdin
+/// closed; returns it with its ticket.
 pub(crate) fn lab_listener(
     lab: &common::natlab::Lab,
     home: &Path,
-    relay: &str,
+    options: &str,
 ) -> (Running, Value) {
     let script = format!(
-        "exec \"$0\" listen --relay {relay} --ticket-file ticket.json --events listen.ndjson > received.bin"
+        "exec \"$0\" listen {options} --ticket-file ticket.json --events listen.ndjson > received.bin"
     );
     let mut listen = lab.command(home, "a", Path::new("sh"), &["-c", &script]);
     listen.arg(bin!("p2p-pipe")).current_dir(home);
@@ -1279,4 +1249,36 @@ fn a_relay_behind_answers_requests_first_and_fairly() {
     assert_eq!(answers_waiting(&quiet), 10);
     // And the newcomer got its allocation.
     newcomer.join().unwrap().unwrap();
+}
+
+/// `p2p-pipe connect TICKET --relay RELAY --relay-first` on host B of `lab`, its
+/// events into `connect.ndjson` and its stderr into `connector.err` in `home`, stdout
+/// discarded; returns it with its stdin, open.
+pub(crate) fn lab_relay_first_connector(
+    lab: &common::natlab::Lab,
+    home: &Path,
+    ticket: &Value,
+    relay: &str,
+) -> (common::Guard, std::process::ChildStdin) {
+    let events = home.join("connect.ndjson");
+    let mut cmd = lab.command(
+        home,
+        "b",
+        &bin!("p2p-pipe"),
+        &[
+            "connect",
+            ticket["ticket"].as_str().unwrap(),
+            "--relay",
+            relay,
+            "--relay-first",
+            "--events",
+            events.to_str().unwrap(),
+        ],
+    );
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(home.join("connector.err")).unwrap());
+    let mut connector = common::Guard(cmd.spawn().unwrap());
+    let stdin = connector.0.stdin.take().unwrap();
+    (connector, stdin)
 }

@@ -5,8 +5,8 @@
 
 use crate::common;
 use crate::relay::{
-    WAIT, await_direct, lab_listener, lab_relay, noise, path_events, pipe_listener,
-    received_intact, serve,
+    WAIT, await_direct, lab_listener, lab_relay, lab_relay_first_connector, noise, path_events,
+    pipe_listener, received_intact, serve,
 };
 
 use common::Running;
@@ -147,28 +147,10 @@ fn a_direct_path_that_goes_silent_goes_back_to_the_relay_in_the_nat_lab() {
     let home = common::tempdir();
     let h = home.path();
     let (_relay, relay_url) = lab_relay(&lab, h);
-    let (mut listener, ticket) = lab_listener(&lab, h, &relay_url);
+    let (mut listener, ticket) = lab_listener(&lab, h, &format!("--relay {relay_url}"));
     let events = h.join("connect.ndjson");
     let listener_events = h.join("listen.ndjson");
-    let mut cmd = lab.command(
-        h,
-        "b",
-        &bin!("p2p-pipe"),
-        &[
-            "connect",
-            ticket["ticket"].as_str().unwrap(),
-            "--relay",
-            &relay_url,
-            "--relay-first",
-            "--events",
-            events.to_str().unwrap(),
-        ],
-    );
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(h.join("connector.err")).unwrap());
-    let mut connector = common::Guard(cmd.spawn().unwrap());
-    let mut stdin = connector.0.stdin.take().unwrap();
+    let (mut connector, mut stdin) = lab_relay_first_connector(&lab, h, &ticket, &relay_url);
     let (before, during, after) = (noise(1 << 20, 7), noise(2 << 20, 8), noise(1 << 20, 9));
     stdin.write_all(&before).unwrap();
     let moved = await_direct(&events, Duration::from_secs(20));

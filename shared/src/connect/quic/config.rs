@@ -49,8 +49,21 @@ fn tls_error(err: &rustls::Error) -> Error {
     Error::failure(format!("setting up TLS: {err}"))
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// ring's TLS 1.3 suites, AES-128-GCM with SHA-256 first: its handshake hashes with
+/// SHA-256, which runs on the CPU's SHA extensions where ring's SHA-384 does not
+/// (SHA-384 was the largest crypto item of a loopback handshake here, about 70 µs a
+/// side), and it seals bulk data faster than AES-256. The others stay offered.
+pub(super) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    use rustls::crypto::ring::cipher_suite::{
+        TLS13_AES_128_GCM_SHA256, TLS13_AES_256_GCM_SHA384, TLS13_CHACHA20_POLY1305_SHA256,
+    };
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites = vec![
+        TLS13_AES_128_GCM_SHA256,
+        TLS13_AES_256_GCM_SHA384,
+        TLS13_CHACHA20_POLY1305_SHA256,
+    ];
+    Arc::new(provider)
 }
 
 /// The transport configuration both sides use.

@@ -175,3 +175,56 @@ fn a_new_allow_list_applies_to_new_handshakes() {
         "a dialer has no allow list"
     );
 }
+
+/// MTU probes are padded to their size with PADDING frames; the patched quinn-proto
+/// (patches/quinn-proto) takes each run as one frame, so probing a loopback path up
+/// to several kilobytes costs one pass of the frame loop per probe, not one per byte.
+#[test]
+fn an_mtu_probe_s_padding_is_parsed_as_one_frame() {
+    let (a, b) = (Identity::from_seed([1; 32]), Identity::from_seed([2; 32]));
+    let server = listener(&a, Allow::Anyone);
+    let client = dialer(&b);
+    let addr = server.local_addr().unwrap();
+    bounded(async {
+        let accepted = smol::spawn(async move {
+            let incoming = server.accept().await.unwrap();
+            let (_, conn) = incoming.accept().await.unwrap();
+            (conn, server)
+        });
+        let conn = client.dial(a.id(), &[addr], ALPN_PIPE).await.unwrap();
+        let (accepted, _server) = accepted.await;
+        // The server probes once the handshake is confirmed; wait for it to grow.
+        while accepted.stats().path.current_mtu < 4000 {
+            smol::Timer::after(Duration::from_millis(10)).await;
+        }
+        let stats = conn.stats();
+        let padding = stats.frame_rx.padding;
+        assert!(padding > 0, "the probes' padding was not seen: {stats:?}");
+        assert!(
+            padding <= stats.udp_rx.datagrams,
+            "{padding} PADDING frames in {} datagrams: padding parsed byte by byte",
+            stats.udp_rx.datagrams
+        );
+    });
+}
+
+/// Both sides put AES-128-GCM with SHA-256 first (a cheaper handshake hash and a
+/// faster bulk cipher than ring's default of AES-256 with SHA-384), and still offer
+/// the other two TLS 1.3 suites to peers that want them.
+#[test]
+fn aes_128_with_sha_256_is_the_preferred_suite() {
+    use rustls::CipherSuite;
+    let suites: Vec<CipherSuite> = super::config::provider()
+        .cipher_suites
+        .iter()
+        .map(|s| s.suite())
+        .collect();
+    assert_eq!(
+        suites,
+        [
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+            CipherSuite::TLS13_AES_256_GCM_SHA384,
+            CipherSuite::TLS13_CHACHA20_POLY1305_SHA256,
+        ]
+    );
+}

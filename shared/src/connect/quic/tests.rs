@@ -217,7 +217,7 @@ fn aes_128_with_sha_256_is_the_preferred_suite() {
     let suites: Vec<CipherSuite> = super::config::provider()
         .cipher_suites
         .iter()
-        .map(|s| s.suite())
+        .map(rustls::SupportedCipherSuite::suite)
         .collect();
     assert_eq!(
         suites,

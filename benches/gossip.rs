@@ -707,7 +707,9 @@ fn profiles() -> Vec<(&'static str, NetConfig)> {
 }
 
 /// Plumtree's timers by name: `paper` (the default), `undo`, `adaptive`;
-/// `BENCH_GOSSIP_WAIT_MAX` caps the adaptive wait (ms).
+/// `BENCH_GOSSIP_WAIT_MAX` caps the adaptive wait (ms), `BENCH_GOSSIP_GRAFT_MS` sets
+/// the wait for an announced message before a graft and `BENCH_GOSSIP_IHAVE_MS` how
+/// often IHAVEs go out (ms), to try other values without a rebuild.
 pub fn tree(name: &str) -> TreeConfig {
     let mut tree = match name {
         "adaptive" => TreeConfig::adaptive(),
@@ -717,13 +719,21 @@ pub fn tree(name: &str) -> TreeConfig {
         },
         _ => TreeConfig::default(),
     };
-    if let Some(max) = std::env::var("BENCH_GOSSIP_WAIT_MAX")
-        .ok()
-        .and_then(|v| v.parse().ok())
-    {
+    if let Some(max) = env_ms("BENCH_GOSSIP_WAIT_MAX") {
         tree.graft_timeout_max_ms = max;
     }
+    if let Some(wait) = env_ms("BENCH_GOSSIP_GRAFT_MS") {
+        tree.graft_timeout_ms = wait;
+    }
+    if let Some(every) = env_ms("BENCH_GOSSIP_IHAVE_MS") {
+        tree.ihave_every_ms = every;
+    }
     tree
+}
+
+/// A number of milliseconds from the environment variable `name`, if set.
+fn env_ms(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
 
 /// The loaded profile's mean pause and mean run, milliseconds.
@@ -847,10 +857,14 @@ fn main() {
         MESSAGES / 2
     );
     if part("inproc") {
+        let timers = std::env::var("BENCH_GOSSIP_TREE").unwrap_or_else(|_| "paper".to_owned());
+        let chosen = tree(&timers);
         println!(
-            "in one process: {NODES} nodes as tasks on {} executor threads (SMOL_THREADS); a killed node closes its connections; Plumtree timers: {}",
+            "in one process: {NODES} nodes as tasks on {} executor threads (SMOL_THREADS); a killed node closes its connections; Plumtree timers: {} (graft wait {} ms, IHAVE every {} ms)",
             std::env::var("SMOL_THREADS").unwrap_or_else(|_| "1".to_owned()),
-            std::env::var("BENCH_GOSSIP_TREE").unwrap_or_else(|_| "paper".to_owned())
+            timers,
+            chosen.graft_timeout_ms,
+            chosen.ihave_every_ms
         );
         header("run mode");
         real("1 process", &mut |mode, rng| Swarm::in_process(mode, rng));

@@ -621,9 +621,13 @@ fn libtorrent_client(home: &Path, mode: &str, tracker: &str, arg: &str) -> Runni
 
 /// The next record of a libtorrent client, which must have the `type` `want`.
 fn client_says(client: &mut Running, want: &str) -> Value {
-    let record = client
-        .next_record(WAIT)
-        .unwrap_or_else(|| panic!("libtorrent said nothing; stderr:\n{}", client.stderr()));
+    let Some(record) = client.next_record(WAIT) else {
+        let status = client.wait(Duration::from_secs(5));
+        panic!(
+            "libtorrent said nothing more (exit status {status:?}); stderr:\n{}",
+            client.stderr()
+        );
+    };
     assert_eq!(
         record["type"],
         want,

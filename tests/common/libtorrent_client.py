@@ -15,12 +15,17 @@ line.
       announce to TRACKER_URL; the downloader fetches the data from the seeder, and
       then both re-announce, each seeing the other in the tracker's peer list.
 """
+import faulthandler
 import json
 import os
 import sys
 import time
+import types
 
 import libtorrent as lt
+
+# A crash inside libtorrent prints the Python stack on stderr instead of nothing.
+faulthandler.enable()
 
 TIMEOUT = 15.0
 
@@ -54,20 +59,36 @@ def session():
 PENDING = {}
 
 
-def wait_for(ses, want, what):
-    """Takes the session's alerts in order until one satisfies want; tracker errors
-    fail at once."""
+def snapshot(alert):
+    """What the script needs of an alert, copied out of it: libtorrent frees the
+    alerts of one pop_alerts() at the session's next call, so an alert kept for a
+    later wait_for pointed at freed memory (a segfault, seen under load)."""
+    record = types.SimpleNamespace(kind=type(alert).__name__)
+    if isinstance(alert, lt.tracker_reply_alert):
+        record.num_peers = alert.num_peers
+    elif isinstance(alert, lt.peer_connect_alert):
+        record.endpoint = (alert.endpoint[0], alert.endpoint[1])
+    elif isinstance(alert, lt.scrape_reply_alert):
+        record.complete, record.incomplete = alert.complete, alert.incomplete
+    elif isinstance(alert, (lt.tracker_error_alert, lt.scrape_failed_alert)):
+        record.error = f"{alert.message()} ({alert.error.message()})"
+    return record
+
+
+def wait_for(ses, kind, what, test=lambda record: True):
+    """Takes the session's alerts in order until one of type `kind` passes `test`
+    (each as its snapshot); tracker errors fail at once."""
     pending = PENDING.setdefault(id(ses), [])
     end = time.monotonic() + TIMEOUT
     while time.monotonic() < end:
         while pending:
-            alert = pending.pop(0)
-            if isinstance(alert, (lt.tracker_error_alert, lt.scrape_failed_alert)):
-                fail(f"{what}: {alert.message()} ({alert.error.message()})")
-            if want(alert):
-                return alert
+            record = pending.pop(0)
+            if hasattr(record, "error"):
+                fail(f"{what}: {record.error}")
+            if record.kind == kind and test(record):
+                return record
         ses.wait_for_alert(100)
-        pending.extend(ses.pop_alerts())
+        pending.extend(snapshot(alert) for alert in ses.pop_alerts())
     fail(f"no {what} within {TIMEOUT}s")
 
 
@@ -85,10 +106,10 @@ def announce(tracker, infohash):
     p.save_path = os.getcwd()
     p.trackers = [tracker]
     handle = ses.add_torrent(p)
-    reply = wait_for(ses, lambda a: isinstance(a, lt.tracker_reply_alert), "tracker reply")
+    reply = wait_for(ses, "tracker_reply_alert", "tracker reply")
     emit(type="announced", port=ses.listen_port(), num_peers=reply.num_peers)
     handle.scrape_tracker(0)
-    scrape = wait_for(ses, lambda a: isinstance(a, lt.scrape_reply_alert), "scrape reply")
+    scrape = wait_for(ses, "scrape_reply_alert", "scrape reply")
     emit(type="scraped", complete=scrape.complete, incomplete=scrape.incomplete)
     sys.stdin.read()
 
@@ -110,30 +131,31 @@ def swarm(tracker, directory):
     ports = {"seeder": seeder.listen_port(), "leecher": leecher.listen_port()}
     emit(type="ports", **ports)
     seed = seeder.add_torrent(params(data_dir, ti=info))
-    first = wait_for(seeder, lambda a: isinstance(a, lt.tracker_reply_alert), "seeder's tracker reply")
+    first = wait_for(seeder, "tracker_reply_alert", "seeder's tracker reply")
     emit(type="announced", who="seeder", num_peers=first.num_peers)
 
     leech = leecher.add_torrent(params(os.path.join(directory, "leech"), ti=lt.torrent_info(info)))
-    reply = wait_for(leecher, lambda a: isinstance(a, lt.tracker_reply_alert), "leecher's tracker reply")
+    reply = wait_for(leecher, "tracker_reply_alert", "leecher's tracker reply")
     emit(type="announced", who="leecher", num_peers=reply.num_peers)
     # The leecher can only have the seeder's address from the tracker: finishing
     # the download proves the address it got was right.
     seeder_port = ports["seeder"]
     connected = wait_for(
         leecher,
-        lambda a: isinstance(a, lt.peer_connect_alert) and a.endpoint[1] == seeder_port,
+        "peer_connect_alert",
         "leecher's connection to the seeder",
+        lambda record: record.endpoint[1] == seeder_port,
     )
     emit(type="connected", who="leecher", addr=f"{connected.endpoint[0]}:{connected.endpoint[1]}")
-    wait_for(leecher, lambda a: isinstance(a, lt.torrent_finished_alert), "download")
+    wait_for(leecher, "torrent_finished_alert", "download")
     emit(type="downloaded", who="leecher")
 
     for who, ses, handle in (("seeder", seeder, seed), ("leecher", leecher, leech)):
         handle.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
-        again = wait_for(ses, lambda a: isinstance(a, lt.tracker_reply_alert), f"{who}'s re-announce")
+        again = wait_for(ses, "tracker_reply_alert", f"{who}'s re-announce")
         emit(type="reannounced", who=who, num_peers=again.num_peers)
     seed.scrape_tracker(0)
-    scrape = wait_for(seeder, lambda a: isinstance(a, lt.scrape_reply_alert), "scrape reply")
+    scrape = wait_for(seeder, "scrape_reply_alert", "scrape reply")
     emit(type="scraped", complete=scrape.complete, incomplete=scrape.incomplete)
 
 

@@ -60,10 +60,20 @@ const PAD: usize = 100;
 
 enum Seen {
     Listening(usize, String),
-    Message(usize, u64, Instant),
+    /// Node, message `k`, when the node handed it out, and (in one process) the
+    /// link it came over.
+    Message(usize, u64, Instant, Option<Via>),
     Stats(usize, Value),
     /// A node's trace of membership events (in one process only).
     Trace(usize, Vec<String>),
+}
+
+/// The link a delivered message came over: the neighbour whose frame carried it,
+/// and when the receiving node's task took that frame.
+#[derive(Clone, Copy)]
+pub struct Via {
+    from: usize,
+    taken: Instant,
 }
 
 /// One node of the swarm: a process, or a task of this process.
@@ -146,7 +156,8 @@ fn start(dir: &Path, i: usize, mode: &str, peers: &[String], tx: Sender<Seen>) -
                     Seen::Listening(i, contact)
                 }
                 Some("message") => {
-                    Seen::Message(i, record["data"]["k"].as_u64().unwrap_or(u64::MAX), now)
+                    let k = record["data"]["k"].as_u64().unwrap_or(u64::MAX);
+                    Seen::Message(i, k, now, None)
                 }
                 Some("stats") => Seen::Stats(i, record),
                 _ => continue,
@@ -219,6 +230,8 @@ struct Swarm {
     rx: Receiver<Seen>,
     stats: HashMap<usize, Value>,
     received: HashMap<u64, HashMap<usize, Instant>>,
+    /// In one process: the link each delivery came over, by message and node.
+    vias: HashMap<u64, HashMap<usize, Via>>,
     traces: HashMap<usize, Vec<String>>,
 }
 
@@ -230,6 +243,7 @@ impl Swarm {
             rx,
             stats: HashMap::new(),
             received: HashMap::new(),
+            vias: HashMap::new(),
             traces: HashMap::new(),
         };
         for i in 0..NODES {
@@ -274,6 +288,7 @@ impl Swarm {
             rx,
             stats: HashMap::new(),
             received: HashMap::new(),
+            vias: HashMap::new(),
             traces: HashMap::new(),
         };
         for i in 0..NODES {
@@ -297,12 +312,15 @@ impl Swarm {
     fn note(&mut self, seen: Seen) {
         match seen {
             Seen::Listening(..) => {}
-            Seen::Message(node, k, at) => {
+            Seen::Message(node, k, at, via) => {
                 self.received
                     .entry(k)
                     .or_default()
                     .entry(node)
                     .or_insert(at);
+                if let Some(via) = via {
+                    self.vias.entry(k).or_default().entry(node).or_insert(via);
+                }
             }
             Seen::Stats(node, record) => {
                 self.stats.insert(node, record);
@@ -401,6 +419,83 @@ impl Swarm {
                 }
             }
         }
+    }
+
+    /// In one process, after a phase with kills: how long one link took (the
+    /// receiver's task taking the frame, minus the sender handing the message out
+    /// or publishing it) for the messages sent in the half second before the kills
+    /// and in the half second after, and the path of the slowest message. Tells
+    /// the tree's repair (a long wait on one link) from slower hops everywhere.
+    fn report_links(
+        &self,
+        sent: &HashMap<u64, (usize, Instant)>,
+        killed_at: Instant,
+        slowest: Option<&Slow>,
+    ) {
+        if self.vias.is_empty() {
+            return;
+        }
+        let handed = |k: u64, node: usize| -> Option<Instant> {
+            let (author, at) = sent.get(&k)?;
+            if node == *author {
+                Some(*at)
+            } else {
+                self.received.get(&k)?.get(&node).copied()
+            }
+        };
+        let link_ms = |k: u64, via: &Via| {
+            handed(k, via.from).map(|t| via.taken.saturating_duration_since(t).as_secs_f64() * 1e3)
+        };
+        let window = Duration::from_millis(500);
+        let mut before = Vec::new();
+        let mut after = Vec::new();
+        for (&k, &(_, at)) in sent {
+            let bucket = if at < killed_at && at + window >= killed_at {
+                &mut before
+            } else if at >= killed_at && at < killed_at + window {
+                &mut after
+            } else {
+                continue;
+            };
+            for via in self.vias.get(&k).into_iter().flat_map(HashMap::values) {
+                bucket.extend(link_ms(k, via));
+            }
+        }
+        let quartiles = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let at = |p: f64| v.get(((v.len().max(1) - 1) as f64 * p).round() as usize);
+            match (at(0.5), at(0.9), v.last()) {
+                (Some(m), Some(p90), Some(max)) => {
+                    format!(
+                        "median {m:.1}, p90 {p90:.1}, max {max:.1} ms over {} links",
+                        v.len()
+                    )
+                }
+                _ => "no links".to_owned(),
+            }
+        };
+        eprintln!(
+            "one link's delay (frame taken minus handed out), messages sent in the 500 ms before the kills: {}; in the 500 ms after: {}",
+            quartiles(&mut before),
+            quartiles(&mut after)
+        );
+        let Some(slow) = slowest else {
+            return;
+        };
+        let mut path = Vec::new();
+        let mut node = slow.last;
+        while let Some(via) = self.vias.get(&slow.k).and_then(|v| v.get(&node)) {
+            let link = link_ms(slow.k, via).unwrap_or(f64::NAN);
+            let reached = via.taken.saturating_duration_since(slow.at).as_secs_f64() * 1e3;
+            path.push(format!("n{node} at {reached:.0} ms (link {link:.0} ms)"));
+            if via.from == slow.author || path.len() > NODES {
+                break;
+            }
+            node = via.from;
+        }
+        path.push(format!("n{}", slow.author));
+        path.reverse();
+        eprintln!("path of the slowest, k={}: {}", slow.k, path.join(" -> "));
     }
 
     /// Names the slowest messages of a phase with kills: when each was sent
@@ -573,6 +668,7 @@ impl Swarm {
         }
         if let Some(killed_at) = killed_at {
             self.report_slow(&mut slow, kill, killed_at);
+            self.report_links(&sent, killed_at.0, slow.first());
         }
         let missed: Vec<(usize, usize)> = survivors
             .iter()

@@ -15,7 +15,7 @@
 //! delivery more than 60 ms after its publication with the node's eager and lazy
 //! links then), which [`Ev::Dump`] asks for.
 
-use super::{Member, STATS_EVERY, Seen};
+use super::{Member, STATS_EVERY, Seen, Via};
 use p2p_shared::addr::{Addr, Scheme};
 use p2p_shared::gossip::driver::{DRAIN, Driver};
 use p2p_shared::gossip::net::{self, LinkEvent, Net};
@@ -63,13 +63,16 @@ fn identity(i: usize) -> Identity {
     Identity::from_seed(seed)
 }
 
-/// The node number of `id` (as `n7`), or the id itself for a stranger.
-pub fn who(id: &PeerId) -> String {
+/// The node number of `id`, if it is one of the swarm's.
+fn index(id: &PeerId) -> Option<usize> {
     static IDS: OnceLock<Vec<PeerId>> = OnceLock::new();
     let ids = IDS.get_or_init(|| (0..super::NODES).map(|i| identity(i).id()).collect());
-    ids.iter()
-        .position(|p| p == id)
-        .map_or_else(|| id.to_string(), |i| format!("n{i}"))
+    ids.iter().position(|p| p == id)
+}
+
+/// The node number of `id` (as `n7`), or the id itself for a stranger.
+pub fn who(id: &PeerId) -> String {
+    index(id).map_or_else(|| id.to_string(), |i| format!("n{i}"))
 }
 
 fn names(ids: &[PeerId]) -> Vec<String> {
@@ -185,11 +188,41 @@ pub fn start(i: usize, mode: Mode, contact: Option<PeerInfo>, seen: Sender<Seen>
     Member::Task { tx, contact: me }
 }
 
+/// Hands a link event to the node; notes in `came` where each delivery it queued
+/// came from. Returns the trace line the event is worth, if any.
+fn take_link(
+    driver: &mut Driver<Ev>,
+    link: LinkEvent,
+    came: &mut VecDeque<Option<Via>>,
+) -> Option<String> {
+    let line = describe(&link);
+    let (from, new_link) = match &link {
+        LinkEvent::Frame { peer, .. } => (index(peer), None),
+        LinkEvent::Accepted { peer, .. } | LinkEvent::Dialed { peer, .. } => (None, Some(*peer)),
+        LinkEvent::LinkEnded { .. } => (None, None),
+    };
+    let (taken, before) = (Instant::now(), driver.node.stats().delivered);
+    let _ = driver.link_event(link);
+    for _ in before..driver.node.stats().delivered {
+        came.push_back(from.map(|from| Via { from, taken }));
+    }
+    let mut line = line?;
+    // Which link a new connection left current.
+    if let Some(peer) = new_link {
+        let current = driver.net.links().into_iter().find(|l| l.0 == peer);
+        line += &current.map_or_else(|| ", no link".to_owned(), |l| format!(", current #{}", l.1));
+    }
+    Some(line)
+}
+
 /// A node's event loop, as the tool's: events (everything already queued before
 /// timers), then due timers, then what the node asked for.
 async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Seen>) {
     let mut next_stats = Instant::now() + STATS_EVERY;
     let mut trace: VecDeque<String> = VecDeque::new();
+    // Where each delivery the node has queued came from: the neighbour whose frame
+    // carried it and when this task took that frame, in delivery order.
+    let mut came: VecDeque<Option<Via>> = VecDeque::new();
     let note = |trace: &mut VecDeque<String>, line: String| {
         if trace.len() == TRACE {
             trace.pop_front();
@@ -203,23 +236,7 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
             while let Some(e) = event.take() {
                 match e {
                     Ev::Link(link) => {
-                        let line = describe(&link);
-                        let peer = match &link {
-                            LinkEvent::Accepted { peer, .. } | LinkEvent::Dialed { peer, .. } => {
-                                Some(*peer)
-                            }
-                            _ => None,
-                        };
-                        let _ = driver.link_event(link);
-                        if let Some(mut line) = line {
-                            // Which link a new connection left current.
-                            if let Some(peer) = peer {
-                                let current = driver.net.links().into_iter().find(|l| l.0 == peer);
-                                line += &current.map_or_else(
-                                    || ", no link".to_owned(),
-                                    |l| format!(", current #{}", l.1),
-                                );
-                            }
+                        if let Some(line) = take_link(&mut driver, link, &mut came) {
                             note(&mut trace, line);
                         }
                     }
@@ -275,7 +292,8 @@ async fn run(i: usize, mut driver: Driver<Ev>, rx: Receiver<Ev>, seen: Sender<Se
             match output {
                 Output::Deliver(message, hops) => {
                     let k = message.data["k"].as_u64().unwrap_or(u64::MAX);
-                    let _ = seen.send(Seen::Message(i, k, Instant::now()));
+                    let via = came.pop_front().flatten();
+                    let _ = seen.send(Seen::Message(i, k, Instant::now(), via));
                     if let Some(line) = late(node, &message, k, hops) {
                         note(&mut trace, line);
                     }

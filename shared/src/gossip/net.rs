@@ -23,14 +23,16 @@ use crate::connect::quic::{ALPN_GOSSIP, Allow, Endpoint, Tuning};
 use crate::identity::Identity;
 use crate::identity::peer_id::PeerId;
 use crate::narrate;
-use smol::channel::{Receiver, Sender, TrySendError};
+use smol::channel::{Receiver, Sender};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
-/// Frames queued per link before new ones are dropped.
+/// Frames queued per link before new ones are dropped. The queue is an unbounded
+/// channel held to this length by [`Net::send`]: a bounded one allocates and
+/// initialises all its slots up front (256 KB for 8,192), for every new link.
 const LINK_QUEUE: usize = 8192;
 /// Frames queued for a peer being dialled.
 const DIAL_QUEUE: usize = 1024;
@@ -192,14 +194,14 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
     pub fn send(&mut self, to: PeerId, frame: Vec<u8>, info: Option<&PeerInfo>) -> bool {
         let len = frame.len() as u64;
         if let Some(link) = self.links.get(&to) {
-            match link.tx.try_send(frame) {
-                Ok(()) => {
+            match enqueue(&link.tx, frame, LINK_QUEUE) {
+                Queued::Yes => {
                     self.traffic.frames_sent += 1;
                     self.traffic.bytes_sent += len;
                 }
-                Err(TrySendError::Full(_)) => self.traffic.send_dropped += 1,
+                Queued::Full => self.traffic.send_dropped += 1,
                 // The writer died with its connection; the reader reports the end.
-                Err(TrySendError::Closed(_)) => {}
+                Queued::Closed => {}
             }
             return true;
         }
@@ -271,7 +273,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         let dialer = if ours { self.me } else { peer };
         self.next_link += 1;
         let id = self.next_link;
-        let (tx, rx) = smol::channel::bounded(LINK_QUEUE);
+        let (tx, rx) = smol::channel::unbounded();
         spawn_link(
             peer,
             id,
@@ -354,6 +356,29 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             .iter()
             .map(|(peer, link)| (*peer, link.conn.rtt()))
             .collect()
+    }
+}
+
+/// What became of a frame handed to a link's queue.
+#[derive(Debug, PartialEq, Eq)]
+enum Queued {
+    Yes,
+    /// `cap` frames already waited: dropped.
+    Full,
+    /// The link's writer is gone.
+    Closed,
+}
+
+/// Queues `frame` on a link's (unbounded) channel unless `cap` frames wait already.
+fn enqueue(tx: &Sender<Vec<u8>>, frame: Vec<u8>, cap: usize) -> Queued {
+    if tx.is_closed() {
+        Queued::Closed
+    } else if tx.len() >= cap {
+        Queued::Full
+    } else if tx.try_send(frame).is_ok() {
+        Queued::Yes
+    } else {
+        Queued::Closed
     }
 }
 
@@ -448,10 +473,10 @@ async fn read_frames<E: From<LinkEvent>>(
         Err(e) => return crate::connect::quic::endpoint::describe(&e),
     };
     let mut decoder = FrameDecoder::new(max_frame);
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        match recv.read(&mut buf).await {
-            Ok(Some(n)) => decoder.push(&buf[..n]),
+        // The stream's own buffers, not a copy into one of ours for each link.
+        match recv.read_chunk(usize::MAX, true).await {
+            Ok(Some(chunk)) => decoder.push(&chunk.bytes),
             Ok(None) => return "closed by the peer".to_owned(),
             Err(e) => return e.to_string(),
         }
@@ -479,6 +504,23 @@ async fn read_frames<E: From<LinkEvent>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link's queue holds at most its cap of frames however slowly the peer
+    /// reads; a frame for a link whose writer is gone is neither queued nor
+    /// counted as dropped.
+    #[test]
+    fn a_link_queue_drops_frames_beyond_its_cap() {
+        let (tx, rx) = smol::channel::unbounded();
+        for _ in 0..3 {
+            assert_eq!(enqueue(&tx, vec![1], 3), Queued::Yes);
+        }
+        assert_eq!(enqueue(&tx, vec![2], 3), Queued::Full);
+        assert_eq!(rx.len(), 3);
+        rx.try_recv().unwrap();
+        assert_eq!(enqueue(&tx, vec![3], 3), Queued::Yes);
+        drop(rx);
+        assert_eq!(enqueue(&tx, vec![4], 3), Queued::Closed);
+    }
 
     fn node(seed: u8) -> (Identity, Net<LinkEvent>, Receiver<LinkEvent>, PeerInfo) {
         let identity = Identity::from_seed([seed; 32]);

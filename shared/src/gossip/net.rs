@@ -474,8 +474,9 @@ async fn read_frames<E: From<LinkEvent>>(
     };
     let mut decoder = FrameDecoder::new(max_frame);
     loop {
-        // The stream's own buffers, not a copy into one of ours for each link.
-        match recv.read_chunk(usize::MAX, true).await {
+        // The stream's own buffers, not a copy into one of ours for each link; at
+        // most 64 KB at a time, so the decoder holds at most that beyond a frame.
+        match recv.read_chunk(64 * 1024, true).await {
             Ok(Some(chunk)) => decoder.push(&chunk.bytes),
             Ok(None) => return "closed by the peer".to_owned(),
             Err(e) => return e.to_string(),

@@ -313,7 +313,14 @@ impl HyParView {
         if was_pending || was_active {
             self.passive.retain(|p| p.id != peer);
             self.book.remove(&peer);
-            self.repair(now, acts);
+            // Below half the view, refill at once; otherwise at the next periodic
+            // refill. When several nodes die at once, every survivor that lost a
+            // neighbour dialled a candidate in the same instant, and those
+            // handshakes (many of them ending in a refusal) competed with the
+            // messages for the CPU just when the tree needed repairing.
+            if self.active.len() * 2 < self.cfg.active {
+                self.repair(now, acts);
+            }
         }
     }
 
@@ -514,6 +521,52 @@ mod tests {
             me: p.clone(),
             high,
         }
+    }
+
+    /// A lost neighbour is replaced at the next periodic refill while at least half
+    /// the active view is left, and at once below that.
+    #[test]
+    fn a_lost_neighbour_is_replaced_at_once_only_below_half_the_view() {
+        let me = peer(1);
+        let mut acts = Vec::new();
+        let mut view = HyParView::new(me.clone(), ViewConfig::default(), 1);
+        for n in 10..15 {
+            view.handle(peer(n).id, neighbor(&peer(n), true), 0, &mut acts);
+        }
+        view.handle(
+            peer(10).id,
+            Wire::ShuffleReply(vec![peer(20)]),
+            0,
+            &mut acts,
+        );
+        assert_eq!(view.active().len(), 5);
+        // Five, then four, then three: nobody is asked at once...
+        for n in [14, 13] {
+            acts.clear();
+            view.closed(peer(n).id, 1, &mut acts);
+            assert_eq!(acts, vec![Action::Down(peer(n).id)]);
+        }
+        // ...but at the next refill.
+        acts.clear();
+        view.repair(1_000, &mut acts);
+        assert_eq!(acts, vec![Action::Send(peer(20).id, neighbor(&me, false))]);
+        // Down to two of five (the request to 20 still pending): the next
+        // candidate is asked at once, with high priority.
+        view.handle(
+            peer(10).id,
+            Wire::ShuffleReply(vec![peer(21)]),
+            1_001,
+            &mut acts,
+        );
+        acts.clear();
+        view.closed(peer(12).id, 1_002, &mut acts);
+        assert_eq!(
+            acts,
+            vec![
+                Action::Down(peer(12).id),
+                Action::Send(peer(21).id, neighbor(&me, true))
+            ]
+        );
     }
 
     #[test]

@@ -227,30 +227,38 @@ fn sending(fields: &Fields) -> Vec<(u8, String)> {
     }
 }
 
-/// The most unanswered requests named one by one when the tool ends.
+/// The most nodes named one by one, with their unanswered requests, when the tool
+/// ends.
 const MAX_NAMED: usize = 8;
 
-/// Names the requests still unanswered when the tool's work is done: no timeout
-/// told of them, since the tool ended first.
+/// Names the requests still unanswered when the tool's work is done (no timeout
+/// told of them, since the tool ended first), grouped by node, the node asked
+/// earliest first: a silent bootstrap node, asked first, is always named.
 fn unanswered_at_exit() {
     let left = dht_requests::unanswered();
     if left.is_empty() {
         return;
     }
-    let named: Vec<String> = left
+    let mut nodes: Vec<(SocketAddrV4, Vec<String>)> = Vec::new();
+    for s in &left {
+        let request = s
+            .target
+            .as_ref()
+            .map_or_else(|| s.kind.clone(), |t| format!("{} of {t}…", s.kind));
+        match nodes.iter_mut().find(|(to, _)| *to == s.to) {
+            Some((_, requests)) => requests.push(request),
+            None => nodes.push((s.to, vec![request])),
+        }
+    }
+    let named: Vec<String> = nodes
         .iter()
         .take(MAX_NAMED)
-        .map(|s| {
-            let about = s
-                .target
-                .as_ref()
-                .map_or_else(String::new, |t| format!(" of {t}…"));
-            format!("udp://{} ({}{about})", s.to, s.kind)
-        })
+        .map(|(to, requests)| format!("udp://{to} ({})", requests.join(", ")))
         .collect();
-    let more = match left.len().saturating_sub(MAX_NAMED) {
+    let more = match nodes.len().saturating_sub(MAX_NAMED) {
         0 => String::new(),
-        n => format!(" and {n} more"),
+        1 => " and 1 more node".to_owned(),
+        n => format!(" and {n} more nodes"),
     };
     crate::narrate!(
         "still unanswered when the tool ended: {}{more}",

@@ -71,7 +71,7 @@ enum Seen {
 /// The link a delivered message came over: the neighbour whose frame carried it,
 /// and when the receiving node's task took that frame.
 #[derive(Clone, Copy)]
-pub struct Via {
+struct Via {
     from: usize,
     taken: Instant,
 }
@@ -461,7 +461,7 @@ impl Swarm {
                 bucket.extend(link_ms(k, via));
             }
         }
-        let quartiles = |v: &mut Vec<f64>| {
+        let spread = |v: &mut Vec<f64>| {
             v.sort_by(f64::total_cmp);
             let at = |p: f64| v.get(((v.len().max(1) - 1) as f64 * p).round() as usize);
             match (at(0.5), at(0.9), v.last()) {
@@ -476,8 +476,8 @@ impl Swarm {
         };
         eprintln!(
             "one link's delay (frame taken minus handed out), messages sent in the 500 ms before the kills: {}; in the 500 ms after: {}",
-            quartiles(&mut before),
-            quartiles(&mut after)
+            spread(&mut before),
+            spread(&mut after)
         );
         let Some(slow) = slowest else {
             return;

@@ -1082,3 +1082,44 @@ fn listen_dumbpipe_is_reached_by_a_real_dumbpipe_connect() {
         l.stderr()
     );
 }
+
+/// An endpoint enables UDP GRO on its own socket and asks no other whether GRO works
+/// (the published quinn-udp enabled it on a throwaway `[::]:0` socket too, which flips
+/// a kernel static key on and off on every CPU, on the way to a dial's first packet:
+/// patches/quinn-udp/README.md). The dialer runs under strace.
+#[test]
+fn an_endpoint_asks_its_own_socket_whether_gro_works() {
+    let test = "pipe::an_endpoint_asks_its_own_socket_whether_gro_works";
+    if !common::have(test, "strace") {
+        return;
+    }
+    let home = Home::new();
+    let (key_a, _) = home.key("a.json");
+    let (key_b, _) = home.key("b.json");
+    let (mut l, ticket) = listener(&home, &key_a, &[]);
+    let trace = home.file("trace.txt");
+    let mut cmd = common::command(Path::new("strace"), home.path());
+    cmd.args(["-f", "-qq", "-e", "trace=socket,setsockopt", "-o"])
+        .arg(&trace)
+        .arg(bin!("p2p-pipe"))
+        .args(["connect", "-i", &key_b, ticket["ticket"].as_str().unwrap()]);
+    let mut c = Pipe::start(cmd);
+    c.feed(b"x".to_vec(), true).join().unwrap();
+    l.feed(Vec::new(), true).join().unwrap();
+    assert_eq!(l.read_to_eof(WAIT), b"x");
+    assert!(c.wait(WAIT).success(), "{}", c.stderr());
+    assert!(l.wait(WAIT).success(), "{}", l.stderr());
+    let trace = std::fs::read_to_string(&trace).expect("strace's output");
+    let udp_sockets = trace
+        .lines()
+        .filter(|l| l.contains("socket(AF_INET") && l.contains("SOCK_DGRAM"))
+        .count();
+    let gro: Vec<&str> = trace.lines().filter(|l| l.contains("UDP_GRO")).collect();
+    // The endpoint's socket and the GSO probe at least: strace saw the socket calls.
+    assert!(udp_sockets >= 2, "{trace}");
+    assert_eq!(
+        gro.len(),
+        1,
+        "GRO enabled on more than the endpoint's socket:\n{trace}"
+    );
+}

@@ -790,7 +790,7 @@ fn profiles() -> Vec<(&'static str, NetConfig)> {
         latency_ms: 1,
         jitter_ms: 1,
         detect_ms: 5_000,
-        seed: 7,
+        seed: 7 + sim_seed(),
         pause_ms: 0,
         run_ms: 0,
     };
@@ -827,6 +827,15 @@ pub fn tree(name: &str) -> TreeConfig {
     tree
 }
 
+/// Added to the simulation's seeds (`BENCH_GOSSIP_SEED`, default 0), to run it on
+/// other random draws than the reference tables'.
+fn sim_seed() -> u64 {
+    std::env::var("BENCH_GOSSIP_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A number of milliseconds from the environment variable `name`, if set.
 fn env_ms(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
@@ -852,17 +861,22 @@ fn simulated() {
     }
     header("profile mode");
     for (profile, net) in profiles() {
+        let variants = std::env::var("BENCH_GOSSIP_SIM")
+            .unwrap_or_else(|_| "adaptive,undo,paper,flood".to_owned());
         for (name, mode, tree) in [
             ("adaptive", Mode::Plumtree, tree("adaptive")),
             ("undo", Mode::Plumtree, tree("undo")),
             ("paper", Mode::Plumtree, tree("paper")),
             ("flood", Mode::Flood, tree("paper")),
         ] {
+            if !variants.split(',').any(|v| v == name) {
+                continue;
+            }
             let mut sim = Sim::new(net.clone());
             let mut cfg = Config::new("bench");
             cfg.mode = mode;
             cfg.tree = tree;
-            let mut rng = Rng::new(42);
+            let mut rng = Rng::new(42 + sim_seed());
             for i in 0..NODES {
                 sim.add_node(cfg.clone());
                 if i > 0 {

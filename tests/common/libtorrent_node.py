@@ -54,14 +54,20 @@ announced_here = set()
 
 
 def wait_alert(ses, kind, timeout, accept=lambda a: True):
+    """The first alert of `kind` that `accept`s, or None after `timeout` seconds. The
+    whole batch it came in is read first (an announce after it in the same batch was
+    lost before); the alert is only valid until the session's next call."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         ses.wait_for_alert(int(max(1, (end - time.monotonic()) * 1000)))
+        found = None
         for alert in ses.pop_alerts():
             if isinstance(alert, lt.dht_announce_alert):
                 announced_here.add(str(alert.info_hash))
-            if isinstance(alert, kind) and accept(alert):
-                return alert
+            if found is None and isinstance(alert, kind) and accept(alert):
+                found = alert
+        if found is not None:
+            return found
     return None
 
 

@@ -2,7 +2,9 @@
 //! half-close in either direction, exit statuses of a clean close, a killed peer and a
 //! refused peer, the dialer refusing a wrong key, the allow list, a bare peer id
 //! resolved through a local DHT testnet, `--signal stdio`, and TCP forwarding with
-//! concurrent connections, and `--progress` (under a pty, and without a terminal).
+//! concurrent connections, `--progress` (under a pty, and without a terminal), and
+//! what the first byte's speed rests on (one GRO socket per endpoint, static release
+//! builds).
 //! The NAT lab tests are in `pipe_lab.rs`.
 
 use crate::common;
@@ -1122,4 +1124,40 @@ fn an_endpoint_asks_its_own_socket_whether_gro_works() {
         1,
         "GRO enabled on more than the endpoint's socket:\n{trace}"
     );
+}
+
+/// `scripts/install` and `scripts/build-release` link statically on Linux with glibc
+/// (docs/pipe.md, "Fourth round": dynamic loading cost p2p-pipe's first byte about
+/// 0.6 ms), naming the target so that proc-macros still build; elsewhere they leave
+/// the build as cargo makes it.
+#[test]
+fn release_builds_are_linked_statically_on_linux_with_glibc() {
+    let host = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV");
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc names its host");
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            ". scripts/lib/release.sh && printf '%s\\n%s\\n' \"$RELEASE_TARGET\" \"$RUSTFLAGS\"",
+        ])
+        .current_dir(common::repo_root())
+        .env("RUSTFLAGS", "-C debuginfo=1")
+        .output()
+        .expect("bash");
+    assert!(out.status.success(), "{out:?}");
+    let out = String::from_utf8_lossy(&out.stdout);
+    let mut lines = out.lines();
+    let (target, flags) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+    if host.ends_with("-linux-gnu") {
+        assert_eq!(target, host);
+        assert_eq!(flags, "-C debuginfo=1 -C target-feature=+crt-static");
+    } else {
+        assert_eq!(target, "");
+        assert_eq!(flags, "-C debuginfo=1");
+    }
 }

@@ -106,6 +106,11 @@ impl HyParView {
         self.active.iter().map(|p| p.id).collect()
     }
 
+    /// The number of active neighbours.
+    pub fn active_len(&self) -> usize {
+        self.active.len()
+    }
+
     /// The number of passive candidates.
     pub fn passive_len(&self) -> usize {
         self.passive.len()

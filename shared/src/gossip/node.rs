@@ -342,7 +342,7 @@ impl Node {
     /// The counters now.
     pub fn stats(&self) -> Stats {
         let mut stats = self.stats.clone();
-        stats.active = self.views.active().len();
+        stats.active = self.views.active_len();
         stats.passive = self.views.passive_len();
         stats.eager = self.tree.eager().len();
         stats.grafts = self.tree.grafts();

@@ -24,6 +24,7 @@
 //! the same way.
 
 use super::direct_path::{Route, Routes};
+use super::quic::runtime::SendGate;
 use super::turn_client::{Client, data_offset};
 use crate::codec::stun::{self, Class};
 use crate::codec::turn::{self, method};
@@ -75,6 +76,8 @@ const SOCKET_BUFFER: usize = 8 << 20;
 pub struct TurnSocket {
     io: Arc<Async<UdpSocket>>,
     state: UdpSocketState,
+    /// Sends go out at once until the socket refuses one.
+    gate: Arc<SendGate>,
     /// The TURN server; `None` for a plain socket.
     server: Option<SocketAddr>,
     relayed: SocketAddr,
@@ -112,6 +115,7 @@ impl TurnSocket {
         let turn = Arc::new(TurnSocket {
             io,
             state,
+            gate: Arc::default(),
             server: Some(client.server()),
             relayed: client.relayed(),
             host,
@@ -153,6 +157,7 @@ impl TurnSocket {
         Ok(Arc::new(TurnSocket {
             io: Arc::new(Async::new(socket)?),
             state,
+            gate: Arc::default(),
             server: None,
             relayed: own,
             host,
@@ -358,16 +363,6 @@ fn upkeep(mut client: Client, wants: &mpsc::Receiver<Upkeep>, channels: &Mutex<C
     }
 }
 
-/// Wakes quinn when the socket can take more.
-#[derive(Debug)]
-struct Writable(Arc<Async<UdpSocket>>);
-
-impl UdpPoller for Writable {
-    fn poll_writable(self: Pin<&mut Self>, cx: &mut Context) -> Poll<io::Result<()>> {
-        self.0.poll_writable(cx)
-    }
-}
-
 impl TurnSocket {
     /// Sends `transmit` (one datagram, or a batch of `segment_size` pieces) to the
     /// peer through the relay: a batch on a channel goes as ChannelData messages of
@@ -496,12 +491,12 @@ const CHANNEL_HEADER: usize = 4;
 
 impl AsyncUdpSocket for TurnSocket {
     fn create_io_poller(self: Arc<Self>) -> Pin<Box<dyn UdpPoller>> {
-        Box::pin(Writable(Arc::clone(&self.io)))
+        self.gate.poller(Arc::clone(&self.io))
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
         let route = self.routes().route(transmit.destination);
-        match route {
+        let sent = match route {
             Route::Relayed => self.send_relayed(transmit),
             Route::Back(relayed) => self.send_relayed(&Transmit {
                 destination: relayed,
@@ -514,7 +509,8 @@ impl AsyncUdpSocket for TurnSocket {
                 };
                 self.state.send(self.io.as_ref().into(), &direct)
             }
-        }
+        };
+        self.gate.sent(sent)
     }
 
     fn poll_recv(

@@ -684,10 +684,12 @@ impl Node {
         match self.cfg.mode {
             Mode::Plumtree => {
                 let from_active = from.filter(|p| self.views.is_active(p));
+                let mut holders =
+                    self.tree
+                        .received(&message.id, from_active, eager, now, &mut sends);
+                holders.extend(from);
                 self.tree
-                    .received(&message.id, from_active, eager, now, &mut sends);
-                self.tree
-                    .broadcast(message.id, &message.wire, next, from, now, &mut sends);
+                    .broadcast(message.id, &message.wire, next, &holders, now, &mut sends);
             }
             Mode::Flood => {
                 for peer in self.views.active() {

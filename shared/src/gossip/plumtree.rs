@@ -239,19 +239,20 @@ impl Plumtree {
         }
     }
 
-    /// Pushes a new message on: in full to eager neighbours, as an id to lazy ones
-    /// (never back to `from`). `hops` is what the receivers will see.
+    /// Pushes a new message on: in full to eager neighbours, as an id to lazy ones,
+    /// except to `holders` (who sent or announced it to us). `hops` is what the
+    /// receivers will see.
     pub fn broadcast(
         &mut self,
         id: MessageId,
         message: &Arc<[u8]>,
         hops: u16,
-        from: Option<PeerId>,
+        holders: &[PeerId],
         now: u64,
         sends: &mut Vec<(PeerId, Wire)>,
     ) {
         for &peer in &self.eager {
-            if Some(peer) != from {
+            if !holders.contains(&peer) {
                 sends.push((
                     peer,
                     Wire::Gossip {
@@ -262,7 +263,7 @@ impl Plumtree {
             }
         }
         for &peer in &self.lazy {
-            if Some(peer) != from {
+            if !holders.contains(&peer) {
                 self.queued.entry(peer).or_default().push((id, hops));
             }
         }
@@ -274,7 +275,8 @@ impl Plumtree {
     /// A new message arrived (by eager push or a graft's answer when `eager`) from
     /// `from`: stop waiting for it and keep the link eager. If it was announced
     /// first, how late it came is measured; if we grafted for it and it came from
-    /// someone we did not ask, the graft was not needed and is undone.
+    /// someone we did not ask, the graft was not needed and is undone. Returns the
+    /// neighbours that announced it (they hold it already).
     pub fn received(
         &mut self,
         id: &MessageId,
@@ -282,11 +284,13 @@ impl Plumtree {
         eager: bool,
         now: u64,
         sends: &mut Vec<(PeerId, Wire)>,
-    ) {
+    ) -> Vec<PeerId> {
+        let mut holders = Vec::new();
         if let Some(missing) = self.missing.remove(id) {
             if let Some(key) = missing.timer {
                 self.timers.remove(&key);
             }
+            holders.extend(missing.announcers.iter().map(|(p, _)| *p));
             // After a graft, `graft_outcome` tells the tree's copy from the answer.
             if eager && !self.grafted.contains_key(id) {
                 #[allow(clippy::cast_precision_loss)]
@@ -298,6 +302,7 @@ impl Plumtree {
             self.make_eager(peer);
             self.graft_outcome(id, peer, now, sends);
         }
+        holders
     }
 
     /// A copy of grafted message `id` came from `from`, at `now`. From a peer we
@@ -398,6 +403,10 @@ impl Plumtree {
     ) {
         for (id, hops) in entries {
             if have(&id) {
+                // Our own IHAVE for it, if still queued, would tell them nothing.
+                if let Some(queued) = self.queued.get_mut(&from) {
+                    queued.retain(|(queued, _)| *queued != id);
+                }
                 continue;
             }
             if !self.missing.contains_key(&id) && self.missing.len() >= self.cfg.max_missing {
@@ -522,7 +531,7 @@ mod tests {
         assert_eq!(tree.eager(), &[a]);
         let msg: Arc<[u8]> = b"m".to_vec().into();
         sends.clear();
-        tree.broadcast([1; 32], &msg, 1, None, 0, &mut sends);
+        tree.broadcast([1; 32], &msg, 1, &[], 0, &mut sends);
         assert_eq!(sends.len(), 1, "full message to the eager peer only");
         sends.clear();
         tree.tick(10, &mut sends);
@@ -615,5 +624,45 @@ mod tests {
         assert!(tree.lazy().contains(&b));
         // The paper's timers (the default) ignore what was measured.
         assert_eq!(Plumtree::new(TreeConfig::default()).wait_ms(), 80);
+    }
+
+    #[test]
+    fn nobody_is_told_of_a_message_they_announced_to_us() {
+        let (a, b) = ids();
+        let c = Identity::from_seed([3; 32]).id();
+        let mut tree = Plumtree::new(TreeConfig::default());
+        for peer in [a, b, c] {
+            tree.neighbor_up(peer);
+        }
+        tree.pruned(b);
+        tree.pruned(c);
+        let msg: Arc<[u8]> = b"m".to_vec().into();
+        let mut sends = Vec::new();
+        // `b` announces a message before the eager copy comes from `a`.
+        tree.ihave(b, vec![([1; 32], 2)], |_| false, 0);
+        let holders = tree.received(&[1; 32], Some(a), true, 1, &mut sends);
+        assert_eq!(holders, vec![b]);
+        let mut holders = holders;
+        holders.push(a);
+        tree.broadcast([1; 32], &msg, 2, &holders, 1, &mut sends);
+        // A message of our own is queued for both lazy neighbours; `c` announces
+        // it (it got it another way) before our batch goes out.
+        tree.broadcast([2; 32], &msg, 1, &[], 1, &mut sends);
+        tree.ihave(c, vec![([2; 32], 3)], |id| *id == [2; 32], 5);
+        tree.tick(11, &mut sends);
+        let mut announced: Vec<_> = sends
+            .into_iter()
+            .filter(|(_, wire)| matches!(wire, Wire::IHave(_)))
+            .collect();
+        announced.sort_by_key(|(peer, _)| *peer);
+        let mut expected = vec![
+            (b, Wire::IHave(vec![([2; 32], 1)])),
+            (c, Wire::IHave(vec![([1; 32], 2)])),
+        ];
+        expected.sort_by_key(|(peer, _)| *peer);
+        assert_eq!(
+            announced, expected,
+            "nothing announced back to its announcer"
+        );
     }
 }

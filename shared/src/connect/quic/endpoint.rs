@@ -78,7 +78,7 @@ impl Endpoint {
             config::endpoint(),
             server,
             socket,
-            Arc::new(quinn::SmolRuntime),
+            Arc::new(super::runtime::Smol),
         )
         .context("starting the QUIC endpoint")?;
         Ok(Endpoint {
@@ -105,7 +105,7 @@ impl Endpoint {
             config::endpoint(),
             server,
             socket.clone(),
-            Arc::new(quinn::SmolRuntime),
+            Arc::new(super::runtime::Smol),
         )
         .context("starting the QUIC endpoint")?;
         Ok(Endpoint {

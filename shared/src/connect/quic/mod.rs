@@ -7,6 +7,7 @@
 //! - [`config`]: TLS and transport settings, tuned for throughput.
 //! - [`endpoint`]: an [`Endpoint`] bound to a socket (or handed a punched one) that
 //!   dials a peer id at several addresses at once and accepts allowed peers.
+//! - [`runtime`]: quinn on smol, with sockets that send without asking the reactor first.
 //! - [`warm`]: one-time start-up costs paid in the background, off the first byte's path.
 //!
 //! Each protocol has its own ALPN ([`ALPN_PIPE`], [`ALPN_GOSSIP`]); a connection
@@ -15,6 +16,7 @@
 pub mod config;
 pub mod endpoint;
 pub mod keys;
+pub mod runtime;
 pub mod verify;
 pub mod warm;
 

@@ -331,13 +331,21 @@ impl Swarm {
         }
     }
 
+    /// Takes in what the nodes report for `d`. Reports carry their own times, so
+    /// they are read every 2 ms rather than each as it comes: a blocked reader is
+    /// woken by every delivery (5,000 wake-ups a second), which costs the swarm
+    /// CPU that it does not spend when it runs as 50 processes.
     fn pump_for(&mut self, d: Duration) {
         let end = Instant::now() + d;
-        while let Ok(seen) = self
-            .rx
-            .recv_timeout(end.saturating_duration_since(Instant::now()))
-        {
-            self.note(seen);
+        loop {
+            while let Ok(seen) = self.rx.try_recv() {
+                self.note(seen);
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(2)));
         }
     }
 

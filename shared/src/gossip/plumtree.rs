@@ -550,8 +550,8 @@ mod tests {
         assert_eq!(tree.retry_ms(&b), 40, "a 10 ms round trip: the floor");
     }
 
-    #[test]
-    fn losing_an_eager_neighbour_grafts_announced_messages_at_once() {
+    /// A tree whose first neighbour is eager and the other two lazy.
+    fn one_eager_two_lazy() -> (Plumtree, PeerId, PeerId, PeerId) {
         let (a, b) = ids();
         let c = Identity::from_seed([3; 32]).id();
         let mut tree = Plumtree::new(TreeConfig::default());
@@ -560,6 +560,12 @@ mod tests {
         }
         tree.pruned(b);
         tree.pruned(c);
+        (tree, a, b, c)
+    }
+
+    #[test]
+    fn losing_an_eager_neighbour_grafts_announced_messages_at_once() {
+        let (mut tree, a, b, c) = one_eager_two_lazy();
         let mut sends = Vec::new();
         // Losing a lazy neighbour changes nothing: announced messages wait.
         tree.neighbor_down(&c, 0);
@@ -628,14 +634,7 @@ mod tests {
 
     #[test]
     fn nobody_is_told_of_a_message_they_announced_to_us() {
-        let (a, b) = ids();
-        let c = Identity::from_seed([3; 32]).id();
-        let mut tree = Plumtree::new(TreeConfig::default());
-        for peer in [a, b, c] {
-            tree.neighbor_up(peer);
-        }
-        tree.pruned(b);
-        tree.pruned(c);
+        let (mut tree, a, b, c) = one_eager_two_lazy();
         let msg: Arc<[u8]> = b"m".to_vec().into();
         let mut sends = Vec::new();
         // `b` announces a message before the eager copy comes from `a`.

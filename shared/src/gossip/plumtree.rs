@@ -639,9 +639,8 @@ mod tests {
         let mut sends = Vec::new();
         // `b` announces a message before the eager copy comes from `a`.
         tree.ihave(b, vec![([1; 32], 2)], |_| false, 0);
-        let holders = tree.received(&[1; 32], Some(a), true, 1, &mut sends);
+        let mut holders = tree.received(&[1; 32], Some(a), true, 1, &mut sends);
         assert_eq!(holders, vec![b]);
-        let mut holders = holders;
         holders.push(a);
         tree.broadcast([1; 32], &msg, 2, &holders, 1, &mut sends);
         // A message of our own is queued for both lazy neighbours; `c` announces

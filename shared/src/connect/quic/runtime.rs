@@ -104,8 +104,8 @@ impl UdpPoller for Writable {
     }
 }
 
-/// A UDP socket for quinn (quinn-udp's batched, GSO/GRO-aware I/O) that tries
-/// the socket before asking the reactor.
+/// A UDP socket for quinn (quinn-udp's batched, GSO/GRO-aware I/O) that sends
+/// before asking the reactor.
 #[derive(Debug)]
 pub struct Socket {
     io: Arc<Async<UdpSocket>>,

@@ -25,6 +25,7 @@ pub mod identity;
 pub mod ndjson;
 pub mod random;
 pub mod status;
+pub mod task;
 
 pub use status::{Context, Error, Result, Status};
 

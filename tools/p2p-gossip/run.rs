@@ -15,6 +15,7 @@ use p2p_shared::gossip::rate::RateLimit;
 use p2p_shared::gossip::{Config, Mode, Node, Output, PeerInfo};
 use p2p_shared::ndjson::peer::now_millis;
 use p2p_shared::ndjson::records::{self, Listening};
+use p2p_shared::task::{self, Here};
 use p2p_shared::{Error, Result, Status, diag};
 use serde_json::{Value, json};
 use smol::channel::{Receiver, Sender};
@@ -72,6 +73,9 @@ fn config(args: &Args) -> Config {
 
 /// Runs `p2p-gossip`.
 pub fn run(args: &Args, ctx: &Ctx) -> Result<Status> {
+    // Everything runs on this thread, quinn's drivers too (see `task`): made its
+    // own before the endpoint spawns its driver.
+    let here = Here::enter();
     let identity = args.identity.load()?;
     let contacts: Vec<PeerInfo> = args
         .peers
@@ -136,11 +140,11 @@ pub fn run(args: &Args, ctx: &Ctx) -> Result<Status> {
         looper.driver.node.add_peer(contact, 0);
     }
     let stats_every = args.stats_every;
-    smol::block_on(looper.run(&rx, stats_every))
+    here.block_on(looper.run(&rx, stats_every))
 }
 
 fn spawn_signal_watch(tx: Sender<Event>) {
-    smol::spawn(async move {
+    task::spawn(async move {
         shutdown::signalled().await;
         let _ = tx.send(Event::Stop(Stop::Signal)).await;
     })

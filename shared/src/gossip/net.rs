@@ -170,11 +170,11 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
     pub fn spawn_acceptor(&self) {
         let endpoint = self.endpoint.clone();
         let events = self.events.clone();
-        smol::spawn(async move {
+        crate::task::spawn(async move {
             while let Some(incoming) = endpoint.accept().await {
                 let events = events.clone();
                 let from = incoming.remote();
-                smol::spawn(async move {
+                crate::task::spawn(async move {
                     match incoming.accept().await {
                         Ok((peer, conn)) => {
                             narrate!("accepted {peer} from udp://{from}");
@@ -225,7 +225,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         let endpoint = self.endpoint.clone();
         let events = self.events.clone();
         narrate!("dialling {to} at {addrs:?}");
-        smol::spawn(async move {
+        crate::task::spawn(async move {
             let result = endpoint
                 .dial(to, &addrs, ALPN_GOSSIP)
                 .await
@@ -395,7 +395,7 @@ fn spawn_link<E: From<LinkEvent> + Send + 'static>(
 ) {
     let done = Arc::new(AtomicU8::new(0));
     let (w_conn, w_done) = (conn.clone(), done.clone());
-    smol::spawn(async move {
+    crate::task::spawn(async move {
         write_frames(&w_conn, &rx).await;
         if w_done.fetch_add(1, Ordering::SeqCst) == 0 {
             let () = smol::future::or(
@@ -411,7 +411,7 @@ fn spawn_link<E: From<LinkEvent> + Send + 'static>(
         w_conn.close(CODE_DONE.into(), b"done");
     })
     .detach();
-    smol::spawn(async move {
+    crate::task::spawn(async move {
         let why = read_frames(&conn, peer, &events, max_frame).await;
         let _ = events
             .send(

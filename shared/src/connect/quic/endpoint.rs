@@ -172,7 +172,7 @@ impl Endpoint {
                 Ok(connecting) => {
                     let tx = tx.clone();
                     let addr = *addr;
-                    tasks.push(smol::spawn(async move {
+                    tasks.push(crate::task::spawn(async move {
                         let _ = tx.send((addr, connecting.await)).await;
                     }));
                 }
@@ -198,7 +198,7 @@ impl Endpoint {
         if let Some(conn) = winner {
             // Handshakes still running are cancelled with their tasks; any that
             // completes first is closed above, so the peer never keeps a stray one.
-            smol::spawn(async move {
+            crate::task::spawn(async move {
                 while let Ok((_, outcome)) = rx.recv().await {
                     if let Ok(conn) = outcome {
                         conn.close(CODE_NOT_CHOSEN.into(), b"another path won");

@@ -36,7 +36,7 @@ impl quinn::Runtime for Smol {
     }
 
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
-        smol::spawn(future).detach();
+        crate::task::spawn(future).detach();
     }
 
     fn wrap_udp_socket(&self, sock: UdpSocket) -> io::Result<Arc<dyn AsyncUdpSocket>> {

@@ -2,7 +2,8 @@
 //! graph, forged, replayed and seq-raised messages, a restart that catches up
 //! through anti-entropy and from `--store`, a healed partition, an oversize line, a
 //! flooding neighbour, a swarm formed from `p2p-discover --watch` against a local
-//! tracker, and an exit when stdout's reader goes away.
+//! tracker, an exit when stdout's reader goes away, and a node that keeps its
+//! connections on its main thread.
 
 mod rogue;
 mod support;
@@ -461,4 +462,31 @@ fn every_message_arrives_once_through_lossy_links() {
             .collect::<Vec<_>>()
             .join("; ")
     );
+}
+
+/// The names of process `pid`'s threads.
+fn thread_names(pid: u32) -> Vec<String> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/task")).expect("the node's /proc entry");
+    dir.filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_node_runs_its_connections_on_its_main_thread() {
+    let home = common::tempdir();
+    let mut nodes = swarm(home.path(), 2, |i| if i == 0 { vec![] } else { vec![0] });
+    nodes[1].run.send_line("over one thread");
+    nodes[0].wait_data(&[json!("over one thread")]);
+    for node in &nodes {
+        let names = thread_names(node.run.pid());
+        // smol's executor threads are named smol-N: quinn's drivers and the link
+        // tasks would run there (a wake-up per frame each way) if not on main.
+        assert!(
+            !names.iter().any(|name| name.starts_with("smol-")),
+            "threads of {}: {names:?}",
+            node.key
+        );
+        assert!(names.iter().any(|name| name == "p2p-gossip"), "{names:?}");
+    }
 }

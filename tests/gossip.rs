@@ -490,3 +490,28 @@ fn a_node_runs_its_connections_on_its_main_thread() {
         assert!(names.iter().any(|name| name == "p2p-gossip"), "{names:?}");
     }
 }
+
+#[test]
+fn a_killed_neighbour_is_noticed_when_its_port_answers_unreachable() {
+    let home = common::tempdir();
+    let mut nodes = swarm(home.path(), 2, |i| if i == 0 { vec![] } else { vec![0] });
+    nodes[1].run.send_line("hello");
+    nodes[0].wait_data(&[json!("hello")]);
+    let gone = nodes.pop().unwrap();
+    let gone_id = gone.id.clone();
+    let killed = std::time::Instant::now();
+    drop(gone); // SIGKILL: no goodbye.
+    // What it sends to the dead port comes back as ICMP port unreachable.
+    nodes[0].run.send_line("anyone there?");
+    nodes[0].until("peer_down", |records| {
+        records
+            .iter()
+            .any(|r| r["type"] == "peer_down" && r["id"] == gone_id.as_str())
+    });
+    // QUIC alone would wait for the 5 s idle timeout.
+    let took = killed.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "noticed after {took:?}"
+    );
+}

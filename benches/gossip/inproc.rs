@@ -112,6 +112,7 @@ fn describe(event: &LinkEvent) -> Option<String> {
             Err(e) => format!("dialling {} failed: {e}", who(peer)),
         },
         LinkEvent::Accepted { peer, .. } => format!("accepted {}", who(peer)),
+        LinkEvent::Unreachable { addr } => format!("udp://{addr} port unreachable"),
     })
 }
 /// Late wake-ups of the executor: (stamp, how late in ms).
@@ -199,7 +200,7 @@ fn take_link(
     let (from, new_link) = match &link {
         LinkEvent::Frame { peer, .. } => (index(peer), None),
         LinkEvent::Accepted { peer, .. } | LinkEvent::Dialed { peer, .. } => (None, Some(*peer)),
-        LinkEvent::LinkEnded { .. } => (None, None),
+        LinkEvent::LinkEnded { .. } | LinkEvent::Unreachable { .. } => (None, None),
     };
     let (taken, before) = (Instant::now(), driver.node.stats().delivered);
     let _ = driver.link_event(link);

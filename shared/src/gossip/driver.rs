@@ -89,6 +89,19 @@ impl<E: From<LinkEvent> + Send + 'static> Driver<E> {
                 }
             },
             LinkEvent::Accepted { peer, conn } => self.net.connected(peer, conn, false),
+            LinkEvent::Unreachable { addr } => {
+                let mut said = None;
+                for peer in self.net.unreachable(addr) {
+                    let was_active = self.node.active().contains(&peer);
+                    self.node.closed(peer, now);
+                    if was_active {
+                        said = Some(format!(
+                            "neighbour {peer} is gone: udp://{addr} answered port unreachable"
+                        ));
+                    }
+                }
+                return said;
+            }
         }
         None
     }

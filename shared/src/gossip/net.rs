@@ -45,6 +45,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 const STALE_AFTER: Duration = Duration::from_secs(10);
 /// The application close code of an orderly close.
 const CODE_DONE: u32 = 0;
+/// The application close code of a link whose peer's port is unreachable.
+const CODE_GONE: u32 = 1;
 
 /// What the connections of a node report to its event loop (short-lived, so a frame
 /// is not boxed).
@@ -73,6 +75,11 @@ pub enum LinkEvent {
         peer: PeerId,
         /// The connection, or why not.
         result: Result<quinn::Connection, String>,
+    },
+    /// A peer's address answered "port unreachable": its process is gone.
+    Unreachable {
+        /// The address.
+        addr: SocketAddr,
     },
     /// A peer connected to us.
     Accepted {
@@ -151,7 +158,13 @@ pub struct Net<E> {
 
 impl<E: From<LinkEvent> + Send + 'static> Net<E> {
     /// Connections from `endpoint`, reporting to `events`.
+    /// Addresses that answer "port unreachable" are reported as
+    /// [`LinkEvent::Unreachable`].
     pub fn new(endpoint: Arc<Endpoint>, events: Sender<E>, max_frame: usize) -> Self {
+        match endpoint.unreachable() {
+            Ok(unreachable) => spawn_unreachable_watch(unreachable, events.clone()),
+            Err(e) => narrate!("no ICMP reports of gone peers: {e}"),
+        }
         Net {
             me: endpoint.id(),
             endpoint,
@@ -325,6 +338,24 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         }
     }
 
+    /// `addr` answered "port unreachable": the links to it are closed at once (the
+    /// peers' processes are gone; QUIC would notice only at the idle timeout).
+    /// Returns their peers.
+    pub fn unreachable(&mut self, addr: SocketAddr) -> Vec<PeerId> {
+        let gone: Vec<PeerId> = self
+            .links
+            .iter()
+            .filter(|(_, link)| same_addr(link.conn.remote_address(), addr))
+            .map(|(peer, _)| *peer)
+            .collect();
+        for peer in &gone {
+            if let Some(link) = self.links.remove(peer) {
+                link.conn.close(CODE_GONE.into(), b"port unreachable");
+            }
+        }
+        gone
+    }
+
     /// A link's reader ended; true if it was `peer`'s current link (the peer is
     /// gone), false for a retired one.
     pub fn link_ended(&mut self, peer: &PeerId, link: u64) -> bool {
@@ -359,6 +390,11 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
     }
 }
 
+/// The same socket address, an IPv4 one and its IPv4-mapped IPv6 form alike.
+fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+}
+
 /// What became of a frame handed to a link's queue.
 #[derive(Debug, PartialEq, Eq)]
 enum Queued {
@@ -380,6 +416,25 @@ fn enqueue(tx: &Sender<Vec<u8>>, frame: Vec<u8>, cap: usize) -> Queued {
     } else {
         Queued::Closed
     }
+}
+
+/// Passes on the addresses the socket found unreachable, until it closes.
+fn spawn_unreachable_watch<E: From<LinkEvent> + Send + 'static>(
+    unreachable: Receiver<SocketAddr>,
+    events: Sender<E>,
+) {
+    crate::task::spawn(async move {
+        while let Ok(addr) = unreachable.recv().await {
+            if events
+                .send(LinkEvent::Unreachable { addr }.into())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    })
+    .detach();
 }
 
 /// Runs a link: a writer of queued frames and a reader of the peer's frames. The

@@ -7,6 +7,7 @@
 
 use super::config::{self, Tuning};
 use super::keys::peer_of_spki;
+use super::runtime::Socket;
 use super::verify::Allow;
 use crate::connect::turn_socket::TurnSocket;
 use crate::identity::Identity;
@@ -14,6 +15,7 @@ use crate::identity::peer_id::PeerId;
 use crate::{Context, Error, Result};
 use quinn::ConnectionError;
 use rustls::pki_types::CertificateDer;
+use smol::channel::Receiver;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,8 @@ pub struct Endpoint {
     identity: Identity,
     tuning: Tuning,
     listen: Option<Listen>,
+    /// The UDP socket underneath, when not relayed.
+    udp: Option<Arc<Socket>>,
     /// The TURN allocation underneath, when relayed.
     turn: Option<Arc<TurnSocket>>,
 }
@@ -74,10 +78,11 @@ impl Endpoint {
             Some(l) => Some(server_config(identity, l, &tuning)?),
             None => None,
         };
-        let inner = quinn::Endpoint::new(
+        let socket = Arc::new(Socket::new(socket).context("starting the QUIC endpoint")?);
+        let inner = quinn::Endpoint::new_with_abstract_socket(
             config::endpoint(),
             server,
-            socket,
+            socket.clone(),
             Arc::new(super::runtime::Smol),
         )
         .context("starting the QUIC endpoint")?;
@@ -86,6 +91,7 @@ impl Endpoint {
             identity: identity.clone(),
             tuning,
             listen,
+            udp: Some(socket),
             turn: None,
         })
     }
@@ -113,8 +119,21 @@ impl Endpoint {
             identity: identity.clone(),
             tuning,
             listen,
+            udp: None,
             turn: Some(socket),
         })
+    }
+
+    /// The peer addresses that answer with ICMP "port unreachable" from now on
+    /// (their process is gone: see [`super::unreachable`]); on a TURN allocation,
+    /// nothing is reported.
+    pub fn unreachable(&self) -> Result<Receiver<SocketAddr>> {
+        match &self.udp {
+            Some(socket) => Ok(socket
+                .unreachable()
+                .context("asking for ICMP errors on the socket")?),
+            None => Ok(smol::channel::bounded(1).1),
+        }
     }
 
     /// The TURN allocation underneath, when the endpoint runs on one.

@@ -17,14 +17,18 @@ use quinn::udp::{RecvMeta, Transmit, UdpSocketState};
 use quinn::{AsyncTimer, AsyncUdpSocket, UdpPoller};
 use smol::Async;
 use smol::Timer;
+use smol::channel::{Receiver, Sender};
 use std::future::Future;
 use std::io::{self, IoSliceMut};
 use std::net::{SocketAddr, UdpSocket};
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
+
+/// Unreachable destinations a socket keeps for its reader.
+const UNREACHABLE_BACKLOG: usize = 64;
 
 /// quinn's runtime: smol's executor and timers, [`Socket`] for UDP.
 #[derive(Debug)]
@@ -111,6 +115,8 @@ pub struct Socket {
     io: Arc<Async<UdpSocket>>,
     state: UdpSocketState,
     gate: Arc<SendGate>,
+    /// Where destinations that answered "port unreachable" go, once asked for.
+    unreachable: OnceLock<(Sender<SocketAddr>, Receiver<SocketAddr>)>,
 }
 
 impl Socket {
@@ -120,7 +126,33 @@ impl Socket {
             state: UdpSocketState::new((&sock).into())?,
             io: Arc::new(Async::new_nonblocking(sock)?),
             gate: Arc::default(),
+            unreachable: OnceLock::new(),
         })
+    }
+
+    /// The destinations that answer what this socket sends with ICMP "port
+    /// unreachable" (see [`super::unreachable`]), from now on. Reports beyond a
+    /// small backlog nobody took are dropped.
+    pub fn unreachable(&self) -> io::Result<Receiver<SocketAddr>> {
+        if let Some((_, rx)) = self.unreachable.get() {
+            return Ok(rx.clone());
+        }
+        let v6 = self.local_addr()?.is_ipv6();
+        super::unreachable::enable(self.io.as_ref(), v6)?;
+        let (_, rx) = self
+            .unreachable
+            .get_or_init(|| smol::channel::bounded(UNREACHABLE_BACKLOG));
+        Ok(rx.clone())
+    }
+
+    /// Reads the error queue after a failed read: with ICMP errors asked for,
+    /// each one fails a read until the queue is read.
+    fn read_errors(&self) {
+        if let Some((tx, _)) = self.unreachable.get() {
+            super::unreachable::drain(self.io.as_ref(), |addr| {
+                let _ = tx.try_send(addr);
+            });
+        }
     }
 }
 
@@ -130,8 +162,21 @@ impl AsyncUdpSocket for Socket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        self.gate
-            .sent(self.state.send(self.io.as_ref().into(), transmit))
+        let sock = || self.io.as_ref().into();
+        let result = match self.state.try_send(sock(), transmit) {
+            // With ICMP errors asked for, an error queued for an earlier datagram
+            // fails the next call, this send included, and nothing was sent: read
+            // the queue, then send.
+            Err(e) if e.raw_os_error() == Some(nix::libc::ECONNREFUSED) => {
+                self.read_errors();
+                self.state.send(sock(), transmit)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(e),
+            // Dropped and logged as quinn-udp does (a lost datagram QUIC resends).
+            Err(_) => self.state.send(sock(), transmit),
+            Ok(()) => Ok(()),
+        };
+        self.gate.sent(result)
     }
 
     fn poll_recv(
@@ -144,8 +189,9 @@ impl AsyncUdpSocket for Socket {
         // batch takes whatever is queued by then, up to quinn-udp's batch size).
         loop {
             std::task::ready!(self.io.poll_readable(cx))?;
-            if let Ok(n) = self.state.recv(self.io.as_ref().into(), bufs, meta) {
-                return Poll::Ready(Ok(n));
+            match self.state.recv(self.io.as_ref().into(), bufs, meta) {
+                Ok(n) => return Poll::Ready(Ok(n)),
+                Err(_) => self.read_errors(),
             }
         }
     }
@@ -207,5 +253,38 @@ mod tests {
             "writable again: {reopened:?}"
         );
         assert!(poller.as_mut().poll_writable(&mut cx).is_ready());
+    }
+
+    fn transmit(to: SocketAddr, contents: &[u8]) -> Transmit<'_> {
+        Transmit {
+            destination: to,
+            ecn: None,
+            contents,
+            segment_size: None,
+            src_ip: None,
+        }
+    }
+
+    #[test]
+    fn a_closed_port_is_reported_and_the_next_send_still_goes_out() {
+        let socket = Socket::new(UdpSocket::bind("127.0.0.1:0").unwrap()).unwrap();
+        let reports = socket.unreachable().unwrap();
+        let gone = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap();
+        let live = UdpSocket::bind("127.0.0.1:0").unwrap();
+        live.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .unwrap();
+        socket.try_send(&transmit(gone, b"anyone?")).unwrap();
+        // The ICMP answer is queued by the time the next send is made; that send
+        // would fail with it (and the datagram never leave) if not read first.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        socket
+            .try_send(&transmit(live.local_addr().unwrap(), b"hello"))
+            .unwrap();
+        let mut buf = [0u8; 16];
+        let n = live.recv(&mut buf).expect("the second datagram arrived");
+        assert_eq!(&buf[..n], b"hello");
+        assert_eq!(reports.try_recv(), Ok(gone));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! | module | role |
 //! |---|---|
-//! | [`status`], [`diag`], [`addr`], [`random`], [`budget`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness, the bounds servers hold to |
+//! | [`status`], [`diag`], [`addr`], [`random`], [`budget`], [`task`] | what everything uses: errors and exit statuses, stderr messages, URL-like addresses, OS randomness, the bounds servers hold to, where spawned tasks run |
 //! | [`identity`] | key files, peer ids (and libp2p's forms of them), RFC 8785 canonical JSON, signatures, sealed boxes |
 //! | [`ndjson`] | the contract between tools: the stdout writer, the stdin reader, typed records, signed peer records |
 //! | [`cli`] | the entry point, `--generate`, progress, durations, shutdown signals |
@@ -34,7 +34,7 @@ pub use status::{Context, Error, Result, Status};
 /// exports sit at the crate root (`crate::narrate`) and belong to `cli`.
 #[cfg(test)]
 const LAYERS: &[&[&str]] = &[
-    &["status", "diag", "addr", "random", "budget"],
+    &["status", "diag", "addr", "random", "budget", "task"],
     &["identity"],
     &["ndjson"],
     &["cli", "narrate", "narrate_packet"],

@@ -125,7 +125,7 @@ impl Endpoint {
     }
 
     /// The peer addresses that answer with ICMP "port unreachable" from now on
-    /// (their process is gone: see [`super::unreachable`]); on a TURN allocation,
+    /// (their process is gone: see [`super::icmp`]); on a TURN allocation,
     /// nothing is reported.
     pub fn unreachable(&self) -> Result<Receiver<SocketAddr>> {
         match &self.udp {

@@ -8,7 +8,7 @@
 //! - [`endpoint`]: an [`Endpoint`] bound to a socket (or handed a punched one) that
 //!   dials a peer id at several addresses at once and accepts allowed peers.
 //! - [`runtime`]: quinn on smol, with sockets that send without asking the reactor first.
-//! - [`unreachable`]: peers whose port is gone, from ICMP on the socket's error queue.
+//! - [`icmp`]: peers whose port is gone, from ICMP on the socket's error queue.
 //! - [`warm`]: one-time start-up costs paid in the background, off the first byte's path.
 //!
 //! Each protocol has its own ALPN ([`ALPN_PIPE`], [`ALPN_GOSSIP`]); a connection
@@ -16,9 +16,9 @@
 
 pub mod config;
 pub mod endpoint;
+pub mod icmp;
 pub mod keys;
 pub mod runtime;
-pub mod unreachable;
 pub mod verify;
 pub mod warm;
 

@@ -131,14 +131,14 @@ impl Socket {
     }
 
     /// The destinations that answer what this socket sends with ICMP "port
-    /// unreachable" (see [`super::unreachable`]), from now on. Reports beyond a
+    /// unreachable" (see [`super::icmp`]), from now on. Reports beyond a
     /// small backlog nobody took are dropped.
     pub fn unreachable(&self) -> io::Result<Receiver<SocketAddr>> {
         if let Some((_, rx)) = self.unreachable.get() {
             return Ok(rx.clone());
         }
         let v6 = self.local_addr()?.is_ipv6();
-        super::unreachable::enable(self.io.as_ref(), v6)?;
+        super::icmp::enable(self.io.as_ref(), v6)?;
         let (_, rx) = self
             .unreachable
             .get_or_init(|| smol::channel::bounded(UNREACHABLE_BACKLOG));
@@ -149,7 +149,7 @@ impl Socket {
     /// each one fails a read until the queue is read.
     fn read_errors(&self) {
         if let Some((tx, _)) = self.unreachable.get() {
-            super::unreachable::drain(self.io.as_ref(), |addr| {
+            super::icmp::drain(self.io.as_ref(), |addr| {
                 let _ = tx.try_send(addr);
             });
         }

@@ -118,6 +118,14 @@ pub fn dialable(addr: &Addr) -> Option<SocketAddr> {
     }
 }
 
+/// A peer being dialled.
+struct Dial {
+    /// Frames for it, sent once the connection is up.
+    queue: Vec<Vec<u8>>,
+    /// Its addresses not yet found unreachable.
+    left: Vec<SocketAddr>,
+}
+
 struct Link {
     id: u64,
     tx: Sender<Vec<u8>>,
@@ -144,7 +152,7 @@ pub struct Net<E> {
     me: PeerId,
     events: Sender<E>,
     links: HashMap<PeerId, Link>,
-    dialing: HashMap<PeerId, Vec<Vec<u8>>>,
+    dialing: HashMap<PeerId, Dial>,
     /// Peers closed while being dialled: their link retires once the queued
     /// frames are on it.
     closing: HashSet<PeerId>,
@@ -218,11 +226,11 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             }
             return true;
         }
-        if let Some(queue) = self.dialing.get_mut(&to) {
+        if let Some(dial) = self.dialing.get_mut(&to) {
             // Wanted again: keep the link once it is up.
             self.closing.remove(&to);
-            if queue.len() < DIAL_QUEUE {
-                queue.push(frame);
+            if dial.queue.len() < DIAL_QUEUE {
+                dial.queue.push(frame);
             } else {
                 self.traffic.send_dropped += 1;
             }
@@ -234,7 +242,13 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         if addrs.is_empty() {
             return false;
         }
-        self.dialing.insert(to, vec![frame]);
+        self.dialing.insert(
+            to,
+            Dial {
+                queue: vec![frame],
+                left: addrs.clone(),
+            },
+        );
         let endpoint = self.endpoint.clone();
         let events = self.events.clone();
         narrate!("dialling {to} at {addrs:?}");
@@ -318,7 +332,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             self.links.insert(peer, link);
         }
         // Otherwise `link` drops here: its writer has nothing to send and retires.
-        if let Some(queue) = self.dialing.remove(&peer)
+        if let Some(Dial { queue, .. }) = self.dialing.remove(&peer)
             && let Some(link) = self.links.get(&peer)
         {
             for frame in queue {
@@ -339,10 +353,11 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
     }
 
     /// `addr` answered "port unreachable": the links to it are closed at once (the
-    /// peers' processes are gone; QUIC would notice only at the idle timeout).
-    /// Returns their peers.
+    /// peers' processes are gone; QUIC would notice only at the idle timeout), and
+    /// so are dials with no other address left (the handshake would wait for its
+    /// timeout). Returns their peers.
     pub fn unreachable(&mut self, addr: SocketAddr) -> Vec<PeerId> {
-        let gone: Vec<PeerId> = self
+        let mut gone: Vec<PeerId> = self
             .links
             .iter()
             .filter(|(_, link)| same_addr(link.conn.remote_address(), addr))
@@ -352,6 +367,16 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
             if let Some(link) = self.links.remove(peer) {
                 link.conn.close(CODE_GONE.into(), b"port unreachable");
             }
+        }
+        for (peer, dial) in &mut self.dialing {
+            dial.left.retain(|a| !same_addr(*a, addr));
+            if dial.left.is_empty() {
+                gone.push(*peer);
+            }
+        }
+        for peer in &gone {
+            // The dial itself runs on and is closed if it ever completes.
+            self.dial_failed(peer);
         }
         gone
     }
@@ -742,5 +767,52 @@ mod tests {
             },
         ));
         assert!(closed, "the unwanted connection is closed");
+    }
+
+    /// A dial to an address where nobody listens any more (the peer was killed)
+    /// is given up as soon as the address answers "port unreachable", not after
+    /// the handshake's timeout; a peer with another address left is still dialled.
+    #[test]
+    fn a_dial_to_a_closed_port_is_given_up_when_it_answers_unreachable() {
+        let (_a, mut a_net, a_rx, _) = node(1);
+        let gone = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .unwrap();
+        let other = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead = PeerInfo {
+            id: Identity::from_seed([2; 32]).id(),
+            addrs: vec![Addr::from_socket(Scheme::Udp, gone)],
+        };
+        let two = PeerInfo {
+            id: Identity::from_seed([3; 32]).id(),
+            addrs: vec![
+                Addr::from_socket(Scheme::Udp, gone),
+                Addr::from_socket(Scheme::Udp, other.local_addr().unwrap()),
+            ],
+        };
+        let started = Instant::now();
+        assert!(a_net.send(
+            dead.id,
+            Wire::Disconnect { alive: true }.encode(),
+            Some(&dead)
+        ));
+        assert!(a_net.send(
+            two.id,
+            Wire::Disconnect { alive: true }.encode(),
+            Some(&two)
+        ));
+        let addr = next_event(&a_rx, |event| match event {
+            LinkEvent::Unreachable { addr } => Some(addr),
+            _ => None,
+        });
+        assert_eq!(addr, gone);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "reported after {:?} (the handshake gives up after 5 s)",
+            started.elapsed()
+        );
+        assert_eq!(a_net.unreachable(addr), vec![dead.id]);
+        assert!(!a_net.is_dialing(&dead.id));
+        assert!(a_net.is_dialing(&two.id), "its other address may answer");
     }
 }

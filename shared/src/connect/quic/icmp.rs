@@ -61,13 +61,12 @@ pub fn drain(socket: &impl AsRawFd, mut found: impl FnMut(SocketAddr)) {
         ) else {
             return;
         };
+        // A dual-stack socket gets an IPv4 peer's ICMP as an IPv6 control message
+        // (origin ICMP, the address IPv4-mapped).
         let refused = msg.cmsgs().is_ok_and(|mut cmsgs| {
             cmsgs.any(|c| match c {
-                ControlMessageOwned::Ipv4RecvErr(e, _) => {
-                    e.ee_origin == libc::SO_EE_ORIGIN_ICMP && is_refused(&e)
-                }
-                ControlMessageOwned::Ipv6RecvErr(e, _) => {
-                    e.ee_origin == libc::SO_EE_ORIGIN_ICMP6 && is_refused(&e)
+                ControlMessageOwned::Ipv4RecvErr(e, _) | ControlMessageOwned::Ipv6RecvErr(e, _) => {
+                    is_refused(&e)
                 }
                 _ => false,
             })
@@ -78,8 +77,12 @@ pub fn drain(socket: &impl AsRawFd, mut found: impl FnMut(SocketAddr)) {
     }
 }
 
+/// ICMP (or ICMPv6) port unreachable.
 fn is_refused(e: &libc::sock_extended_err) -> bool {
-    e.ee_errno == libc::ECONNREFUSED as u32
+    matches!(
+        e.ee_origin,
+        libc::SO_EE_ORIGIN_ICMP | libc::SO_EE_ORIGIN_ICMP6
+    ) && e.ee_errno == libc::ECONNREFUSED as u32
 }
 
 fn socket_addr(addr: &SockaddrStorage) -> Option<SocketAddr> {
@@ -104,7 +107,18 @@ mod tests {
     }
 
     fn reported(ip: &str, v6: bool, opt_in: bool) -> (SocketAddr, Vec<SocketAddr>) {
-        let socket = UdpSocket::bind(format!("{ip}:0")).unwrap();
+        reported_from(&format!("{ip}:0"), ip, v6, opt_in)
+    }
+
+    /// Sends from a socket bound to `bind` to a closed port on `to`; returns that
+    /// port's address and what was reported.
+    fn reported_from(
+        bind: &str,
+        to: &str,
+        v6: bool,
+        opt_in: bool,
+    ) -> (SocketAddr, Vec<SocketAddr>) {
+        let socket = UdpSocket::bind(bind).unwrap();
         // As quinn's sockets are: each datagram's destination and TOS asked for
         // too, whose control messages come before the error's.
         quinn::udp::UdpSocketState::new((&socket).into()).unwrap();
@@ -112,7 +126,7 @@ mod tests {
         if opt_in {
             enable(&socket, v6).unwrap();
         }
-        let gone = closed_port(ip);
+        let gone = closed_port(to);
         socket.send_to(b"anyone there?", gone).unwrap();
         let mut found = Vec::new();
         let until = Instant::now() + Duration::from_millis(500);
@@ -129,6 +143,15 @@ mod tests {
         assert_eq!(found, vec![gone]);
         let (gone, found) = reported("[::1]", true, true);
         assert_eq!(found, vec![gone]);
+    }
+
+    #[test]
+    fn a_dual_stack_socket_reports_an_ipv4_peer_mapped() {
+        let (gone, found) = reported_from("[::]:0", "127.0.0.1", true, true);
+        let mapped = SocketAddr::from((gone.ip().to_canonical(), gone.port()));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].ip().to_canonical(), mapped.ip());
+        assert_eq!(found[0].port(), gone.port());
     }
 
     #[test]

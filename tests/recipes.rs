@@ -6,7 +6,7 @@ use crate::common;
 use crate::common::netns::Pair;
 use crate::common::{DEADLINE, Running};
 use std::io::{Read, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
@@ -83,14 +83,6 @@ fn testnet(home: &Path) -> (Running, String) {
 }
 
 /// A port that was free a moment ago (UDP or TCP).
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn have_jq(test: &str) -> bool {
     common::have(test, "jq")
 }
@@ -333,11 +325,21 @@ fn swarm_dns_serves_the_peers_a_dht_topic_finds() {
         assert_eq!(out.code(), 0, "{}", out.stderr);
         announcers.push(port);
     }
-    let dns = format!("127.0.0.1:{}", free_udp_port());
-    let mut cmd = recipe(home.path(), "swarm-dns", &["web", "swarm.test", &dns]);
+    // Port 0: the server picks a port free for both UDP and TCP and says which (a
+    // port picked here and bound later was sometimes taken by then).
+    let mut cmd = recipe(
+        home.path(),
+        "swarm-dns",
+        &["web", "swarm.test", "127.0.0.1:0"],
+    );
     cmd.env("P2P_DHT_BOOTSTRAP", &bootstrap);
     let mut server = Recipe(Running::start(cmd));
-    server.0.wait_for(WAIT, |r| r["type"] == "listening");
+    let listening = server.0.wait_for(WAIT, |r| r["type"] == "listening");
+    let dns = listening["addr"]
+        .as_str()
+        .and_then(|a| a.strip_prefix("udp://"))
+        .expect("the listening record's udp:// address")
+        .to_owned();
     // Ask until both announced ports are served (discovery streams them in).
     let end = Instant::now() + WAIT;
     loop {

@@ -370,7 +370,7 @@ impl<E: From<LinkEvent> + Send + 'static> Net<E> {
         }
         for (peer, dial) in &mut self.dialing {
             dial.left.retain(|a| !same_addr(*a, addr));
-            if dial.left.is_empty() {
+            if dial.left.is_empty() && !gone.contains(peer) {
                 gone.push(*peer);
             }
         }

@@ -172,9 +172,9 @@ impl AsyncUdpSocket for Socket {
                 self.state.send(sock(), transmit)
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(e),
-            // Dropped and logged as quinn-udp does (a lost datagram QUIC resends).
-            Err(_) => self.state.send(sock(), transmit),
-            Ok(()) => Ok(()),
+            // Dropped, as quinn-udp's `send` does (a lost datagram QUIC resends);
+            // sending it again would only fail again.
+            Err(_) | Ok(()) => Ok(()),
         };
         self.gate.sent(result)
     }
